@@ -1,0 +1,72 @@
+#include "core/runtime.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <boost/program_options.hpp>
+#include <thread>
+#include <torch/cuda.h>
+
+#include "core/cli.h"
+#include "core/error.h"
+
+namespace po = boost::program_options;
+
+namespace scorelab {
+
+void RuntimeConfig::add_options(po::options_description& desc) {
+  desc.add_options()
+      ("device", po::value(&device)->default_value(device), "auto | cpu | cuda (auto picks CUDA when present)")
+      ("seed", po::value(&seed)->default_value(seed), "random seed; a CPU run is fully determined by it")
+      ("threads", po::value(&threads)->default_value(threads), "LibTorch intra-op threads (0: all cores)")
+      ("out", po::value(&out), "output folder (default: a fresh folder under reports/)");
+}
+
+void RuntimeConfig::validate() const {
+  require_one_of("--device", device, {"auto", "cpu", "cuda"});
+  if (threads < 0) throw ConfigError(flag_error("--threads", std::to_string(threads), "0 (all cores) or a positive count"));
+}
+
+c10::Device resolve_device(const std::string& name) {
+  require_one_of("--device", name, {"auto", "cpu", "cuda"});
+  const bool has_cuda = torch::cuda::is_available();
+  if (name == "cuda" && !has_cuda)
+    throw ConfigError("flag --device: got 'cuda' but no CUDA device is available to this LibTorch; use --device cpu or auto");
+  if (name == "cuda" || (name == "auto" && has_cuda)) return c10::Device(c10::kCUDA, 0);
+  return c10::Device(c10::kCPU);
+}
+
+void set_threads(int threads) {
+  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
+  static bool interop_set = false;  // may be set once per process, before any inter-op work
+  if (!interop_set) {
+    interop_set = true;
+    try {
+      at::set_num_interop_threads(1);
+    } catch (const std::exception&) {
+    }
+  }
+}
+
+at::Generator make_generator(uint64_t seed, c10::Device device) {
+  if (device.is_cuda()) {
+    at::Generator gen = at::detail::getCUDAHooks().getDefaultCUDAGenerator(device.index()).clone();
+    gen.set_current_seed(seed);
+    return gen;
+  }
+  at::Generator gen = at::detail::createCPUGenerator(seed);
+  return gen;
+}
+
+uint64_t derive_seed(uint64_t seed, const std::string& stream) {
+  // FNV-1a over the stream name, mixed with the seed by splitmix64: stable across platforms.
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : stream) h = (h ^ c) * 1099511628211ULL;
+  uint64_t z = seed + 0x9E3779B97F4A7C15ULL + h;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFULL;
+}
+
+}  // namespace scorelab

@@ -1,0 +1,24 @@
+// The toy data sets of the 2-D / 1-D lab: named Gaussian mixtures and user mixtures from JSON files.
+#pragma once
+#include <functional>
+#include <string>
+
+#include "core/registry.h"
+#include "data/mixture.h"
+
+namespace scorelab {
+
+using ToyDatasetFactory = std::function<GaussianMixture()>;
+using ToyDatasetRegistry = Registry<ToyDatasetFactory>;
+
+// mog (5x5 grid of sharp modes), mog-ring, mog-weights (NCSN's 0.2/0.8 pair), mog-1d.
+const ToyDatasetRegistry& toy_dataset_registry();
+
+// A mixture from a JSON file {"weights": [...], "means": [[...], ...], "stds": [...]}; DataError or
+// ConfigError naming the file and the offending key.
+GaussianMixture load_mixture_file(const std::string& path);
+
+// `name` from the registry, or the mixture in `mixture_file` when name is "file".
+GaussianMixture make_toy_dataset(const std::string& name, const std::string& mixture_file = "");
+
+}  // namespace scorelab

@@ -1,0 +1,73 @@
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/cli.h"
+#include "core/error.h"
+#include "methods/toy_method.h"
+
+namespace po = boost::program_options;
+
+namespace scorelab {
+
+void ToyMethodConfig::add_options(po::options_description& desc) {
+  desc.add_options()
+      ("hidden", po::value(&hidden)->default_value(hidden), "hidden width of the toy MLPs")
+      ("depth", po::value(&depth)->default_value(depth), "hidden layers of the toy MLPs")
+      ("mixtures", po::value(&mixtures)->default_value(mixtures), "logistic components per autoregressive conditional")
+      ("sigma", po::value(&sigma)->default_value(sigma), "smoothed-ar: smoothing noise level sigma (> 0)")
+      ("denoise", po::value(&denoise)->default_value(denoise), "smoothed-ar stage 2: single-step | conditional-ar")
+      ("grad", po::value(&grad)->default_value(grad), "smoothed-ar single-step gradient: full | detached (authors' quirk)")
+      ("objective", po::value(&objective)->default_value(objective), "ncsn objective: dsm | ssm")
+      ("score", po::value(&score)->default_value(score), "ncsn score: learned | exact (the data's exact smoothed score, no training)")
+      ("sigma-max", po::value(&sigma_max)->default_value(sigma_max), "ncsn largest noise level (0: max pairwise distance rule)")
+      ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
+      ("levels", po::value(&levels)->default_value(levels), "ncsn number of geometric noise levels L")
+      ("beta-schedule", po::value(&beta_schedule)->default_value(beta_schedule), "ddpm betas: linear | cosine")
+      ("timesteps", po::value(&timesteps)->default_value(timesteps), "ddpm T")
+      ("antithetic", po::bool_switch(&antithetic), "ddpm: antithetic timestep sampling")
+      ("sampler", po::value(&sampler), "sampler: ncsn: annealed-langevin (default) | langevin; ddpm: ddpm (default) | ddim");
+  sampling.add_options(desc);
+  train.add_options(desc);
+}
+
+void ToyMethodConfig::validate() const {
+  for (auto [flag, v] : {std::pair<const char*, int64_t>{"--hidden", hidden}, {"--depth", depth}, {"--mixtures", mixtures},
+                         {"--levels", levels}, {"--timesteps", timesteps}})
+    if (v < 1) throw ConfigError(flag_error(flag, std::to_string(v), "an integer >= 1"));
+  require_positive("--sigma", sigma);
+  require_one_of("--denoise", denoise, {"single-step", "conditional-ar"});
+  require_one_of("--grad", grad, {"full", "detached"});
+  require_one_of("--objective", objective, {"dsm", "ssm"});
+  require_one_of("--score", score, {"learned", "exact"});
+  require_nonnegative("--sigma-max", sigma_max);
+  require_positive("--sigma-min", sigma_min);
+  if (sigma_max > 0 && sigma_max <= sigma_min)
+    throw ConfigError(flag_error("--sigma-max", std::to_string(sigma_max), "a value above --sigma-min (or 0 for the rule)"));
+  require_one_of("--beta-schedule", beta_schedule, {"linear", "cosine"});
+  if (!sampler.empty()) require_one_of("--sampler", sampler, {"annealed-langevin", "langevin", "ddpm", "ddim"});
+  sampling.validate();
+  train.validate();
+}
+
+nlohmann::json ToyMethodConfig::to_json() const {
+  return {{"hidden", hidden}, {"depth", depth}, {"mixtures", mixtures}, {"sigma", sigma}, {"denoise", denoise},
+          {"grad", grad}, {"objective", objective}, {"score", score}, {"sigma_max", sigma_max},
+          {"sigma_min", sigma_min}, {"levels", levels}, {"beta_schedule", beta_schedule}, {"timesteps", timesteps},
+          {"antithetic", antithetic}, {"sampler", sampler},
+          {"sampling", {{"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
+                        {"step_rule", sampling.step_rule}, {"final_denoise", sampling.final_denoise},
+                        {"ddpm_variance", sampling.variance}, {"ddim_steps", sampling.ddim_steps}, {"eta", sampling.eta},
+                        {"spacing", sampling.spacing}}},
+          {"train", {{"iters", train.iters}, {"batch_size", train.batch_size}, {"lr", train.lr},
+                     {"lr_schedule", train.lr_schedule}, {"ema", train.ema}, {"grad_clip", train.grad_clip},
+                     {"budget_minutes", train.budget_minutes}}}};
+}
+
+SigmaSchedule toy_sigmas(const ToyMethodConfig& config, const GaussianMixture& truth) {
+  const double smax = config.sigma_max > 0 ? config.sigma_max : truth.max_pairwise_distance();
+  if (smax <= config.sigma_min)
+    throw ConfigError(flag_error("--sigma-min", std::to_string(config.sigma_min), "a value below sigma_max = " + std::to_string(smax)));
+  return SigmaSchedule(smax, config.sigma_min, config.levels);
+}
+
+}  // namespace scorelab

@@ -1,0 +1,93 @@
+// Methods of the toy lab: the one place where a method name becomes models + objectives + samplers
+// (STYLE: src/methods/build_method). Each method trains on exact draws from a Gaussian mixture and
+// returns samples; the lab (toy_lab.h) evaluates them all the same way.
+#pragma once
+#include <ATen/Tensor.h>
+#include <ATen/core/Generator.h>
+#include <boost/program_options/options_description.hpp>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/registry.h"
+#include "data/mixture.h"
+#include "samplers/registry.h"
+#include "train/trainer.h"
+
+namespace scorelab {
+
+struct ToyMethodConfig {
+  // Networks.
+  int64_t hidden = 128;  // --hidden
+  int64_t depth = 3;     // --depth
+  int64_t mixtures = 10;  // --mixtures: logistic components per AR conditional
+  // smoothed-ar (Meng et al. 2021).
+  double sigma = 0.3;                     // --sigma: smoothing noise level
+  std::string denoise = "conditional-ar";  // --denoise single-step | conditional-ar
+  std::string grad = "full";              // --grad full | detached (the authors' quirk)
+  // ncsn (Song & Ermon 2019).
+  std::string objective = "dsm";  // --objective dsm | ssm
+  std::string score = "learned";  // --score learned | exact
+  double sigma_max = 0.0;         // --sigma-max (0: max pairwise distance of the data, NCSNv2's rule)
+  double sigma_min = 0.01;        // --sigma-min
+  int64_t levels = 10;            // --levels
+  // ddpm (Ho et al. 2020).
+  std::string beta_schedule = "linear";  // --beta-schedule linear | cosine
+  int64_t timesteps = 1000;              // --timesteps
+  bool antithetic = false;               // --antithetic
+  // Sampler choice ("" : the method's default) and knobs.
+  std::string sampler;  // --sampler
+  SamplerConfig sampling;
+  TrainConfig train;
+
+  void add_options(boost::program_options::options_description& desc);
+  void validate() const;
+  nlohmann::json to_json() const;
+};
+
+// What a method gets to see of the data.
+struct ToyData {
+  GaussianMixture truth;
+  double scale = 1.0;  // data standard deviation (per coordinate, pooled)
+  at::Tensor test;     // fixed held-out exact draws
+  std::function<at::Tensor(int64_t, at::Generator&)> batch;  // fresh training batch
+};
+
+struct NamedSamples {
+  std::string name;  // "" : the method's own result; otherwise a variant suffix
+  at::Tensor samples;
+  double seconds = 0.0;
+  std::string note;
+};
+
+class ToyMethod {
+ public:
+  virtual ~ToyMethod() = default;
+  virtual std::string name() const = 0;
+  // Trains the method's models (checkpoints under ckpt_dir when not empty; --resume continues).
+  virtual void train(const ToyData& data, at::Generator& gen, const std::string& ckpt_dir) = 0;
+  // The method's samples first, then named variants (e.g. the smoothed samples before denoising).
+  virtual std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) = 0;
+  // Likelihood-based numbers: "test_nll" (nats per example, or null) and method-specific keys.
+  virtual nlohmann::json evaluate(const ToyData& data, at::Generator& gen) = 0;
+  // The learned score at noise level sigma, where the method has one (for score-field plots).
+  virtual std::optional<ScoreFn> score_fn() { return std::nullopt; }
+  // Training summary: seconds, iterations, parameter count, loss curves.
+  nlohmann::json train_info;
+  double train_seconds = 0.0;
+  std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> loss_curves;
+};
+
+using ToyMethodFactory = std::function<std::unique_ptr<ToyMethod>(const ToyMethodConfig&)>;
+using ToyMethodRegistry = Registry<ToyMethodFactory>;
+
+// ar, smoothed-ar, ncsn, ddpm.
+const ToyMethodRegistry& toy_method_registry();
+
+// Geometric noise levels for a data set: sigma_max from the config or the max-pairwise-distance rule.
+SigmaSchedule toy_sigmas(const ToyMethodConfig& config, const GaussianMixture& truth);
+
+}  // namespace scorelab

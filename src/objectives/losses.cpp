@@ -1,0 +1,82 @@
+#include <torch/torch.h>
+
+#include "data/transforms.h"
+#include "objectives/objective.h"
+
+namespace scorelab {
+
+namespace {
+int64_t dims_per_example(const at::Tensor& x) { return x.numel() / std::max<int64_t>(1, x.size(0)); }
+
+at::Tensor random_levels(int64_t n, int64_t levels, const at::Tensor& like, at::Generator& gen) {
+  return at::randint(levels, {n}, gen, like.options().dtype(torch::kLong));
+}
+}  // namespace
+
+LossOutput nll_loss(const LogProbFn& log_prob, const at::Tensor& x) {
+  auto per = -log_prob(x, {}) / static_cast<double>(dims_per_example(x));
+  return {per.mean(), per.detach()};
+}
+
+LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen) {
+  auto x_tilde = smooth(x, sigma, gen);
+  auto per = -log_prob(x_tilde, {}) / static_cast<double>(dims_per_example(x));
+  return {per.mean(), per.detach()};
+}
+
+LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen) {
+  auto x_tilde = smooth(x, sigma, gen);
+  auto per = -log_prob(x, x_tilde) / static_cast<double>(dims_per_example(x));
+  return {per.mean(), per.detach()};
+}
+
+LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen) {
+  auto idx = random_levels(x.size(0), sigmas.size(), x, gen);
+  auto sigma = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
+  auto noised = add_gaussian_noise(x, sigma, gen);
+  auto s = per_example(sigma, x);
+  // target = -(x~ - x) / sigma^2 = -z / sigma; lambda(sigma) = sigma^2 gives ||sigma s + z||^2.
+  auto diff = score(noised.noisy, sigma) * s + noised.noise;
+  auto per = 0.5 * diff.pow(2).flatten(1).sum(1);
+  return {per.mean(), per.detach()};
+}
+
+LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, int64_t projections,
+                    at::Generator& gen) {
+  TORCH_CHECK(projections >= 1, "ssm needs at least one projection");
+  auto idx = random_levels(x.size(0), sigmas.size(), x, gen);
+  auto sigma = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
+  auto x_tilde = add_gaussian_noise(x, sigma, gen).noisy.detach().requires_grad_(true);
+  auto s = score(x_tilde, sigma);
+  at::Tensor per = torch::zeros({x.size(0)}, x.options());
+  for (int64_t p = 0; p < projections; ++p) {
+    auto v = at::normal(0.0, 1.0, x.sizes(), gen, x.options());
+    auto sv = (s * v).flatten(1).sum(1);
+    auto grad_sv = torch::autograd::grad({sv.sum()}, {x_tilde}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
+    per = per + (grad_sv * v).flatten(1).sum(1);
+  }
+  per = per / static_cast<double>(projections) + 0.5 * s.pow(2).flatten(1).sum(1);
+  per = per * sigma.pow(2);
+  return {per.mean(), per.detach()};
+}
+
+LossOutput ddpm_loss(const EpsNetFn& eps, const at::Tensor& x0, const BetaSchedule& betas, bool antithetic,
+                     at::Generator& gen) {
+  const int64_t n = x0.size(0);
+  const int64_t T = betas.steps();
+  at::Tensor t;
+  if (antithetic) {
+    auto half = at::randint(T, {(n + 1) / 2}, gen, x0.options().dtype(torch::kLong));
+    t = torch::cat({half, T - 1 - half}).slice(0, 0, n);
+  } else {
+    t = at::randint(T, {n}, gen, x0.options().dtype(torch::kLong));
+  }
+  auto abar = torch::tensor(betas.alpha_bars(), torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t);
+  auto noise = at::normal(0.0, 1.0, x0.sizes(), gen, x0.options());
+  auto a = per_example(abar, x0);
+  auto xt = torch::sqrt(a) * x0 + torch::sqrt(1 - a) * noise;
+  auto per = (eps(xt, t) - noise).pow(2).flatten(1).mean(1);
+  return {per.mean(), per.detach()};
+}
+
+}  // namespace scorelab

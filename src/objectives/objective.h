@@ -1,0 +1,69 @@
+// Objectives are short and pure (STYLE 3): loss(batch, gen) -> {loss, per_example}. They see networks as
+// functions; optimiser, EMA, checkpoints and logging live in the trainer.
+#pragma once
+#include <ATen/Tensor.h>
+#include <ATen/core/Generator.h>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/registry.h"
+#include "core/schedule.h"
+
+namespace scorelab {
+
+struct LossOutput {
+  at::Tensor loss;         // scalar to minimise
+  at::Tensor per_example;  // [N], detached
+};
+
+// log p(x | cond), [N]; cond may be undefined.
+using LogProbFn = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& cond)>;
+// s_theta(x, sigma) with one sigma per example ([N]).
+using ScoreNetFn = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& sigma)>;
+// eps_theta(x_t, t) with one integer timestep per example ([N]).
+using EpsNetFn = std::function<at::Tensor(const at::Tensor& x, const at::Tensor& t)>;
+
+class Objective {
+ public:
+  virtual ~Objective() = default;
+  virtual std::string name() const = 0;
+  virtual LossOutput loss(const at::Tensor& batch, at::Generator& gen) const = 0;
+};
+
+struct ObjectiveArgs {
+  LogProbFn log_prob;
+  ScoreNetFn score;
+  EpsNetFn eps;
+  double sigma = 0.0;                            // smoothing level (smoothed-ar, reverse-smoothing)
+  std::shared_ptr<const SigmaSchedule> sigmas;   // dsm / ssm
+  std::shared_ptr<const BetaSchedule> betas;     // ddpm
+  bool antithetic = false;                       // ddpm: antithetic timestep sampling
+  int64_t projections = 1;                       // ssm: random projections per example
+};
+
+using ObjectiveFactory = std::function<std::unique_ptr<Objective>(const ObjectiveArgs&)>;
+using ObjectiveRegistry = Registry<ObjectiveFactory>;
+
+// nll, smoothed-nll, reverse-smoothing, dsm, ssm, ddpm.
+const ObjectiveRegistry& objective_registry();
+
+// Pure loss functions behind the registered objectives.
+// Maximum likelihood: mean over examples of -log p(x), per dimension (nats/dim).
+LossOutput nll_loss(const LogProbFn& log_prob, const at::Tensor& x);
+// Stage 1 of distribution smoothing: -log p(x~), x~ = x + sigma z (Meng et al. 2021, eq. 3).
+LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen);
+// Stage 2: -log p(x | x~), x~ = x + sigma z: the reverse-smoothing model.
+LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen);
+// Denoising score matching over noise levels (Song & Ermon 2019, eq. 5-6): level i uniform,
+// x~ = x + sigma_i z, loss = 1/2 lambda(sigma_i) ||s(x~, sigma_i) + z / sigma_i||^2, lambda = sigma^2.
+LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen);
+// Sliced score matching on noised data (Song et al. 2019): E[v^T J v + 1/2 (v^T s)^2] with Gaussian v
+// (variance-reduced form 1/2 ||s||^2), weighted by lambda(sigma) = sigma^2.
+LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, int64_t projections,
+                    at::Generator& gen);
+// DDPM L_simple (Ho et al. 2020): ||eps - eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, t)||^2, t uniform.
+LossOutput ddpm_loss(const EpsNetFn& eps, const at::Tensor& x0, const BetaSchedule& betas, bool antithetic,
+                     at::Generator& gen);
+
+}  // namespace scorelab

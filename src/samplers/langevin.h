@@ -1,0 +1,60 @@
+// Langevin samplers on a ScoreFn (Song & Ermon 2019; NCSNv2, Song & Ermon 2020; REFERENCE 3).
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "core/schedule.h"
+#include "samplers/registry.h"
+#include "samplers/sampler.h"
+
+namespace scorelab {
+
+// Drift and noise coefficients (a, b) of one Langevin update x <- x + a s(x) + b z for step size h:
+//   "ncsn"   (paper, Alg. 1): a = h / 2, b = sqrt(h)
+//   "ncsnv2" (NCSNv2 code):   a = h,     b = sqrt(2 h)
+std::pair<double, double> langevin_coefficients(const std::string& rule, double h);
+
+// Plain Langevin dynamics at the single level sigma = config.langevin_sigma (0: the data score):
+// x <- x + a s(x, sigma) + b z with h = config.step_size, config.steps_per_level steps, started from
+// uniform on [init_low, init_high]^D.
+class LangevinSampler : public Sampler {
+ public:
+  LangevinSampler(ScoreFn score, const SamplerConfig& config);
+  std::string name() const override { return "langevin"; }
+  int64_t num_steps() const override { return steps_; }
+  at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
+  at::Tensor step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+
+ private:
+  ScoreFn score_;
+  double sigma_;
+  int64_t steps_;
+  double drift_, noise_;
+  double init_low_, init_high_;
+};
+
+// Annealed Langevin dynamics (NCSN Alg. 1): for each level i = 1..L, T = steps_per_level steps with
+// h_i = eps sigma_i^2 / sigma_L^2 and the step rule above. With config.final_denoise an extra last
+// step returns the Tweedie estimate x + sigma_L^2 s(x, sigma_L) without noise (NCSNv2), so
+// num_steps = L T (+ 1). Step i uses level i / T.
+class AnnealedLangevinSampler : public Sampler {
+ public:
+  AnnealedLangevinSampler(ScoreFn score, const SigmaSchedule& sigmas, const SamplerConfig& config);
+  std::string name() const override { return "annealed-langevin"; }
+  int64_t num_steps() const override;
+  at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
+  at::Tensor step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+
+ private:
+  ScoreFn score_;
+  std::vector<double> sigmas_;
+  std::vector<double> drift_, noise_;  // per level
+  int64_t steps_per_level_;
+  bool final_denoise_;
+  double init_low_, init_high_;
+};
+
+// Uniform on [lo, hi]^D, float32 on the generator's device: the Langevin starting point.
+at::Tensor uniform_box(int64_t n, at::IntArrayRef sample_shape, double lo, double hi, at::Generator& gen);
+
+}  // namespace scorelab

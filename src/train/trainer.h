@@ -1,0 +1,67 @@
+// The training loop shared by every method: Adam, learning-rate schedule, EMA, gradient clipping,
+// a progress line with rate and ETA, a CSV loss log, atomic checkpoints and --resume.
+#pragma once
+#include <ATen/Tensor.h>
+#include <ATen/core/Generator.h>
+#include <boost/program_options/options_description.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+namespace scorelab {
+
+struct TrainConfig {
+  int64_t iters = 2000;             // --iters
+  int64_t batch_size = 512;         // --batch-size
+  double lr = 1e-3;                 // --lr
+  std::string lr_schedule = "constant";  // --lr-schedule constant | exp | cosine
+  double lr_decay = 0.999995;       // --lr-decay: per-iteration factor of "exp" (Meng et al.'s value)
+  double ema = 0.0;                 // --ema: decay of the parameter EMA (0: off)
+  double grad_clip = 0.0;           // --grad-clip: max global grad norm (0: off)
+  double budget_minutes = 0.0;      // --budget-minutes: stop early after this wall time (0: none)
+  int64_t checkpoint_every = 0;     // --checkpoint-every (0: only at the end)
+  bool resume = false;              // --resume: continue from the checkpoint in the output folder
+  bool quiet = false;               // --quiet: no progress line
+
+  void add_options(boost::program_options::options_description& desc);
+  void validate() const;
+};
+
+struct TrainResult {
+  int64_t iters_done = 0;
+  double seconds = 0.0;
+  double final_loss = 0.0;  // mean of the last 10% of logged losses
+  std::vector<std::pair<double, double>> loss_curve;  // (iteration, loss)
+  bool resumed = false;
+};
+
+class Trainer {
+ public:
+  // checkpoint_path "" : no files. The module's parameters are optimised in place.
+  Trainer(std::string name, std::shared_ptr<torch::nn::Module> module, TrainConfig config,
+          std::string checkpoint_path = "", std::string log_path = "");
+  ~Trainer();
+
+  // Runs the loop; `loss_fn(iter, gen)` returns the scalar loss of one batch.
+  TrainResult fit(const std::function<at::Tensor(int64_t, at::Generator&)>& loss_fn, at::Generator& gen);
+
+  // Copies the EMA weights into the module (no-op without EMA). Call once after fit, before sampling.
+  void use_ema_weights();
+
+ private:
+  struct State;
+  void save_checkpoint(int64_t iter, at::Generator& gen);
+  int64_t load_checkpoint(at::Generator& gen);
+  double lr_at(int64_t iter) const;
+
+  std::string name_;
+  std::shared_ptr<torch::nn::Module> module_;
+  TrainConfig config_;
+  std::string checkpoint_path_, log_path_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace scorelab
