@@ -6,6 +6,7 @@
 #include <boost/program_options.hpp>
 #include <thread>
 #include <torch/cuda.h>
+#include <torch/utils.h>
 
 #include "core/cli.h"
 #include "core/error.h"
@@ -58,6 +59,8 @@ at::Generator make_generator(uint64_t seed, c10::Device device) {
   at::Generator gen = at::detail::createCPUGenerator(seed);
   return gen;
 }
+
+void seed_module_init(uint64_t seed) { torch::manual_seed(seed); }
 
 uint64_t derive_seed(uint64_t seed, const std::string& stream) {
   // FNV-1a over the stream name, mixed with the seed by splitmix64: stable across platforms.

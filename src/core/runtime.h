@@ -30,6 +30,9 @@ void set_threads(int threads);
 // A generator on `device` seeded with `seed`: every random draw takes one (STYLE 7).
 at::Generator make_generator(uint64_t seed, c10::Device device = c10::Device(c10::kCPU));
 
+// Seeds LibTorch's global generator, which module constructors use for weight initialisation.
+void seed_module_init(uint64_t seed);
+
 // Derives an independent seed for a named sub-stream, so that components do not share streams.
 uint64_t derive_seed(uint64_t seed, const std::string& stream);
 

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -10,13 +11,15 @@
 namespace scorelab {
 namespace {
 
+constexpr int64_t kPixelBytes = kCifarRecordBytes - 1;
+constexpr int64_t kChunkRecords = 1000;  // ~3 MB read buffer
+
 [[noreturn]] void fail(const std::string& path, const std::string& what, const std::string& fix_hint) {
   throw DataError("CIFAR-10 file '" + path + "': " + what + (fix_hint.empty() ? "" : "; " + fix_hint));
 }
 
-}  // namespace
-
-CifarBatch read_cifar10_batch(const std::string& path, const std::string& fix_hint) {
+// Number of records of a batch file, after checking that it exists and has a valid size.
+int64_t count_records(const std::string& path, const std::string& fix_hint) {
   namespace fs = std::filesystem;
   std::error_code ec;
   if (!fs::exists(path, ec)) fail(path, "not found", fix_hint);
@@ -29,29 +32,62 @@ CifarBatch read_cifar10_batch(const std::string& path, const std::string& fix_hi
              std::to_string(kCifarRecordBytes) + "-byte record (truncated or not a CIFAR-10 binary batch)",
          fix_hint);
   }
-  const int64_t n = static_cast<int64_t>(bytes / kCifarRecordBytes);
+  return static_cast<int64_t>(bytes / kCifarRecordBytes);
+}
 
-  at::Tensor raw = torch::empty({n, kCifarRecordBytes}, torch::kUInt8);
+// Reads `n` records of `path` into images / labels (pointers to the first destination record),
+// checking every label.
+void read_records(const std::string& path, int64_t n, uint8_t* images, int64_t* labels, std::vector<char>& buffer,
+                  const std::string& fix_hint) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, "cannot open for reading", fix_hint);
-  in.read(reinterpret_cast<char*>(raw.data_ptr<uint8_t>()), static_cast<std::streamsize>(bytes));
-  if (in.gcount() != static_cast<std::streamsize>(bytes)) {
-    fail(path, "read only " + std::to_string(in.gcount()) + " of " + std::to_string(bytes) + " bytes", fix_hint);
+  for (int64_t first = 0; first < n; first += kChunkRecords) {
+    const int64_t count = std::min(kChunkRecords, n - first);
+    const auto want = static_cast<std::streamsize>(count * kCifarRecordBytes);
+    in.read(buffer.data(), want);
+    if (in.gcount() != want) {
+      fail(path, "read failed at record " + std::to_string(first) + " (file changed while reading?)", fix_hint);
+    }
+    for (int64_t r = 0; r < count; ++r) {
+      const char* rec = buffer.data() + r * kCifarRecordBytes;
+      const int label = static_cast<unsigned char>(rec[0]);
+      const int64_t index = first + r;
+      if (label >= kCifarClasses) {
+        fail(path,
+             "record " + std::to_string(index) + " (byte " + std::to_string(index * kCifarRecordBytes) +
+                 ") has label " + std::to_string(label) + ", expected 0.." + std::to_string(kCifarClasses - 1),
+             fix_hint);
+      }
+      labels[index] = label;
+      std::memcpy(images + index * kPixelBytes, rec + 1, kPixelBytes);
+    }
   }
+}
 
-  at::Tensor labels = raw.select(1, 0).to(torch::kInt64);
-  at::Tensor bad = (labels >= kCifarClasses).nonzero();
-  if (bad.numel() > 0) {
-    const int64_t record = bad[0][0].item<int64_t>();
-    fail(path,
-         "record " + std::to_string(record) + " (byte " + std::to_string(record * kCifarRecordBytes) +
-             ") has label " + std::to_string(labels[record].item<int64_t>()) + ", expected 0.." +
-             std::to_string(kCifarClasses - 1),
-         fix_hint);
+}  // namespace
+
+CifarBatch read_cifar10_batch(const std::string& path, const std::string& fix_hint) {
+  return read_cifar10_batches({path}, fix_hint);
+}
+
+CifarBatch read_cifar10_batches(const std::vector<std::string>& paths, const std::string& fix_hint) {
+  TORCH_CHECK(!paths.empty(), "read_cifar10_batches: no files given");
+  std::vector<int64_t> counts;
+  int64_t total = 0;
+  for (const auto& p : paths) {
+    counts.push_back(count_records(p, fix_hint));
+    total += counts.back();
   }
   CifarBatch out;
-  out.labels = labels;
-  out.images = raw.slice(1, 1).reshape({n, kCifarChannels, kCifarImageSize, kCifarImageSize}).contiguous();
+  out.images = torch::empty({total, kCifarChannels, kCifarImageSize, kCifarImageSize}, torch::kUInt8);
+  out.labels = torch::empty({total}, torch::kInt64);
+  std::vector<char> buffer(static_cast<size_t>(kChunkRecords * kCifarRecordBytes));
+  int64_t offset = 0;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    read_records(paths[i], counts[i], out.images.data_ptr<uint8_t>() + offset * kPixelBytes,
+                 out.labels.data_ptr<int64_t>() + offset, buffer, fix_hint);
+    offset += counts[i];
+  }
   return out;
 }
 

@@ -3,8 +3,10 @@
 // the pixels being three row-major 32x32 planes, red then green then blue.
 #pragma once
 #include <ATen/Tensor.h>
+
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace scorelab {
 
@@ -22,5 +24,10 @@ struct CifarBatch {
 // file is missing or unreadable, its size is not a positive multiple of 3073 bytes, or a label is
 // above 9 (the message gives the record index and its byte offset). `fix_hint` ends every message.
 CifarBatch read_cifar10_batch(const std::string& path, const std::string& fix_hint = "run scripts/get-data cifar10");
+
+// Several batch files concatenated in the given order (e.g. data_batch_1..5 -> 50000 images), read
+// straight into one preallocated result; same checks and errors as read_cifar10_batch.
+CifarBatch read_cifar10_batches(const std::vector<std::string>& paths,
+                                const std::string& fix_hint = "run scripts/get-data cifar10");
 
 }  // namespace scorelab

@@ -21,8 +21,8 @@ constexpr uint64_t kMaxDeflateRatio = 1032;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what, const std::string& fix_hint) {
   std::string msg = "IDX file '" + path + "': " + what;
-  msg += fix_hint.empty() ? "; re-fetch it (scripts/get-data mnist or scripts/get-data fashion-mnist)"
-                          : "; " + fix_hint;
+  msg +=
+      fix_hint.empty() ? "; re-fetch it (scripts/get-data mnist or scripts/get-data fashion-mnist)" : "; " + fix_hint;
   throw DataError(msg);
 }
 
@@ -119,21 +119,24 @@ IdxArray read_idx(const std::string& path, const std::string& fix_hint) {
   const bool plain = gzdirect(file.get()) == 1;
   if (plain && file_bytes != header + payload) {
     const std::string kind = file_bytes < header + payload ? "truncated" : "trailing bytes";
-    fail(path, kind + ": header says " + shape + " = " + std::to_string(payload) + " payload bytes, file holds " +
-                   std::to_string(file_bytes - header),
+    fail(path,
+         kind + ": header says " + shape + " = " + std::to_string(payload) + " payload bytes, file holds " +
+             std::to_string(file_bytes - header),
          fix_hint);
   }
   if (!plain && payload > kMaxDeflateRatio * file_bytes + 1024) {
-    fail(path, "truncated: header says " + shape + " but the compressed file is only " + std::to_string(file_bytes) +
-                   " bytes",
-         fix_hint);
+    fail(
+        path,
+        "truncated: header says " + shape + " but the compressed file is only " + std::to_string(file_bytes) + " bytes",
+        fix_hint);
   }
 
   out.data = torch::empty(out.dims, torch::kUInt8);
   const uint64_t got = read_bytes(file.get(), out.data.data_ptr<uint8_t>(), payload, path, fix_hint);
   if (got != payload) {
-    fail(path, "truncated: header says " + shape + " = " + std::to_string(payload) + " payload bytes, file holds " +
-                   std::to_string(got),
+    fail(path,
+         "truncated: header says " + shape + " = " + std::to_string(payload) + " payload bytes, file holds " +
+             std::to_string(got),
          fix_hint);
   }
   unsigned char extra[64];
@@ -147,8 +150,9 @@ IdxArray read_idx(const std::string& path, const std::string& fix_hint) {
 at::Tensor read_idx_images(const std::string& path, const std::string& fix_hint) {
   IdxArray a = read_idx(path, fix_hint);
   if (a.dims.size() != 3) {
-    fail(path, "expected an image file with 3 dimensions [N, H, W], got " + std::to_string(a.dims.size()) + " (" +
-                   dims_string(a.dims) + ")",
+    fail(path,
+         "expected an image file with 3 dimensions [N, H, W], got " + std::to_string(a.dims.size()) + " (" +
+             dims_string(a.dims) + ")",
          fix_hint);
   }
   return a.data.unsqueeze(1);
@@ -157,8 +161,9 @@ at::Tensor read_idx_images(const std::string& path, const std::string& fix_hint)
 at::Tensor read_idx_labels(const std::string& path, const std::string& fix_hint) {
   IdxArray a = read_idx(path, fix_hint);
   if (a.dims.size() != 1) {
-    fail(path, "expected a label file with 1 dimension [N], got " + std::to_string(a.dims.size()) + " (" +
-                   dims_string(a.dims) + ")",
+    fail(path,
+         "expected a label file with 1 dimension [N], got " + std::to_string(a.dims.size()) + " (" +
+             dims_string(a.dims) + ")",
          fix_hint);
   }
   return a.data.to(torch::kInt64);

@@ -4,6 +4,7 @@
 // only one accepted. Plain and gzip-compressed files are read transparently.
 #pragma once
 #include <ATen/Tensor.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>

@@ -46,10 +46,12 @@ ImageDataset load_idx_dataset(const std::string& name, const std::string& split,
   const std::string prefix = split == "train" ? "train" : "t10k";
   std::string looked;
   const std::string images_path = find_idx_file(dirs, prefix + "-images-idx3-ubyte", looked);
-  if (images_path.empty()) throw DataError(name + " " + split + " images not found: looked for " + looked + "; " + hint);
+  if (images_path.empty())
+    throw DataError(name + " " + split + " images not found: looked for " + looked + "; " + hint);
   looked.clear();
   const std::string labels_path = find_idx_file(dirs, prefix + "-labels-idx1-ubyte", looked);
-  if (labels_path.empty()) throw DataError(name + " " + split + " labels not found: looked for " + looked + "; " + hint);
+  if (labels_path.empty())
+    throw DataError(name + " " + split + " labels not found: looked for " + looked + "; " + hint);
 
   ImageDataset ds;
   ds.name = name;
@@ -60,9 +62,9 @@ ImageDataset load_idx_dataset(const std::string& name, const std::string& split,
                     std::to_string(ds.images.size(3)) + ", expected 28x28 for " + name + "; " + hint);
   }
   if (ds.images.size(0) != ds.labels.size(0)) {
-    throw DataError("IDX files '" + images_path + "' and '" + labels_path + "' disagree: " +
-                    std::to_string(ds.images.size(0)) + " images but " + std::to_string(ds.labels.size(0)) +
-                    " labels; " + hint);
+    throw DataError("IDX files '" + images_path + "' and '" + labels_path +
+                    "' disagree: " + std::to_string(ds.images.size(0)) + " images but " +
+                    std::to_string(ds.labels.size(0)) + " labels; " + hint);
   }
   if (ds.labels.max().item<int64_t>() >= kNumClasses) {
     throw DataError("IDX file '" + labels_path + "': label " + std::to_string(ds.labels.max().item<int64_t>()) +
@@ -80,16 +82,11 @@ ImageDataset load_cifar10(const std::string& split, const std::string& root) {
     files.push_back((dir / "test_batch.bin").string());
   }
   const std::string hint = "run scripts/get-data cifar10 (or pass a data folder / set $SCORELAB_DATA)";
-  std::vector<at::Tensor> images, labels;
-  for (const auto& f : files) {
-    CifarBatch b = read_cifar10_batch(f, hint);
-    images.push_back(b.images);
-    labels.push_back(b.labels);
-  }
+  CifarBatch b = read_cifar10_batches(files, hint);
   ImageDataset ds;
   ds.name = "cifar10";
-  ds.images = images.size() == 1 ? images[0] : torch::cat(images, 0);
-  ds.labels = labels.size() == 1 ? labels[0] : torch::cat(labels, 0);
+  ds.images = b.images;
+  ds.labels = b.labels;
   return ds;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <ATen/Tensor.h>
 #include <ATen/core/Generator.h>
+
 #include <string>
 #include <vector>
 

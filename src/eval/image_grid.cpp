@@ -18,8 +18,7 @@ at::Tensor make_image_grid(const at::Tensor& images, int64_t nrow, int64_t paddi
   TORCH_CHECK(x.dim() == 4, "make_image_grid: expected images [N, C, H, W], got ", images.sizes());
   TORCH_CHECK(x.size(1) == 1 || x.size(1) == 3, "make_image_grid: expected 1 or 3 channels, got ", x.size(1));
   TORCH_CHECK(x.size(0) > 0 && x.size(2) > 0 && x.size(3) > 0, "make_image_grid: empty images ", images.sizes());
-  TORCH_CHECK(nrow >= 0 && padding >= 0, "make_image_grid: nrow and padding must be >= 0, got ", nrow, ", ",
-              padding);
+  TORCH_CHECK(nrow >= 0 && padding >= 0, "make_image_grid: nrow and padding must be >= 0, got ", nrow, ", ", padding);
   if (x.scalar_type() != at::kByte) x = to_uint8(x);
   x = x.to(at::kCPU);
 

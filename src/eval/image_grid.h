@@ -1,6 +1,7 @@
 // PNG grids of image batches (the layout of torchvision's make_grid / save_image).
 #pragma once
 #include <ATen/Tensor.h>
+
 #include <cstdint>
 #include <string>
 

@@ -71,6 +71,14 @@ std::string num(double v) {
   return os.str();
 }
 
+// Three significant digits, for titles.
+std::string num3(double v) {
+  auto os = number_stream();
+  os.precision(3);
+  os << v;
+  return os.str();
+}
+
 std::string read_tail(const fs::path& path, size_t max_chars) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -87,7 +95,8 @@ class PlotJob {
  public:
   explicit PlotJob(const std::string& png) : png_(png) {
     if (!gnuplot_available()) {
-      throw DataError("cannot render " + png + ": gnuplot with the pngcairo terminal is not installed; run scripts/setup");
+      throw DataError("cannot render " + png +
+                      ": gnuplot with the pngcairo terminal is not installed; run scripts/setup");
     }
     base_ = png_.stem().string();
     if (base_.empty()) throw ConfigError("plot: output path '" + png + "' has no file name");
@@ -139,8 +148,8 @@ class PlotJob {
       out.close();
       if (!out) throw DataError("cannot write plot script " + (tmp_ / gp_name).string());
     }
-    const std::string cmd = "cd " + shell_quote(tmp_.string()) + " && gnuplot " + shell_quote(gp_name) +
-                            " </dev/null >gnuplot.log 2>&1";
+    const std::string cmd =
+        "cd " + shell_quote(tmp_.string()) + " && gnuplot " + shell_quote(gp_name) + " </dev/null >gnuplot.log 2>&1";
     const int rc = std::system(cmd.c_str());
     const fs::path rendered = tmp_ / (base_ + ".png");
     std::error_code ec;
@@ -222,9 +231,9 @@ std::string samples_2d(PlotJob& job, const GaussianMixture& truth,
     const at::Tensor finite = x.isfinite().all(1);
     const at::Tensor inside = finite & x.select(1, 0).ge(box[0].first) & x.select(1, 0).le(box[0].second) &
                               x.select(1, 1).ge(box[1].first) & x.select(1, 1).le(box[1].second);
-    const double outside =
-        x.size(0) > 0 ? 100.0 * (1.0 - inside.to(torch::kFloat64).mean().item<double>()) : 0.0;
-    const at::Tensor shown = x.index({finite}).narrow(0, 0, std::min<int64_t>(kMaxPoints, finite.sum().item<int64_t>()));
+    const double outside = x.size(0) > 0 ? 100.0 * (1.0 - inside.to(torch::kFloat64).mean().item<double>()) : 0.0;
+    const at::Tensor shown =
+        x.index({finite}).narrow(0, 0, std::min<int64_t>(kMaxPoints, finite.sum().item<int64_t>()));
     std::string panel_title = panels[i].first + " (n = " + std::to_string(x.size(0)) + ", " +
                               num(std::round(outside * 10.0) / 10.0) + "% outside)";
     gp << "set title " << gp_str(panel_title) << "\nplot " << logp_file << " using 1:2:3 with image notitle";
@@ -256,7 +265,8 @@ std::string samples_1d(PlotJob& job, const GaussianMixture& truth,
   const double bin = (hi - lo) / static_cast<double>(kHistBins);
   std::ostringstream gp;
   gp << "set style fill solid 0.5 noborder\nset boxwidth " << num(bin) << " absolute\nset tics out\n"
-     << "set key top right\n" << range_cmd(box);
+     << "set key top right\n"
+     << range_cmd(box);
   for (size_t i = 0; i < panels.size(); ++i) {
     const at::Tensor x = cpu_double(panels[i].second).reshape(-1);
     const at::Tensor xf = x.index({x.isfinite()});
@@ -287,8 +297,7 @@ std::string samples_1d(PlotJob& job, const GaussianMixture& truth,
 }  // namespace
 
 bool gnuplot_available() {
-  static const bool available =
-      std::system("gnuplot -e 'set terminal pngcairo' </dev/null >/dev/null 2>&1") == 0;
+  static const bool available = std::system("gnuplot -e 'set terminal pngcairo' </dev/null >/dev/null 2>&1") == 0;
   return available;
 }
 
@@ -309,8 +318,8 @@ void plot_samples(const std::string& png, const GaussianMixture& truth,
   const int64_t rows = (count + cols - 1) / cols;
   PlotJob job(png);
   std::ostringstream gp;
-  gp << job.preamble(static_cast<int>(cols * 420), static_cast<int>(rows * 400 + 40))
-     << "set multiplot layout " << rows << "," << cols << " title " << gp_str(title) << "\n"
+  gp << job.preamble(static_cast<int>(cols * 420), static_cast<int>(rows * 400 + 40)) << "set multiplot layout " << rows
+     << "," << cols << " title " << gp_str(title) << "\n"
      << (dim == 2 ? samples_2d(job, truth, panels) : samples_1d(job, truth, panels));
   job.render(gp.str());
 }
@@ -328,8 +337,8 @@ void plot_score_field(const std::string& png, const GaussianMixture& truth, cons
     }
   }
   const auto box = truth.bounding_box();
-  const double cell = std::min(box[0].second - box[0].first, box[1].second - box[1].first) /
-                      static_cast<double>(kArrowGrid);
+  const double cell =
+      std::min(box[0].second - box[0].first, box[1].second - box[1].first) / static_cast<double>(kArrowGrid);
   const at::Tensor arrow_pts = grid_2d(box, kArrowGrid);
   const at::Tensor err_pts = grid_2d(box, kErrorGrid);
   auto eval_learned = [&learned](const at::Tensor& pts, double sigma) {
@@ -341,25 +350,24 @@ void plot_score_field(const std::string& png, const GaussianMixture& truth, cons
   PlotJob job(png);
   const std::string means_file = job.write_data("means.dat", means_text(truth));
   std::ostringstream gp;
-  gp << job.preamble(2 * 480, static_cast<int>(sigmas.size()) * 440 + 40)
-     << "set multiplot layout " << sigmas.size() << ",2 title " << gp_str(title) << "\n"
-     << "set size ratio -1\nset tics out\nunset key\n" << range_cmd(box);
+  gp << job.preamble(2 * 480, static_cast<int>(sigmas.size()) * 440 + 40) << "set multiplot layout " << sigmas.size()
+     << ",2 title " << gp_str(title) << "\n"
+     << "set size ratio -1\nset tics out\nunset key\n"
+     << range_cmd(box);
   for (size_t i = 0; i < sigmas.size(); ++i) {
     const double sigma = sigmas[i];
     const GaussianMixture sm = truth.smoothed(sigma);
     const std::string tag = std::to_string(i);
 
-    // Arrows: one scale for both fields, clipped to 1.5 cells.
+    // Arrows: one saturating length map for both fields, 1.2 cells * |s| / (|s| + median |s_true|), so
+    // that directions stay readable both near the modes (small scores) and far out (large ones).
     const at::Tensor s_true = cpu_double(sm.score(arrow_pts));
     at::Tensor s_learn = eval_learned(arrow_pts, sigma);
-    const at::Tensor true_norm = s_true.norm(2, 1);
-    double q95 = torch::quantile(true_norm, 0.95).item<double>();
-    if (!(q95 > 0)) q95 = 1.0;
-    const double scale = 0.9 * cell / q95;
+    double median = s_true.norm(2, 1).median().item<double>();
+    if (!(median > 0)) median = 1.0;
     auto display = [&](const at::Tensor& s) {
-      at::Tensor v = s * scale;
-      const at::Tensor len = v.norm(2, 1, /*keepdim=*/true);
-      return v * (1.5 * cell / len).clamp_max(1.0);
+      const at::Tensor len = s.norm(2, 1, /*keepdim=*/true);
+      return s * (1.2 * cell / (len + median));
     };
     const at::Tensor v_true = display(s_true);
     const at::Tensor v_learn = display(s_learn);
@@ -392,14 +400,14 @@ void plot_score_field(const std::string& png, const GaussianMixture& truth, cons
     logp.clamp_min_(logp.max().item<double>() - kLogDensityRange);
     const std::string grid_file = job.write_data("grid_" + tag + ".dat", grid_text(err_pts, {logp, err}, kErrorGrid));
 
-    std::string left = "sigma = " + num(sigma) + ": learned (black), true (red); arrows x" + num(scale);
-    std::string right = "rel. error |s - s_true| / (|s_true| + 1/sigma); p-weighted mean " + num(std::round(weighted * 1e4) / 1e4);
+    std::string left = "sigma = " + num(sigma) + ": learned (black), true (red); median |s_true| " + num3(median);
+    std::string right = "rel. error |s - s_true| / (|s_true| + 1/sigma); p-weighted mean " + num3(weighted);
     if (bad > 0) right += "; " + std::to_string(bad) + " non-finite";
     gp << kGrayPalette << "unset colorbox\nset title " << gp_str(left) << "\nplot " << grid_file
        << " using 1:2:3 with image, " << gp_str(job.data_dir_name() + "/arrows_" + tag + ".dat")
-       << " using 1:2:3:4 with vectors head filled size screen 0.006,25 lw 1.2 lc rgb \"#d62728\", "
+       << " using 1:2:3:4 with vectors head filled size screen 0.007,25 lw 2.5 lc rgb \"#e41a1c\", "
        << gp_str(job.data_dir_name() + "/arrows_" + tag + ".dat")
-       << " using 1:2:5:6 with vectors head filled size screen 0.006,25 lw 1.2 lc rgb \"black\"\n"
+       << " using 1:2:5:6 with vectors head filled size screen 0.005,25 lw 1 lc rgb \"black\"\n"
        << kErrorPalette << "set colorbox\nset cbrange [0:1]\nset title " << gp_str(right) << "\nplot " << grid_file
        << " using 1:2:4 with image, " << means_file << " using 1:2 with points pt 2 ps 1.5 lw 2 lc rgb \"white\"\n"
        << "set autoscale cb\n";
@@ -412,8 +420,8 @@ void plot_lines(const std::string& png,
                 const std::string& xlabel, const std::string& ylabel, const std::string& title, bool logy) {
   PlotJob job(png);
   std::ostringstream gp;
-  gp << job.preamble(800, 500) << "set title " << gp_str(title) << "\nset xlabel " << gp_str(xlabel)
-     << "\nset ylabel " << gp_str(ylabel) << "\nset grid\nset key top right opaque box\n"
+  gp << job.preamble(800, 500) << "set title " << gp_str(title) << "\nset xlabel " << gp_str(xlabel) << "\nset ylabel "
+     << gp_str(ylabel) << "\nset grid\nset key top right opaque box\n"
      << (logy ? "set logscale y\n" : "");
   std::vector<std::string> items;
   for (size_t i = 0; i < series.size(); ++i) {

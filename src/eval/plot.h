@@ -7,6 +7,7 @@
 // DataError with its last output lines.
 #pragma once
 #include <ATen/Tensor.h>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,10 +28,11 @@ bool gnuplot_available();
 void plot_samples(const std::string& png, const GaussianMixture& truth,
                   const std::vector<std::pair<std::string, at::Tensor>>& panels, const std::string& title);
 
-// 2-D only (ConfigError otherwise). One row per sigma, with the truth smoothed by N(0, sigma^2 I):
-// left, learned(x, sigma) arrows (black) over the true score arrows (red) on a 20x20 grid of the box;
-// both share one scale, chosen so the 95th-percentile true score spans 0.9 grid cells, and longer
-// arrows are clipped to 1.5 cells (direction kept). Right, the relative error
+// 2-D only (ConfigError otherwise). One row per sigma, with the truth smoothed by N(0, sigma^2 I).
+// Left: learned(x, sigma) arrows (thin, black) over the true score arrows (thick, red) on a 20x20
+// grid of the box, over the smoothed density in gray. Both fields share one saturating length map,
+// 1.2 cells * |s| / (|s| + median_grid |s_true|), so directions stay readable near the modes (small
+// scores) and far from them (large ones) while larger still means longer. Right: the relative error
 //   e(x) = ||s_learned(x) - s_true(x)|| / (||s_true(x)|| + 1 / sigma)
 // on an 80x80 grid (1/sigma is the natural score scale at level sigma: it keeps e finite where
 // s_true = 0), colour range [0, 1] (saturated above), component means marked, and the

@@ -2,6 +2,7 @@
 // exact"): kernel MMD against exact draws, mode weights by nearest mode, off-mode mass, true log-density.
 #pragma once
 #include <ATen/Tensor.h>
+
 #include <cstdint>
 #include <vector>
 
@@ -35,7 +36,7 @@ std::vector<double> default_bandwidths(const GaussianMixture& truth);
 
 // samples [N, D] and reference [M, D] (exact draws from `truth`, all finite, M >= 2) of any float
 // dtype / device; computed on CPU in float64. The kernel sums are taken in row chunks so that no
-// more than ~4M pairwise entries (~32 MB per buffer, ~100 MB in all) exist at once.
+// more than ~256K pairwise entries exist at once (three reused 2 MB buffers, whatever N and M).
 // `bandwidths` empty: default_bandwidths(truth); otherwise every entry must be > 0.
 ToyMetrics compute_toy_metrics(const at::Tensor& samples, const at::Tensor& reference, const GaussianMixture& truth,
                                const std::vector<double>& bandwidths = {});

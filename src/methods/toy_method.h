@@ -56,6 +56,11 @@ struct ToyData {
   std::function<at::Tensor(int64_t, at::Generator&)> batch;  // fresh training batch
 };
 
+// Pooled per-coordinate standard deviation of a mixture.
+double pooled_std(const GaussianMixture& truth);
+// The toy data: fresh exact training draws per batch and a fixed held-out test set from `seed`.
+ToyData make_toy_data(const GaussianMixture& truth, uint64_t seed, int64_t test_size);
+
 struct NamedSamples {
   std::string name;  // "" : the method's own result; otherwise a variant suffix
   at::Tensor samples;

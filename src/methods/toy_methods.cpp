@@ -170,7 +170,9 @@ class SmoothedArMethod : public ToyMethod {
     torch::NoGradGuard ng;
     auto x_tilde = smooth(data.test, c_.sigma, gen);
     auto lp1 = stage1_->log_prob(x_tilde);
-    nlohmann::json j = {{"stage1_nll", -lp1.mean().item<double>()}, {"sigma", c_.sigma}};
+    nlohmann::json j = {{"stage1_nll", -lp1.mean().item<double>()},
+                        {"stage1_nll_exact", -data.truth.smoothed(c_.sigma).log_prob(x_tilde).mean().item<double>()},
+                        {"sigma", c_.sigma}};
     if (stage2_) {
       // log p(x) >= E_q[log p(x~) + log p(x | x~) - log q(x~ | x)], one draw of x~ per test point.
       auto lp2 = stage2_->log_prob(data.test, x_tilde);

@@ -33,16 +33,16 @@ Bytes idx_bytes(const std::vector<uint32_t>& dims, unsigned char type = 0x08) {
 class IdxTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("scorelab_idx_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("scorelab_idx_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
 
   std::string write(const std::string& name, const Bytes& b) {
     const std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+    std::ofstream(p, std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
     return p;
   }
   std::string write_gz(const std::string& name, const Bytes& b) {
@@ -113,6 +113,10 @@ TEST_F(IdxTest, TruncatedAndTrailingPayload) {
   expect_error([&] { read_idx(tg); }, tg, "truncated");
   expect_error([&] { read_idx(l); }, l, "trailing bytes");
   expect_error([&] { read_idx(lg); }, lg, "trailing bytes");
+  // A gzip stream cut in the middle.
+  const std::string cut = write_gz("cut.gz", idx_bytes({64, 64}));
+  fs::resize_file(cut, fs::file_size(cut) / 2);
+  expect_error([&] { read_idx(cut); }, cut, "");
   const std::string header_only = write("hdr", Bytes(b.begin(), b.begin() + 6));
   expect_error([&] { read_idx(header_only); }, header_only, "truncated IDX header");
 }
@@ -139,8 +143,8 @@ TEST_F(IdxTest, WrongMagicTypeAndDims) {
   expect_error([&] { read_idx_labels(two); }, two, "1 dimension");
 }
 
-// The real MNIST / Fashion-MNIST files fetched by scripts/get-data, when present.
-TEST(IdxRealData, MnistAndFashionKnownValues) {
+// The real MNIST files fetched by scripts/get-data, when present.
+TEST(IdxRealData, MnistKnownLabels) {
   const std::string root = resolve_data_root();
   if (!fs::exists(fs::path(root) / "mnist" / "train-labels-idx1-ubyte")) GTEST_SKIP() << "run scripts/get-data mnist";
   const at::Tensor labels = read_idx_labels((fs::path(root) / "mnist" / "train-labels-idx1-ubyte").string());

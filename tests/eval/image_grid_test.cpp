@@ -18,9 +18,8 @@ namespace fs = std::filesystem;
 class ImageGridTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("scorelab_grid_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("scorelab_grid_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::create_directories(dir_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -54,11 +53,11 @@ TEST_F(ImageGridTest, GreyGridLayoutAndValues) {
   EXPECT_EQ(p.w, 3 * (3 + 2) + 2);
   EXPECT_EQ(p.h, 2 * (2 + 2) + 2);
   EXPECT_EQ(p.comp, 1);
-  EXPECT_EQ(p.at(0, 0, 0), 0);  // padding
-  EXPECT_EQ(p.at(2, 2, 0), 0);  // image 0 = level 0
-  EXPECT_EQ(p.at(2 + 5 + 2, 2 + 1, 0), 50);          // image 1: column 1, last pixel
-  EXPECT_EQ(p.at(2 + 5, 2 + 4 + 1, 0), 200);          // image 4: row 1, column 1
-  EXPECT_EQ(p.at(2 + 2 * 5, 2 + 4, 0), 0);            // empty sixth slot
+  EXPECT_EQ(p.at(0, 0, 0), 0);                                                     // padding
+  EXPECT_EQ(p.at(2, 2, 0), 0);                                                     // image 0 = level 0
+  EXPECT_EQ(p.at(2 + 5 + 2, 2 + 1, 0), 50);                                        // image 1: column 1, last pixel
+  EXPECT_EQ(p.at(2 + 5, 2 + 4 + 1, 0), 200);                                       // image 4: row 1, column 1
+  EXPECT_EQ(p.at(2 + 2 * 5, 2 + 4, 0), 0);                                         // empty sixth slot
   EXPECT_EQ(fs::directory_iterator(dir_ / "sub")->path().filename(), "grid.png");  // no temporary left
 }
 

@@ -1,9 +1,9 @@
+#include "eval/markdown.h"
+
 #include <gtest/gtest.h>
 
 #include <limits>
 #include <stdexcept>
-
-#include "eval/markdown.h"
 
 namespace scorelab {
 namespace {

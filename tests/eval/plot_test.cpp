@@ -1,14 +1,15 @@
+#include "eval/plot.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "core/runtime.h"
-#include "eval/plot.h"
 
 namespace scorelab {
 namespace {
@@ -18,9 +19,8 @@ class PlotTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!gnuplot_available()) GTEST_SKIP() << "gnuplot (pngcairo) is not installed; run scripts/setup";
-    dir_ = fs::temp_directory_path() /
-           ("scorelab_plot_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = fs::temp_directory_path() / ("scorelab_plot_test_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
   }
@@ -67,8 +67,8 @@ TEST_F(PlotTest, Samples2d) {
 TEST_F(PlotTest, Samples1d) {
   const GaussianMixture truth({0.3, 0.7}, {{-2.0}, {2.0}}, {0.5, 0.8});
   auto gen = make_generator(2);
-  plot_samples((dir_ / "hist.png").string(), truth, {{"exact", truth.sample(2000, gen)}, {"collapsed", torch::zeros({100, 1})}},
-               "1-D toy");
+  plot_samples((dir_ / "hist.png").string(), truth,
+               {{"exact", truth.sample(2000, gen)}, {"collapsed", torch::zeros({100, 1})}}, "1-D toy");
   expect_plot("hist");
 }
 
@@ -93,8 +93,8 @@ TEST_F(PlotTest, Lines) {
     ema.emplace_back(i, 1.0 / i);
   }
   ema.emplace_back(201, std::numeric_limits<double>::quiet_NaN());
-  plot_lines((dir_ / "loss.png").string(), {{"loss", loss}, {"ema \"smoothed\"", ema}, {"empty", {}}}, "step",
-             "loss", "training_loss", /*logy=*/true);
+  plot_lines((dir_ / "loss.png").string(), {{"loss", loss}, {"ema \"smoothed\"", ema}, {"empty", {}}}, "step", "loss",
+             "training_loss", /*logy=*/true);
   expect_plot("loss");
   plot_lines((dir_ / "nodata.png").string(), {{"empty", {}}}, "step", "loss", "nothing yet");
   expect_plot("nodata");

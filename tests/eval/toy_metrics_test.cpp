@@ -1,3 +1,5 @@
+#include "eval/toy_metrics.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -5,7 +7,6 @@
 #include <limits>
 
 #include "core/runtime.h"
-#include "eval/toy_metrics.h"
 
 namespace scorelab {
 namespace {

@@ -1,0 +1,116 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "core/runtime.h"
+#include "core/schedule.h"
+#include "objectives/objective.h"
+
+namespace scorelab {
+namespace {
+
+// Data N(mu, s^2 I) in 2-D; its score after smoothing by sigma is -(x - mu) / (s^2 + sigma^2).
+constexpr double kS = 0.7;
+const std::vector<double> kMu{1.0, -2.0};
+
+at::Tensor gaussian_data(int64_t n, uint64_t seed) {
+  auto g = make_generator(seed);
+  return torch::tensor(kMu, torch::kFloat64) + kS * at::normal(0.0, 1.0, {n, 2}, g, torch::kFloat64);
+}
+
+ScoreNetFn true_score(double scale = 1.0, double shift = 0.0) {
+  return [=](const at::Tensor& x, const at::Tensor& sigma) {
+    auto v = (kS * kS + sigma.pow(2)).unsqueeze(1);
+    return scale * -(x - torch::tensor(kMu, x.options())) / v + shift;
+  };
+}
+
+TEST(Dsm, TrueScoreAttainsTheAnalyticMinimum) {
+  SigmaSchedule sigmas(3.0, 0.1, 5);
+  auto x = gaussian_data(400000, 1);
+  auto g = make_generator(2);
+  const double at_truth = dsm_loss(true_score(), x, sigmas, g).loss.item<double>();
+  // 1/2 lambda ||s* - target||^2 has expectation D/2 * s^2 / (s^2 + sigma^2), averaged over the levels.
+  double expected = 0;
+  for (double s : sigmas.sigmas()) expected += 0.5 * 2 * kS * kS / (kS * kS + s * s) / sigmas.size();
+  EXPECT_NEAR(at_truth, expected, 0.01 * expected);
+  for (auto [scale, shift] : {std::pair{1.2, 0.0}, {0.8, 0.0}, {1.0, 0.3}}) {
+    auto g2 = make_generator(2);
+    EXPECT_GT(dsm_loss(true_score(scale, shift), x, sigmas, g2).loss.item<double>(), at_truth + 1e-3);
+  }
+}
+
+TEST(Ssm, TrueScoreBeatsPerturbedScores) {
+  SigmaSchedule sigmas(1.0, 0.5, 2);
+  auto x = gaussian_data(100000, 3);
+  auto loss = [&](const ScoreNetFn& f) {
+    auto g = make_generator(4);
+    return ssm_loss(f, x, sigmas, 1, g).loss.item<double>();
+  };
+  const double at_truth = loss(true_score());
+  // Sliced score matching = E[tr(J) + 1/2 ||s||^2] = -1/2 E||s*||^2 at the optimum (per level, times sigma^2).
+  double expected = 0;
+  for (double s : sigmas.sigmas()) expected += s * s * (-0.5 * 2 / (kS * kS + s * s)) / sigmas.size();
+  EXPECT_NEAR(at_truth, expected, 0.05 * std::abs(expected));
+  EXPECT_GT(loss(true_score(1.3)), at_truth);
+  EXPECT_GT(loss(true_score(0.7)), at_truth);
+  EXPECT_GT(loss(true_score(1.0, 0.4)), at_truth);
+}
+
+TEST(DdpmLoss, PosteriorMeanNoiseIsTheMinimiser) {
+  auto betas = BetaSchedule::linear(100, 1e-3, 0.2);
+  auto x = gaussian_data(200000, 5);
+  auto abar = torch::tensor(betas.alpha_bars(), torch::kFloat64);
+  // E[eps | x_t] = b (x_t - a mu) / (a^2 s^2 + b^2) for Gaussian data, a = sqrt(abar), b = sqrt(1 - abar).
+  auto optimal = [&](double scale) -> EpsNetFn {
+    return [=](const at::Tensor& xt, const at::Tensor& t) {
+      auto ab = abar.index_select(0, t).unsqueeze(1);
+      auto a = ab.sqrt(), b = (1 - ab).sqrt();
+      return scale * b * (xt - a * torch::tensor(kMu, xt.options())) / (ab * kS * kS + 1 - ab);
+    };
+  };
+  auto loss = [&](const EpsNetFn& f, bool anti) {
+    auto g = make_generator(6);
+    return ddpm_loss(f, x, betas, anti, g).loss.item<double>();
+  };
+  const double at_opt = loss(optimal(1.0), false);
+  double expected = 0;
+  for (double ab : betas.alpha_bars()) expected += ab * kS * kS / (ab * kS * kS + 1 - ab) / betas.steps();
+  EXPECT_NEAR(at_opt, expected, 0.01 * expected + 1e-3);
+  EXPECT_NEAR(loss(optimal(1.0), true), expected, 0.01 * expected + 1e-3);
+  EXPECT_GT(loss(optimal(1.1), false), at_opt);
+  EXPECT_GT(loss(optimal(0.9), false), at_opt);
+}
+
+TEST(Likelihood, NllIsPerDimensionAndSmoothingAddsNoise) {
+  auto x = torch::zeros({4, 2}, torch::kFloat64);
+  LogProbFn lp = [](const at::Tensor& v, const at::Tensor& cond) {
+    EXPECT_FALSE(cond.defined());
+    return -v.pow(2).sum(1) - 1.0;
+  };
+  EXPECT_NEAR(nll_loss(lp, x).loss.item<double>(), 0.5, 1e-12);
+  auto g = make_generator(9);
+  EXPECT_GT(smoothed_nll_loss(lp, x, 1.0, g).loss.item<double>(), 0.5);
+  LogProbFn conditional = [](const at::Tensor& v, const at::Tensor& cond) {
+    EXPECT_TRUE(cond.defined());
+    return -(v - cond).pow(2).sum(1);
+  };
+  auto g2 = make_generator(9);
+  EXPECT_GT(reverse_smoothing_loss(conditional, x, 1.0, g2).loss.item<double>(), 0.0);
+}
+
+TEST(ObjectiveRegistry, FactoriesSayWhatIsMissing) {
+  ObjectiveArgs empty;
+  for (const auto& name : objective_registry().names()) {
+    try {
+      objective_registry().get(name)(empty);
+      ADD_FAILURE() << name << " accepted empty arguments";
+    } catch (const ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(objective_registry().get("nope"), ConfigError);
+}
+
+}  // namespace
+}  // namespace scorelab
