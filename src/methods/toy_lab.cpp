@@ -44,7 +44,8 @@ void ToyLabConfig::add_options(po::options_description& desc) {
 void ToyLabConfig::validate() const {
   if (dataset != "file" || mixture_file.empty()) toy_dataset_registry().get(dataset);
   if (dataset == "file" && mixture_file.empty()) throw ConfigError("flag --dataset: 'file' needs --mixture FILE");
-  expand_names(toy_method_registry(), methods);
+  for (const auto& name : expand_names(toy_method_registry(), methods))
+    toy_method_registry().get(name)(method);  // constructors check method-specific flags (e.g. --sampler)
   if (samples < 2) throw ConfigError(flag_error("--samples", std::to_string(samples), "an integer >= 2"));
   if (test_size < 1) throw ConfigError(flag_error("--test-size", std::to_string(test_size), "an integer >= 1"));
   method.validate();

@@ -30,7 +30,7 @@ struct ToyMethodConfig {
   std::string grad = "full";              // --grad full | detached (the authors' quirk)
   // ncsn (Song & Ermon 2019).
   std::string objective = "dsm";  // --objective dsm | ssm
-  std::string score = "learned";  // --score learned | exact
+  std::string score = "learned";  // --score learned | exact (ncsn and ddpm)
   double sigma_max = 0.0;         // --sigma-max (0: max pairwise distance of the data, NCSNv2's rule)
   double sigma_min = 0.01;        // --sigma-min
   int64_t levels = 10;            // --levels
@@ -43,6 +43,7 @@ struct ToyMethodConfig {
   SamplerConfig sampling;
   TrainConfig train;
 
+  ToyMethodConfig();
   void add_options(boost::program_options::options_description& desc);
   void validate() const;
   nlohmann::json to_json() const;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <sstream>
 
 #include "core/error.h"
 #include "data/transforms.h"
@@ -140,7 +141,9 @@ class SmoothedArMethod : public ToyMethod {
   }
   std::optional<ScoreFn> score_fn() override {
     // The stage-1 model's score is that of the data smoothed at the model's sigma only.
-    return ScoreFn([this](const at::Tensor& x, double) { return stage1_->score(x, {}, c_.grad == "detached"); });
+    // Captures the model (a shared handle), not the method: the function may outlive this object.
+    const bool detached = c_.grad == "detached";
+    return ScoreFn([m = stage1_, detached](const at::Tensor& x, double) mutable { return m->score(x, {}, detached); });
   }
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
     auto noisy = timed_sample("stage1", [&] { return draw_ar(stage1_, n, dim_, {}, gen); });
@@ -266,6 +269,8 @@ class DdpmMethod : public ToyMethod {
     dim_ = data.truth.dim();
     scale_ = data.scale;
     betas_ = std::make_shared<BetaSchedule>(BetaSchedule::by_name(c_.beta_schedule, c_.timesteps));
+    truth_ = std::make_shared<GaussianMixture>(data.truth);
+    if (c_.score == "exact") return;
     ToyNetConfig nc;
     nc.dim = dim_;
     nc.hidden = c_.hidden;
@@ -293,16 +298,35 @@ class DdpmMethod : public ToyMethod {
     args.eps = eps_fn();
     auto sampler = make_sampler(sampler_, args);
     auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen) * scale_; });
-    s.note = sampler_ == "ddim" ? "ddim, " + std::to_string(c_.sampling.ddim_steps) + " steps, eta " + std::to_string(c_.sampling.eta)
-                                : "ancestral, " + std::to_string(c_.timesteps) + " steps";
+    std::ostringstream note;
+    if (sampler_ == "ddim") note << "ddim, " << c_.sampling.ddim_steps << " steps, eta " << c_.sampling.eta;
+    else note << "ancestral, " << c_.timesteps << " steps";
+    if (c_.score == "exact") note << ", exact eps";
+    s.note = note.str();
     return {s};
   }
   nlohmann::json evaluate(const ToyData&, at::Generator&) override {
-    return {{"test_nll", nullptr}, {"sampler", sampler_}, {"beta_schedule", c_.beta_schedule}};
+    return {{"test_nll", nullptr}, {"sampler", sampler_}, {"beta_schedule", c_.beta_schedule}, {"score", c_.score}};
   }
 
  private:
   EpsFn eps_fn() {
+    if (c_.score == "exact") {
+      // eps*(x_t, t) = -sqrt(1 - abar_t) grad log q_t(x_t), q_t the mixture of sqrt(abar_t) x0 + sqrt(1 - abar_t) e
+      // for the standardised data x0 = x / scale.
+      auto truth = truth_;
+      auto betas = betas_;
+      const double scale = scale_;
+      return [truth, betas, scale](const at::Tensor& x, int64_t t) {
+        const double ab = betas->alpha_bar(t);
+        std::vector<std::vector<double>> means = truth->means();
+        std::vector<double> stds = truth->stds();
+        for (auto& m : means)
+          for (auto& v : m) v *= std::sqrt(ab) / scale;
+        for (auto& sd : stds) sd = std::sqrt(ab * sd * sd / (scale * scale) + 1 - ab);
+        return -std::sqrt(1 - ab) * GaussianMixture(truth->weights(), means, stds).score(x);
+      };
+    }
     return [m = net_](const at::Tensor& x, int64_t t) mutable {
       return m->forward(x, torch::full({x.size(0)}, t, x.options().dtype(torch::kLong)));
     };
@@ -312,6 +336,7 @@ class DdpmMethod : public ToyMethod {
   int64_t dim_ = 0;
   double scale_ = 1.0;
   std::shared_ptr<BetaSchedule> betas_;
+  std::shared_ptr<GaussianMixture> truth_;
   EpsMLP net_{nullptr};
 };
 

@@ -1,0 +1,45 @@
+# Smoke runs of every app on tiny configs and bad-input checks (exit status and the one-line message).
+set(SMOKE_DIR ${CMAKE_BINARY_DIR}/smoke)
+set(APPS ${CMAKE_BINARY_DIR}/apps)
+set(EXPECT ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh)
+set(TINY_NOBATCH --iters 10 --samples 200 --test-size 100 --hidden 8 --depth 1 --mixtures 3
+         --timesteps 20 --steps-per-level 2 --steps 5 --threads 1 --quiet)
+set(TINY ${TINY_NOBATCH} --batch-size 32)
+
+add_test(NAME app.compare.all COMMAND ${APPS}/compare --method all --dataset mog ${TINY} --no-plots
+         --out ${SMOKE_DIR}/compare-all)
+add_test(NAME app.compare.plots_1d COMMAND ${APPS}/compare --method smoothed-ar,ddpm --dataset mog-1d ${TINY}
+         --sampler ddim --out ${SMOKE_DIR}/compare-1d)
+add_test(NAME app.compare.plots_2d COMMAND ${APPS}/compare --method ncsn,smoothed-ar --dataset mog-ring ${TINY}
+         --plots --denoise single-step --grad detached --objective ssm --out ${SMOKE_DIR}/compare-2d)
+add_test(NAME app.score_field COMMAND ${APPS}/score_field --method ncsn,ddpm ${TINY} --out ${SMOKE_DIR}/score-field)
+add_test(NAME app.langevin_toy COMMAND ${APPS}/langevin_toy ${TINY} --out ${SMOKE_DIR}/langevin)
+foreach(app compare score_field langevin_toy)
+  add_test(NAME app.${app}.help COMMAND ${APPS}/${app} --help)
+  set_tests_properties(app.${app}.help PROPERTIES PASS_REGULAR_EXPRESSION "Usage: ${app}")
+endforeach()
+
+# Bad input: one clear line, non-zero exit (2: flags and config, 3: data files).
+set(BAD ${APPS}/compare ${TINY_NOBATCH} --no-plots --out ${SMOKE_DIR}/bad)
+add_test(NAME bad.unknown_method COMMAND ${EXPECT} 2 "unknown method 'foo'; known: ar, ddpm, ncsn, smoothed-ar" ${BAD} --method foo)
+add_test(NAME bad.unknown_dataset COMMAND ${EXPECT} 2 "unknown dataset 'cifar11'; known: .*mog" ${BAD} --dataset cifar11)
+add_test(NAME bad.negative_sigma COMMAND ${EXPECT} 2 "flag --sigma: got '-0.5'; expected a finite number > 0" ${BAD} --sigma -0.5)
+add_test(NAME bad.zero_steps COMMAND ${EXPECT} 2 "--steps" ${BAD} --steps 0 --method ddpm --sampler ddim)
+add_test(NAME bad.zero_batch COMMAND ${EXPECT} 2 "flag --batch-size: got '0'" ${BAD} --batch-size 0)
+add_test(NAME bad.nan_lr COMMAND ${EXPECT} 2 "flag --lr: got 'nan'" ${BAD} --lr nan)
+add_test(NAME bad.negative_budget COMMAND ${EXPECT} 2 "flag --budget-minutes" ${BAD} --budget-minutes -1)
+add_test(NAME bad.not_a_number COMMAND ${EXPECT} 2 "sigma" ${BAD} --sigma abc)
+add_test(NAME bad.unknown_flag COMMAND ${EXPECT} 2 "unrecognised option '--sigmaa'" ${BAD} --sigmaa 1)
+add_test(NAME bad.sampler_mismatch COMMAND ${EXPECT} 2 "method ncsn cannot use 'ddim'" ${BAD} --method ncsn --sampler ddim)
+add_test(NAME bad.cuda_without_gpu COMMAND ${EXPECT} 2 "--device: got 'cuda' but no CUDA device" ${BAD} --device cuda)
+add_test(NAME bad.missing_config COMMAND ${EXPECT} 2 "flag --config: cannot open '/nonexistent/run.cfg'" ${BAD} --config /nonexistent/run.cfg)
+add_test(NAME bad.missing_mixture COMMAND ${EXPECT} 3 "cannot read '/nonexistent/mix.json'" ${BAD} --dataset file --mixture /nonexistent/mix.json)
+file(WRITE ${CMAKE_BINARY_DIR}/smoke-truncated.json "{\"weights\": [1, 2], \"means\": [[0, 0], [1")
+add_test(NAME bad.truncated_mixture COMMAND ${EXPECT} 3 "smoke-truncated.json' is not valid JSON" ${BAD} --dataset file --mixture ${CMAKE_BINARY_DIR}/smoke-truncated.json)
+add_test(NAME bad.unwritable_out COMMAND ${EXPECT} 2 "flag --out: cannot create folder '/proc/scorelab'" ${APPS}/compare ${TINY} --out /proc/scorelab)
+add_test(NAME bad.score_field_1d COMMAND ${EXPECT} 2 "score fields are drawn for 2-D data" ${APPS}/score_field ${TINY} --dataset mog-1d --out ${SMOKE_DIR}/bad-sf)
+add_test(NAME bad.get_data_checksum COMMAND ${CMAKE_COMMAND} -E env SCORELAB_DATA=${SMOKE_DIR}/data
+         ${EXPECT} 1 "sha-?256|checksum|SHA-256" ${PROJECT_SOURCE_DIR}/scripts/get-data cifar10 --from ${CMAKE_BINARY_DIR}/smoke-truncated.json)
+add_test(NAME bad.get_data_usage COMMAND ${CMAKE_COMMAND} -E env SCORELAB_DATA=${SMOKE_DIR}/data
+         ${PROJECT_SOURCE_DIR}/scripts/get-data nonsense)
+set_tests_properties(bad.get_data_usage PROPERTIES WILL_FAIL TRUE)

@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/runtime.h"
+#include "train/trainer.h"
+
+namespace scorelab {
+namespace {
+
+std::shared_ptr<torch::nn::Linear> make_model() {
+  torch::manual_seed(0);
+  return std::make_shared<torch::nn::Linear>(torch::nn::LinearOptions(3, 1));
+}
+
+// Regression on a fixed linear target with fresh random inputs every step.
+std::function<at::Tensor(int64_t, at::Generator&)> loss_of(torch::nn::Linear& model) {
+  return [&model](int64_t, at::Generator& g) {
+    auto x = at::normal(0.0, 1.0, {16, 3}, g, torch::kFloat32);
+    auto y = x.matmul(torch::tensor({1.0f, -2.0f, 0.5f})).unsqueeze(1) + 0.3;
+    return (model->forward(x) - y).pow(2).mean();
+  };
+}
+
+TrainConfig config(int64_t iters) {
+  TrainConfig c;
+  c.iters = iters;
+  c.lr = 0.05;
+  c.ema = 0.9;
+  c.quiet = true;
+  return c;
+}
+
+at::Tensor flat(torch::nn::Module& m) {
+  std::vector<at::Tensor> ps;
+  for (auto& p : m.parameters()) ps.push_back(p.detach().flatten());
+  return torch::cat(ps);
+}
+
+std::string temp_path(const std::string& name) {
+  auto p = std::filesystem::path(::testing::TempDir()) / name;
+  std::filesystem::remove(p);
+  return p.string();
+}
+
+TEST(Trainer, LearnsAndWritesLogAndCheckpoint) {
+  auto model = make_model();
+  const auto ckpt = temp_path("fit.ckpt"), log = temp_path("fit.csv");
+  Trainer trainer("fit", model->ptr(), config(300), ckpt, log);
+  auto gen = make_generator(1);
+  auto result = trainer.fit(loss_of(*model), gen);
+  EXPECT_EQ(result.iters_done, 300);
+  EXPECT_LT(result.final_loss, 1e-3);
+  EXPECT_TRUE(std::filesystem::exists(ckpt));
+  std::ifstream in(log);
+  std::string header;
+  std::getline(in, header);
+  EXPECT_EQ(header, "iter,loss,lr,seconds");
+  trainer.use_ema_weights();
+  EXPECT_NEAR((*model)->bias.item<double>(), 0.3, 0.05);
+}
+
+TEST(Trainer, ResumeContinuesBitIdentically) {
+  auto straight = make_model();
+  {
+    Trainer t("straight", straight->ptr(), config(40));
+    auto gen = make_generator(5);
+    t.fit(loss_of(*straight), gen);
+  }
+  const auto ckpt = temp_path("resume.ckpt");
+  auto first = make_model();
+  {
+    Trainer t("part", first->ptr(), config(25), ckpt);
+    auto gen = make_generator(5);
+    t.fit(loss_of(*first), gen);
+  }
+  auto resumed = make_model();
+  auto c = config(40);
+  c.resume = true;
+  Trainer t("resumed", resumed->ptr(), c, ckpt);
+  auto other_gen = make_generator(999);  // the generator state comes from the checkpoint
+  auto result = t.fit(loss_of(*resumed), other_gen);
+  EXPECT_TRUE(result.resumed);
+  EXPECT_TRUE(torch::equal(flat(**straight), flat(**resumed)));
+}
+
+TEST(Trainer, TruncatedCheckpointIsAClearError) {
+  const auto ckpt = temp_path("trunc.ckpt");
+  auto model = make_model();
+  {
+    Trainer t("a", model->ptr(), config(3), ckpt);
+    auto gen = make_generator(1);
+    t.fit(loss_of(*model), gen);
+  }
+  std::filesystem::resize_file(ckpt, std::filesystem::file_size(ckpt) / 2);
+  auto c = config(5);
+  c.resume = true;
+  Trainer t("a", model->ptr(), c, ckpt);
+  auto gen = make_generator(1);
+  try {
+    t.fit(loss_of(*model), gen);
+    FAIL() << "a truncated checkpoint was accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("trunc.ckpt"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trainer, NonFiniteLossStopsWithTheIteration) {
+  auto model = make_model();
+  auto c = config(10);
+  Trainer t("nan", model->ptr(), c);
+  auto gen = make_generator(1);
+  try {
+    t.fit([&](int64_t it, at::Generator&) { return (*model)->weight.sum() * (it >= 4 ? NAN : 1.0); }, gen);
+    FAIL() << "NaN loss accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("iteration 5"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TrainConfig, ValidationNamesTheFlag) {
+  auto c = config(10);
+  c.lr_schedule = "warp";
+  EXPECT_THROW(c.validate(), ConfigError);
+  c = config(10);
+  c.ema = 1.5;
+  EXPECT_THROW(c.validate(), ConfigError);
+}
+
+}  // namespace
+}  // namespace scorelab
