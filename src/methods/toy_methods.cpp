@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "data/transforms.h"
 #include "methods/toy_method.h"
+#include "models/registry.h"
 #include "models/toy_ar.h"
 #include "models/toy_score.h"
 #include "objectives/objective.h"
@@ -64,8 +65,8 @@ SamplerConfig with_box(SamplerConfig c, const GaussianMixture& truth) {
   return c;
 }
 
-ToyARConfig ar_config(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim, double scale) {
-  ToyARConfig a;
+ModelArgs model_args(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim, double scale) {
+  ModelArgs a;
   a.dim = dim;
   a.cond_dim = cond_dim;
   a.hidden = c.hidden;
@@ -98,7 +99,7 @@ class ArMethod : public ToyMethod {
   std::string name() const override { return "ar"; }
   void train(const ToyData& data, at::Generator& gen, const std::string& dir) override {
     dim_ = data.truth.dim();
-    model_ = ToyAR(ar_config(c_, dim_, 0, data.scale));
+    model_ = ToyAR(build_model<ToyARImpl>("toy-ar", model_args(c_, dim_, 0, data.scale)));
     ObjectiveArgs a;
     a.log_prob = [m = model_](const at::Tensor& x, const at::Tensor& cond) mutable { return m->log_prob(x, cond); };
     fit(*this, "ar", model_.ptr(), *objective_registry().get("nll")(a), data, c_.train, gen, dir);
@@ -125,13 +126,13 @@ class SmoothedArMethod : public ToyMethod {
   void train(const ToyData& data, at::Generator& gen, const std::string& dir) override {
     dim_ = data.truth.dim();
     const double scale1 = std::sqrt(data.scale * data.scale + c_.sigma * c_.sigma);
-    stage1_ = ToyAR(ar_config(c_, dim_, 0, scale1));
+    stage1_ = ToyAR(build_model<ToyARImpl>("toy-ar", model_args(c_, dim_, 0, scale1)));
     ObjectiveArgs a;
     a.sigma = c_.sigma;
     a.log_prob = [m = stage1_](const at::Tensor& x, const at::Tensor& cond) mutable { return m->log_prob(x, cond); };
     fit(*this, "smoothed-ar-stage1", stage1_.ptr(), *objective_registry().get("smoothed-nll")(a), data, c_.train, gen, dir);
     if (c_.denoise == "conditional-ar") {
-      stage2_ = ToyAR(ar_config(c_, dim_, dim_, data.scale));
+      stage2_ = ToyAR(build_model<ToyARImpl>("toy-ar", model_args(c_, dim_, dim_, data.scale)));
       ObjectiveArgs b;
       b.sigma = c_.sigma;
       b.log_prob = [m = stage2_](const at::Tensor& x, const at::Tensor& cond) mutable { return m->log_prob(x, cond); };
@@ -211,12 +212,7 @@ class NcsnMethod : public ToyMethod {
     dim_ = data.truth.dim();
     sigmas_ = std::make_shared<SigmaSchedule>(toy_sigmas(c_, data.truth));
     if (c_.score == "exact") return;
-    ToyNetConfig nc;
-    nc.dim = dim_;
-    nc.hidden = c_.hidden;
-    nc.depth = c_.depth;
-    nc.scale = data.scale;
-    net_ = ScoreMLP(nc);
+    net_ = ScoreMLP(build_model<ScoreMLPImpl>("score-mlp", model_args(c_, dim_, 0, data.scale)));
     ObjectiveArgs a;
     a.sigmas = sigmas_;
     a.score = [m = net_](const at::Tensor& x, const at::Tensor& s) mutable { return m->forward(x, s); };
@@ -271,11 +267,7 @@ class DdpmMethod : public ToyMethod {
     betas_ = std::make_shared<BetaSchedule>(BetaSchedule::by_name(c_.beta_schedule, c_.timesteps));
     truth_ = std::make_shared<GaussianMixture>(data.truth);
     if (c_.score == "exact") return;
-    ToyNetConfig nc;
-    nc.dim = dim_;
-    nc.hidden = c_.hidden;
-    nc.depth = c_.depth;
-    net_ = EpsMLP(nc);
+    net_ = EpsMLP(build_model<EpsMLPImpl>("eps-mlp", model_args(c_, dim_, 0, 1.0)));
     ObjectiveArgs a;
     a.betas = betas_;
     a.antithetic = c_.antithetic;

@@ -3,6 +3,8 @@
 
 #include "core/runtime.h"
 #include "models/mixture_logistic.h"
+#include "core/error.h"
+#include "models/registry.h"
 #include "models/toy_ar.h"
 
 namespace scorelab {
@@ -80,6 +82,24 @@ TEST(ToyAR, DrawIsDeterministicGivenSeed) {
   auto x = torch::zeros({5, 2});
   auto a = make_generator(11), b = make_generator(11);
   EXPECT_TRUE(torch::equal(model->draw(x, 0, {}, a), model->draw(x, 0, {}, b)));
+}
+
+}  // namespace
+}  // namespace scorelab
+
+namespace scorelab {
+namespace {
+
+// Contract over every registered model: builds from default arguments, has parameters, and refuses to be
+// cast to the wrong kind with a clear error.
+TEST(ModelRegistry, EveryModelBuilds) {
+  for (const auto& name : model_registry().names()) {
+    auto m = model_registry().get(name)(ModelArgs{});
+    ASSERT_TRUE(m) << name;
+    EXPECT_FALSE(m->parameters().empty()) << name;
+  }
+  EXPECT_THROW(build_model<ToyARImpl>("score-mlp", ModelArgs{}), ConfigError);
+  EXPECT_THROW(model_registry().get("pixelcnn--"), ConfigError);
 }
 
 }  // namespace

@@ -1,0 +1,37 @@
+// The model registry: network names -> constructors. Methods build their networks through it, so a
+// name in a config or report always means the same architecture.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <torch/nn/module.h>
+
+#include "core/registry.h"
+
+namespace scorelab {
+
+struct ModelArgs {
+  int64_t dim = 2;        // data dimension
+  int64_t cond_dim = 0;   // conditioning width (toy-ar as p(x | x~))
+  int64_t hidden = 128;
+  int64_t depth = 3;
+  int64_t mixtures = 10;  // logistic components (autoregressive models)
+  double scale = 1.0;     // data scale the network normalises by
+};
+
+using ModelFactory = std::function<std::shared_ptr<torch::nn::Module>(const ModelArgs&)>;
+using ModelRegistry = Registry<ModelFactory>;
+
+// toy-ar (ToyARImpl), score-mlp (ScoreMLPImpl), eps-mlp (EpsMLPImpl).
+const ModelRegistry& model_registry();
+
+// Builds `name` and checks that it is a `T` (e.g. ToyARImpl).
+template <typename T>
+std::shared_ptr<T> build_model(const std::string& name, const ModelArgs& args) {
+  auto module = std::dynamic_pointer_cast<T>(model_registry().get(name)(args));
+  if (!module) throw ConfigError("model '" + name + "' is not of the kind this method needs");
+  return module;
+}
+
+}  // namespace scorelab
