@@ -98,7 +98,12 @@ BetaSchedule BetaSchedule::cosine(int64_t steps, double s) {
 }
 
 BetaSchedule BetaSchedule::by_name(const std::string& name, int64_t steps) {
-  if (name == "linear") return linear(steps);
+  if (name == "linear") {
+    // Ho et al.'s 1e-4 -> 0.02 is for T = 1000; other T rescale both ends by 1000 / T (improved-diffusion),
+    // so that abar_T stays near 0 and x_T ~ N(0, I) remains a valid start.
+    const double scale = 1000.0 / static_cast<double>(steps);
+    return linear(steps, std::min(1e-4 * scale, 0.999), std::min(0.02 * scale, 0.999));
+  }
   if (name == "cosine") return cosine(steps);
   throw ConfigError("unknown beta schedule '" + name + "'; known: cosine, linear");
 }

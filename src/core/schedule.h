@@ -27,6 +27,7 @@ class BetaSchedule {
   static BetaSchedule linear(int64_t steps, double beta_start = 1e-4, double beta_end = 0.02);
   // abar(t) = f(t)/f(0), f(t) = cos^2(((t/T + s)/(1 + s)) pi/2); betas clipped at 0.999.
   static BetaSchedule cosine(int64_t steps, double s = 0.008);
+  // "linear" (ends rescaled by 1000 / steps, exact for T = 1000) or "cosine".
   static BetaSchedule by_name(const std::string& name, int64_t steps);
 
   int64_t steps() const { return static_cast<int64_t>(betas_.size()); }

@@ -42,6 +42,7 @@ void ToyMethodConfig::validate() const {
   for (auto [flag, v] : {std::pair<const char*, int64_t>{"--hidden", hidden}, {"--depth", depth}, {"--mixtures", mixtures},
                          {"--levels", levels}, {"--timesteps", timesteps}})
     if (v < 1) throw ConfigError(flag_error(flag, std::to_string(v), "an integer >= 1"));
+  if (levels < 2) throw ConfigError(flag_error("--levels", std::to_string(levels), "an integer >= 2 (geometric sigma_max -> sigma_min)"));
   require_positive("--sigma", sigma);
   require_one_of("--denoise", denoise, {"single-step", "conditional-ar"});
   require_one_of("--grad", grad, {"full", "detached"});
@@ -55,6 +56,7 @@ void ToyMethodConfig::validate() const {
   if (!sampler.empty()) require_one_of("--sampler", sampler, {"annealed-langevin", "langevin", "ddpm", "ddim"});
   sampling.validate();
   train.validate();
+  if (sampler == "ddim") ddim_timesteps(timesteps, sampling.ddim_steps, sampling.spacing);  // throws for --steps
 }
 
 nlohmann::json ToyMethodConfig::to_json() const {
@@ -63,12 +65,14 @@ nlohmann::json ToyMethodConfig::to_json() const {
           {"sigma_min", sigma_min}, {"levels", levels}, {"beta_schedule", beta_schedule}, {"timesteps", timesteps},
           {"antithetic", antithetic}, {"sampler", sampler},
           {"sampling", {{"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
+                        {"clip_x0", sampling.clip_x0 ? nlohmann::json(*sampling.clip_x0) : nlohmann::json(nullptr)},
                         {"step_rule", sampling.step_rule}, {"final_denoise", sampling.final_denoise},
                         {"ddpm_variance", sampling.variance}, {"ddim_steps", sampling.ddim_steps}, {"eta", sampling.eta},
                         {"spacing", sampling.spacing}}},
           {"train", {{"iters", train.iters}, {"batch_size", train.batch_size}, {"lr", train.lr},
-                     {"lr_schedule", train.lr_schedule}, {"ema", train.ema}, {"grad_clip", train.grad_clip},
-                     {"budget_minutes", train.budget_minutes}}}};
+                     {"lr_schedule", train.lr_schedule}, {"lr_decay", train.lr_decay}, {"ema", train.ema},
+                     {"grad_clip", train.grad_clip}, {"budget_minutes", train.budget_minutes},
+                     {"checkpoint_every", train.checkpoint_every}}}};
 }
 
 SigmaSchedule toy_sigmas(const ToyMethodConfig& config, const GaussianMixture& truth) {

@@ -42,8 +42,17 @@ void ToyLabConfig::add_options(po::options_description& desc) {
 }
 
 void ToyLabConfig::validate() const {
-  if (dataset != "file" || mixture_file.empty()) toy_dataset_registry().get(dataset);
+  toy_dataset_registry().get(dataset);
   if (dataset == "file" && mixture_file.empty()) throw ConfigError("flag --dataset: 'file' needs --mixture FILE");
+  if (dataset != "file" && !mixture_file.empty())
+    throw ConfigError("flag --mixture: given with --dataset " + dataset + "; add --dataset file to use the mixture in '" +
+                      mixture_file + "'");
+  if (dataset == "file" && !no_plots) {
+    const auto dim = make_toy_dataset(dataset, mixture_file).dim();
+    if (dim > 2)
+      throw ConfigError("flag --mixture: '" + mixture_file + "' is " + std::to_string(dim) +
+                        "-D; the figures need 1-D or 2-D data, add --no-plots");
+  }
   for (const auto& name : expand_names(toy_method_registry(), methods))
     toy_method_registry().get(name)(method);  // constructors check method-specific flags (e.g. --sampler)
   if (samples < 2) throw ConfigError(flag_error("--samples", std::to_string(samples), "an integer >= 2"));

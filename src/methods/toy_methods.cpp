@@ -33,9 +33,19 @@ std::string ckpt(const std::string& dir, const std::string& name, const std::str
 
 // Trains `module` on `objective` with fresh data batches; records the result in `method`.
 void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torch::nn::Module>& module,
-         const Objective& objective, const ToyData& data, const TrainConfig& config, at::Generator& gen,
+         const Objective& objective, const ToyData& data, const ToyMethodConfig& method_config, at::Generator& gen,
          const std::string& dir, const std::function<at::Tensor(const at::Tensor&)>& transform = {}) {
-  Trainer trainer(label, module, config, ckpt(dir, label, ".ckpt"), ckpt(dir, label, "_loss.csv"));
+  const TrainConfig& config = method_config.train;
+  // Everything that shapes the model or its objective; the training length may change on --resume.
+  nlohmann::json fp = method_config.to_json();
+  fp["train"].erase("iters");
+  fp["train"].erase("budget_minutes");
+  fp.erase("sampling");
+  fp.erase("sampler");
+  fp["dataset"] = data.truth.describe();
+  fp["objective"] = objective.name();
+  const std::string fingerprint = fp.dump();
+  Trainer trainer(label, module, config, ckpt(dir, label, ".ckpt"), ckpt(dir, label, "_loss.csv"), fingerprint);
   auto result = trainer.fit(
       [&](int64_t, at::Generator& g) {
         at::Tensor x = data.batch(config.batch_size, g);
@@ -102,7 +112,7 @@ class ArMethod : public ToyMethod {
     model_ = ToyAR(build_model<ToyARImpl>("toy-ar", model_args(c_, dim_, 0, data.scale)));
     ObjectiveArgs a;
     a.log_prob = [m = model_](const at::Tensor& x, const at::Tensor& cond) mutable { return m->log_prob(x, cond); };
-    fit(*this, "ar", model_.ptr(), *objective_registry().get("nll")(a), data, c_.train, gen, dir);
+    fit(*this, "ar", model_.ptr(), *objective_registry().get("nll")(a), data, c_, gen, dir);
   }
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
     return {timed_sample("", [&] { return draw_ar(model_, n, dim_, {}, gen); })};
@@ -130,14 +140,14 @@ class SmoothedArMethod : public ToyMethod {
     ObjectiveArgs a;
     a.sigma = c_.sigma;
     a.log_prob = [m = stage1_](const at::Tensor& x, const at::Tensor& cond) mutable { return m->log_prob(x, cond); };
-    fit(*this, "smoothed-ar-stage1", stage1_.ptr(), *objective_registry().get("smoothed-nll")(a), data, c_.train, gen, dir);
+    fit(*this, "smoothed-ar-stage1", stage1_.ptr(), *objective_registry().get("smoothed-nll")(a), data, c_, gen, dir);
     if (c_.denoise == "conditional-ar") {
       stage2_ = ToyAR(build_model<ToyARImpl>("toy-ar", model_args(c_, dim_, dim_, data.scale)));
       ObjectiveArgs b;
       b.sigma = c_.sigma;
       b.log_prob = [m = stage2_](const at::Tensor& x, const at::Tensor& cond) mutable { return m->log_prob(x, cond); };
-      fit(*this, "smoothed-ar-stage2", stage2_.ptr(), *objective_registry().get("reverse-smoothing")(b), data, c_.train,
-          gen, dir);
+      fit(*this, "smoothed-ar-stage2", stage2_.ptr(), *objective_registry().get("reverse-smoothing")(b), data, c_, gen,
+          dir);
     }
   }
   std::optional<ScoreFn> score_fn() override {
@@ -179,11 +189,7 @@ class SmoothedArMethod : public ToyMethod {
                         {"sigma", c_.sigma}};
     if (stage2_) {
       // log p(x) >= E_q[log p(x~) + log p(x | x~) - log q(x~ | x)], one draw of x~ per test point.
-      auto lp2 = stage2_->log_prob(data.test, x_tilde);
-      const double D = static_cast<double>(dim_);
-      auto log_q = -0.5 * ((x_tilde - data.test) / c_.sigma).pow(2).sum(1) - D * std::log(c_.sigma) -
-                   0.5 * D * std::log(2 * M_PI);
-      auto bound = lp1 + lp2 - log_q;
+      auto bound = smoothing_log_bound(lp1, stage2_->log_prob(data.test, x_tilde), data.test, x_tilde, c_.sigma);
       j["test_nll"] = -bound.mean().item<double>();
       j["test_nll_kind"] = "upper bound: -E_q[log p(x~) + log p(x|x~) - log q(x~|x)]";
     } else {
@@ -216,7 +222,7 @@ class NcsnMethod : public ToyMethod {
     ObjectiveArgs a;
     a.sigmas = sigmas_;
     a.score = [m = net_](const at::Tensor& x, const at::Tensor& s) mutable { return m->forward(x, s); };
-    fit(*this, "ncsn", net_.ptr(), *objective_registry().get(c_.objective)(a), data, c_.train, gen, dir);
+    fit(*this, "ncsn", net_.ptr(), *objective_registry().get(c_.objective)(a), data, c_, gen, dir);
   }
   std::optional<ScoreFn> score_fn() override {
     if (c_.score == "exact") {
@@ -263,7 +269,9 @@ class DdpmMethod : public ToyMethod {
   std::string name() const override { return "ddpm"; }
   void train(const ToyData& data, at::Generator& gen, const std::string& dir) override {
     dim_ = data.truth.dim();
+    // DDPM assumes standardised data: centre by the data mean and divide by the pooled std.
     scale_ = data.scale;
+    mean_ = (data.truth.weights_tensor().unsqueeze(1) * data.truth.means_tensor()).sum(0).to(torch::kFloat32);
     betas_ = std::make_shared<BetaSchedule>(BetaSchedule::by_name(c_.beta_schedule, c_.timesteps));
     truth_ = std::make_shared<GaussianMixture>(data.truth);
     if (c_.score == "exact") return;
@@ -273,15 +281,19 @@ class DdpmMethod : public ToyMethod {
     a.antithetic = c_.antithetic;
     a.eps = [m = net_](const at::Tensor& x, const at::Tensor& t) mutable { return m->forward(x, t); };
     const double scale = scale_;
-    fit(*this, "ddpm", net_.ptr(), *objective_registry().get("ddpm")(a), data, c_.train, gen, dir,
-        [scale](const at::Tensor& x) { return x / scale; });
+    const at::Tensor mean = mean_;
+    fit(*this, "ddpm", net_.ptr(), *objective_registry().get("ddpm")(a), data, c_, gen, dir,
+        [scale, mean](const at::Tensor& x) { return (x - mean) / scale; });
   }
   std::optional<ScoreFn> score_fn() override {
     // Score of the data smoothed at sigma, from eps of the standardised model: s(x) = s_std(x / scale) / scale.
     auto eps = eps_fn();
     auto to_score = score_from_eps(eps, *betas_);
     const double scale = scale_;
-    return ScoreFn([to_score, scale](const at::Tensor& x, double sigma) { return to_score(x / scale, sigma / scale) / scale; });
+    const at::Tensor mean = mean_;
+    return ScoreFn([to_score, scale, mean](const at::Tensor& x, double sigma) {
+      return to_score((x - mean) / scale, sigma / scale) / scale;
+    });
   }
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
     SamplerArgs args;
@@ -289,7 +301,7 @@ class DdpmMethod : public ToyMethod {
     args.betas = betas_;
     args.eps = eps_fn();
     auto sampler = make_sampler(sampler_, args);
-    auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen) * scale_; });
+    auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen) * scale_ + mean_; });
     std::ostringstream note;
     if (sampler_ == "ddim") note << "ddim, " << c_.sampling.ddim_steps << " steps, eta " << c_.sampling.eta;
     else note << "ancestral, " << c_.timesteps << " steps";
@@ -309,12 +321,13 @@ class DdpmMethod : public ToyMethod {
       auto truth = truth_;
       auto betas = betas_;
       const double scale = scale_;
-      return [truth, betas, scale](const at::Tensor& x, int64_t t) {
+      const std::vector<float> mean(mean_.data_ptr<float>(), mean_.data_ptr<float>() + mean_.numel());
+      return [truth, betas, scale, mean](const at::Tensor& x, int64_t t) {
         const double ab = betas->alpha_bar(t);
         std::vector<std::vector<double>> means = truth->means();
         std::vector<double> stds = truth->stds();
         for (auto& m : means)
-          for (auto& v : m) v *= std::sqrt(ab) / scale;
+          for (size_t d = 0; d < m.size(); ++d) m[d] = (m[d] - mean[d]) * std::sqrt(ab) / scale;
         for (auto& sd : stds) sd = std::sqrt(ab * sd * sd / (scale * scale) + 1 - ab);
         return -std::sqrt(1 - ab) * GaussianMixture(truth->weights(), means, stds).score(x);
       };
@@ -327,6 +340,7 @@ class DdpmMethod : public ToyMethod {
   std::string sampler_;
   int64_t dim_ = 0;
   double scale_ = 1.0;
+  at::Tensor mean_;
   std::shared_ptr<BetaSchedule> betas_;
   std::shared_ptr<GaussianMixture> truth_;
   EpsMLP net_{nullptr};

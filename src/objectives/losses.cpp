@@ -30,6 +30,14 @@ LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x
   return {per.mean(), per.detach()};
 }
 
+at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& log_p_x_given_tilde, const at::Tensor& x,
+                               const at::Tensor& x_tilde, double sigma) {
+  TORCH_CHECK(sigma > 0, "smoothing_log_bound: sigma must be > 0");
+  const double D = static_cast<double>(dims_per_example(x));
+  auto log_q = -0.5 * ((x_tilde - x) / sigma).pow(2).flatten(1).sum(1) - D * std::log(sigma) - 0.5 * D * std::log(2 * M_PI);
+  return log_p_tilde + log_p_x_given_tilde - log_q;
+}
+
 LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen) {
   auto idx = random_levels(x.size(0), sigmas.size(), x, gen);
   auto sigma = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);

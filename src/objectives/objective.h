@@ -55,6 +55,10 @@ LossOutput nll_loss(const LogProbFn& log_prob, const at::Tensor& x);
 LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen);
 // Stage 2: -log p(x | x~), x~ = x + sigma z: the reverse-smoothing model.
 LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen);
+// The two-stage variational bound of distribution smoothing, per example:
+// log p(x) >= log p(x~) + log p(x | x~) - log q(x~ | x), q(x~ | x) = N(x, sigma^2 I), for one draw x~ ~ q.
+at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& log_p_x_given_tilde, const at::Tensor& x,
+                               const at::Tensor& x_tilde, double sigma);
 // Denoising score matching over noise levels (Song & Ermon 2019, eq. 5-6): level i uniform,
 // x~ = x + sigma_i z, loss = 1/2 lambda(sigma_i) ||s(x~, sigma_i) + z / sigma_i||^2, lambda = sigma^2.
 LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen);

@@ -32,9 +32,9 @@ std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string&
     throw ConfigError(flag_error("--steps", std::to_string(steps), "an integer in [1, T = " + std::to_string(T) + "]"));
   std::vector<int64_t> seq(static_cast<size_t>(steps));
   if (spacing == "uniform") {
-    // DDIM code: range(0, T, T // steps); we keep its first `steps` entries (all of them when steps | T).
-    const int64_t skip = T / steps;
-    for (int64_t k = 0; k < steps; ++k) seq[static_cast<size_t>(k)] = k * skip;
+    // floor(k T / steps): the DDIM code's range(0, T, T // steps) when steps divides T; otherwise the
+    // same even spread (the top timestep stays within T / steps of T, so x_T ~ N(0, I) still holds).
+    for (int64_t k = 0; k < steps; ++k) seq[static_cast<size_t>(k)] = (k * T) / steps;
   } else {
     // DDIM code: int(linspace(0, sqrt(0.8 T), steps)^2), numpy's linspace arithmetic (last point exact).
     const double stop = std::sqrt(0.8 * static_cast<double>(T));

@@ -39,7 +39,8 @@ void TrainConfig::validate() const {
   if (batch_size < 1) throw ConfigError(flag_error("--batch-size", std::to_string(batch_size), "an integer >= 1"));
   require_positive("--lr", lr);
   require_one_of("--lr-schedule", lr_schedule, {"constant", "exp", "cosine"});
-  require_range("--lr-decay", lr_decay, 0.0, 1.0);
+  if (!(lr_decay > 0 && lr_decay <= 1))
+    throw ConfigError(flag_error("--lr-decay", std::to_string(lr_decay), "a factor in (0, 1]"));
   require_range("--ema", ema, 0.0, 0.999999999);
   require_nonnegative("--grad-clip", grad_clip);
   require_nonnegative("--budget-minutes", budget_minutes);
@@ -53,12 +54,13 @@ struct Trainer::State {
 };
 
 Trainer::Trainer(std::string name, std::shared_ptr<torch::nn::Module> module, TrainConfig config,
-                 std::string checkpoint_path, std::string log_path)
+                 std::string checkpoint_path, std::string log_path, std::string fingerprint)
     : name_(std::move(name)),
       module_(std::move(module)),
       config_(std::move(config)),
       checkpoint_path_(std::move(checkpoint_path)),
       log_path_(std::move(log_path)),
+      fingerprint_(std::move(fingerprint)),
       state_(std::make_unique<State>()) {
   config_.validate();
   state_->params = module_->parameters();
@@ -84,6 +86,7 @@ void Trainer::save_checkpoint(int64_t iter, at::Generator& gen) {
   archive.write("format", torch::tensor(std::vector<int64_t>{1}));
   archive.write("iter", torch::tensor(std::vector<int64_t>{iter}));
   archive.write("rng", gen.get_state());
+  archive.write("fingerprint", torch::tensor(std::vector<uint8_t>(fingerprint_.begin(), fingerprint_.end()), torch::kUInt8));
   torch::serialize::OutputArchive model_archive, optim_archive, ema_archive;
   module_->save(model_archive);
   state_->optimizer->save(optim_archive);
@@ -110,8 +113,15 @@ int64_t Trainer::load_checkpoint(at::Generator& gen) {
     archive.load_from(checkpoint_path_);
     torch::serialize::InputArchive model_archive, optim_archive, ema_archive;
     at::Tensor iter, rng;
+    at::Tensor fp;
     archive.read("iter", iter);
     archive.read("rng", rng);
+    archive.read("fingerprint", fp);
+    fp = fp.contiguous();
+    const std::string stored(reinterpret_cast<const char*>(fp.data_ptr<uint8_t>()), static_cast<size_t>(fp.numel()));
+    if (stored != fingerprint_)
+      throw DataError("checkpoint '" + checkpoint_path_ + "' was written by " + name_ +
+                      " with different settings; delete it, use another --out, or rerun with the original flags");
     archive.read("model", model_archive);
     archive.read("optimizer", optim_archive);
     module_->load(model_archive);

@@ -41,8 +41,10 @@ struct TrainResult {
 class Trainer {
  public:
   // checkpoint_path "" : no files. The module's parameters are optimised in place.
+  // `fingerprint` (e.g. the method's resolved config as JSON) is stored in checkpoints; --resume refuses a
+  // checkpoint whose fingerprint differs, so changed settings never silently reuse old weights.
   Trainer(std::string name, std::shared_ptr<torch::nn::Module> module, TrainConfig config,
-          std::string checkpoint_path = "", std::string log_path = "");
+          std::string checkpoint_path = "", std::string log_path = "", std::string fingerprint = "");
   ~Trainer();
 
   // Runs the loop; `loss_fn(iter, gen)` returns the scalar loss of one batch.
@@ -60,7 +62,7 @@ class Trainer {
   std::string name_;
   std::shared_ptr<torch::nn::Module> module_;
   TrainConfig config_;
-  std::string checkpoint_path_, log_path_;
+  std::string checkpoint_path_, log_path_, fingerprint_;
   std::unique_ptr<State> state_;
 };
 

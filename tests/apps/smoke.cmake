@@ -2,8 +2,9 @@
 set(SMOKE_DIR ${CMAKE_BINARY_DIR}/smoke)
 set(APPS ${CMAKE_BINARY_DIR}/apps)
 set(EXPECT ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh)
-set(TINY_NOBATCH --iters 10 --samples 200 --test-size 100 --hidden 8 --depth 1 --mixtures 3
-         --timesteps 20 --steps-per-level 2 --steps 5 --threads 1 --quiet)
+set(TINY_BASE --iters 10 --samples 200 --test-size 100 --hidden 8 --depth 1 --mixtures 3
+         --timesteps 20 --steps-per-level 2 --threads 1 --quiet)
+set(TINY_NOBATCH ${TINY_BASE} --steps 5)
 set(TINY ${TINY_NOBATCH} --batch-size 32)
 
 add_test(NAME app.compare.all COMMAND ${APPS}/compare --method all --dataset mog ${TINY} --no-plots
@@ -36,6 +37,8 @@ add_test(NAME bad.missing_config COMMAND ${EXPECT} 2 "flag --config: cannot open
 add_test(NAME bad.missing_mixture COMMAND ${EXPECT} 3 "cannot read '/nonexistent/mix.json'" ${BAD} --dataset file --mixture /nonexistent/mix.json)
 file(WRITE ${CMAKE_BINARY_DIR}/smoke-truncated.json "{\"weights\": [1, 2], \"means\": [[0, 0], [1")
 add_test(NAME bad.truncated_mixture COMMAND ${EXPECT} 3 "smoke-truncated.json' is not valid JSON" ${BAD} --dataset file --mixture ${CMAKE_BINARY_DIR}/smoke-truncated.json)
+add_test(NAME bad.mixture_without_file_dataset COMMAND ${EXPECT} 2 "flag --mixture: given with --dataset mog" ${BAD} --mixture ${CMAKE_BINARY_DIR}/smoke-truncated.json)
+add_test(NAME bad.ddim_steps_above_T COMMAND ${EXPECT} 2 "flag --steps: got '50'; expected an integer in \\[1, T = 20\\]" ${APPS}/compare ${TINY_BASE} --no-plots --method ddpm --sampler ddim --steps 50)
 add_test(NAME bad.unwritable_out COMMAND ${EXPECT} 2 "flag --out: cannot create folder '/proc/scorelab'" ${APPS}/compare ${TINY} --out /proc/scorelab)
 add_test(NAME bad.score_field_1d COMMAND ${EXPECT} 2 "score fields are drawn for 2-D data" ${APPS}/score_field ${TINY} --dataset mog-1d --out ${SMOKE_DIR}/bad-sf)
 add_test(NAME bad.get_data_checksum COMMAND ${CMAKE_COMMAND} -E env SCORELAB_DATA=${SMOKE_DIR}/data

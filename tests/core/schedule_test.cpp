@@ -61,7 +61,10 @@ TEST(BetaSchedule, CosineFollowsAlphaBarFormula) {
   EXPECT_DOUBLE_EQ(b.beta(T - 1), 0.999);
   EXPECT_THROW(BetaSchedule::by_name("sigmoid", 10), ConfigError);
   EXPECT_DOUBLE_EQ(BetaSchedule::by_name("cosine", 50).beta(7), BetaSchedule::cosine(50).beta(7));
-  EXPECT_DOUBLE_EQ(BetaSchedule::by_name("linear", 50).beta(7), BetaSchedule::linear(50).beta(7));
+  EXPECT_DOUBLE_EQ(BetaSchedule::by_name("linear", 1000).beta(7), BetaSchedule::linear(1000).beta(7));
+  // Other T rescale Ho et al.'s ends by 1000 / T, keeping abar_T near 0.
+  EXPECT_DOUBLE_EQ(BetaSchedule::by_name("linear", 50).beta(7), BetaSchedule::linear(50, 2e-3, 0.4).beta(7));
+  EXPECT_LT(BetaSchedule::by_name("linear", 50).alpha_bar(49), 1e-3);
   EXPECT_THROW(BetaSchedule::linear(0), ConfigError);
   EXPECT_THROW(BetaSchedule::linear(10, 0.0, 0.02), ConfigError);
 }

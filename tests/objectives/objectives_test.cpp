@@ -83,20 +83,42 @@ TEST(DdpmLoss, PosteriorMeanNoiseIsTheMinimiser) {
 }
 
 TEST(Likelihood, NllIsPerDimensionAndSmoothingAddsNoise) {
-  auto x = torch::zeros({4, 2}, torch::kFloat64);
+  auto x = torch::zeros({200000, 2}, torch::kFloat64);
   LogProbFn lp = [](const at::Tensor& v, const at::Tensor& cond) {
     EXPECT_FALSE(cond.defined());
     return -v.pow(2).sum(1) - 1.0;
   };
   EXPECT_NEAR(nll_loss(lp, x).loss.item<double>(), 0.5, 1e-12);
+  // E[-log p(x + sigma z)] / D = (D sigma^2 + 1) / D with sigma = 0.7.
   auto g = make_generator(9);
-  EXPECT_GT(smoothed_nll_loss(lp, x, 1.0, g).loss.item<double>(), 0.5);
+  EXPECT_NEAR(smoothed_nll_loss(lp, x, 0.7, g).loss.item<double>(), 0.49 + 0.5, 0.01);
   LogProbFn conditional = [](const at::Tensor& v, const at::Tensor& cond) {
     EXPECT_TRUE(cond.defined());
     return -(v - cond).pow(2).sum(1);
   };
+  // The condition is x~ = x + sigma z, so E[||x - x~||^2] / D = sigma^2.
   auto g2 = make_generator(9);
-  EXPECT_GT(reverse_smoothing_loss(conditional, x, 1.0, g2).loss.item<double>(), 0.0);
+  EXPECT_NEAR(reverse_smoothing_loss(conditional, x, 0.7, g2).loss.item<double>(), 0.49, 0.01);
+}
+
+// With the exact p(x~) and the exact posterior p(x | x~) of Gaussian data, the two-stage bound is tight:
+// it equals log p(x) for every draw of x~.
+TEST(Likelihood, SmoothingBoundIsTightWithExactStages) {
+  const double s = 0.8, sigma = 0.5, v = s * s + sigma * sigma;
+  auto g = make_generator(12);
+  auto x = s * at::normal(0.0, 1.0, {1000, 2}, g, torch::kFloat64);
+  auto x_tilde = x + sigma * at::normal(0.0, 1.0, {1000, 2}, g, torch::kFloat64);
+  auto log_normal = [](const at::Tensor& y, const at::Tensor& mean, double var) {
+    return (-0.5 * (y - mean).pow(2) / var - 0.5 * std::log(2 * M_PI * var)).sum(1);
+  };
+  auto lp_tilde = log_normal(x_tilde, torch::zeros_like(x_tilde), v);
+  auto lp_post = log_normal(x, s * s / v * x_tilde, s * s * sigma * sigma / v);
+  auto bound = smoothing_log_bound(lp_tilde, lp_post, x, x_tilde, sigma);
+  auto exact = log_normal(x, torch::zeros_like(x), s * s);
+  EXPECT_TRUE(torch::allclose(bound, exact, 1e-9, 1e-9));
+  // A worse stage 2 gives a strictly lower bound.
+  auto loose = smoothing_log_bound(lp_tilde, log_normal(x, x_tilde, sigma * sigma), x, x_tilde, sigma);
+  EXPECT_LT(loose.mean().item<double>(), exact.mean().item<double>());
 }
 
 TEST(ObjectiveRegistry, FactoriesSayWhatIsMissing) {

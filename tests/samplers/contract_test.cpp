@@ -192,6 +192,9 @@ TEST(DdimTimesteps, UniformAndQuadMatchTheDdimCode) {
   EXPECT_EQ(ddim_timesteps(1000, 10, "quad"), (std::vector<int64_t>{800, 632, 483, 355, 246, 158, 88, 39, 9, 0}));
   EXPECT_EQ(ddim_timesteps(10, 10, "uniform"), (std::vector<int64_t>{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}));
   EXPECT_EQ(ddim_timesteps(1000, 3, "uniform"), (std::vector<int64_t>{666, 333, 0}));
+  // Step counts that do not divide T still start near T (x_T ~ N(0, I) must hold there).
+  EXPECT_GE(ddim_timesteps(1000, 600, "uniform").front(), 998);
+  EXPECT_EQ(ddim_timesteps(1000, 600, "uniform").back(), 0);
   EXPECT_THROW(ddim_timesteps(10, 11, "uniform"), ConfigError);
   EXPECT_THROW(ddim_timesteps(10, 0, "uniform"), ConfigError);
   EXPECT_THROW(ddim_timesteps(10, 8, "quad"), ConfigError);  // repeated timesteps

@@ -63,28 +63,67 @@ TEST(Trainer, LearnsAndWritesLogAndCheckpoint) {
   EXPECT_NEAR((*model)->bias.item<double>(), 0.3, 0.05);
 }
 
+// Interrupted at iteration 25 (a checkpoint every 5) and resumed: parameters, EMA, optimiser state, lr
+// schedule and generator all continue, so the result is bit-identical to an uninterrupted run.
 TEST(Trainer, ResumeContinuesBitIdentically) {
-  auto straight = make_model();
-  {
-    Trainer t("straight", straight->ptr(), config(40));
-    auto gen = make_generator(5);
-    t.fit(loss_of(*straight), gen);
+  for (const std::string schedule : {"constant", "cosine", "exp"}) {
+    auto c = config(40);
+    c.lr_schedule = schedule;
+    c.lr_decay = 0.99;
+    auto straight = make_model();
+    {
+      Trainer t("straight", straight->ptr(), c);
+      auto gen = make_generator(5);
+      t.fit(loss_of(*straight), gen);
+      t.use_ema_weights();
+    }
+    const auto ckpt = temp_path("resume.ckpt");
+    auto first = make_model();
+    {
+      auto gen = make_generator(5);
+      int64_t calls = 0;
+      auto loss = loss_of(*first);
+      try {
+        c.checkpoint_every = 5;
+        Trainer t2("part", first->ptr(), c, ckpt, "", "fp");
+        t2.fit([&](int64_t it, at::Generator& g) {
+          if (++calls > 27) throw std::runtime_error("interrupted");
+          return loss(it, g);
+        }, gen);
+      } catch (const std::runtime_error&) {
+      }
+      c.checkpoint_every = 0;
+    }
+    auto resumed = make_model();
+    auto rc = c;
+    rc.resume = true;
+    Trainer t("resumed", resumed->ptr(), rc, ckpt, "", "fp");
+    auto other_gen = make_generator(999);  // the generator state comes from the checkpoint
+    auto result = t.fit(loss_of(*resumed), other_gen);
+    t.use_ema_weights();
+    EXPECT_TRUE(result.resumed);
+    EXPECT_TRUE(torch::equal(flat(**straight), flat(**resumed))) << schedule;
   }
-  const auto ckpt = temp_path("resume.ckpt");
-  auto first = make_model();
+}
+
+TEST(Trainer, ResumeRefusesACheckpointFromOtherSettings) {
+  const auto ckpt = temp_path("other.ckpt");
+  auto model = make_model();
   {
-    Trainer t("part", first->ptr(), config(25), ckpt);
-    auto gen = make_generator(5);
-    t.fit(loss_of(*first), gen);
+    Trainer t("a", model->ptr(), config(3), ckpt, "", "sigma=0.3");
+    auto gen = make_generator(1);
+    t.fit(loss_of(*model), gen);
   }
-  auto resumed = make_model();
-  auto c = config(40);
+  auto c = config(5);
   c.resume = true;
-  Trainer t("resumed", resumed->ptr(), c, ckpt);
-  auto other_gen = make_generator(999);  // the generator state comes from the checkpoint
-  auto result = t.fit(loss_of(*resumed), other_gen);
-  EXPECT_TRUE(result.resumed);
-  EXPECT_TRUE(torch::equal(flat(**straight), flat(**resumed)));
+  Trainer t("a", model->ptr(), c, ckpt, "", "sigma=0.5");
+  auto gen = make_generator(1);
+  try {
+    t.fit(loss_of(*model), gen);
+    FAIL() << "a checkpoint with other settings was accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("different settings"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Trainer, TruncatedCheckpointIsAClearError) {
