@@ -18,6 +18,13 @@ struct ModelArgs {
   int64_t depth = 3;
   int64_t mixtures = 10;  // logistic components (autoregressive models)
   double scale = 1.0;     // data scale the network normalises by
+  // Image score / noise networks (ncsnv2, unet).
+  int64_t channels = 1;         // image channels (1 gray, 3 RGB)
+  int64_t image_size = 28;      // height = width
+  std::string size_preset = "small";  // tiny | small | paper (ncsnv2_preset / unet_preset)
+  int64_t base_channels = 0;    // ncsnv2 ngf / unet ch; 0: the preset's
+  double dropout = -1.0;        // unet dropout; < 0: the preset's
+  bool learn_sigma = false;     // unet: 2C outputs (improved-DDPM learned variances)
 };
 
 using ModelFactory = std::function<std::shared_ptr<torch::nn::Module>(const ModelArgs&)>;

@@ -14,6 +14,7 @@
 
 #include "core/cli.h"
 #include "core/error.h"
+#include "train/ema.h"
 
 namespace po = boost::program_options;
 
@@ -50,7 +51,7 @@ void TrainConfig::validate() const {
 struct Trainer::State {
   std::unique_ptr<torch::optim::Adam> optimizer;
   std::vector<at::Tensor> params;
-  std::vector<at::Tensor> ema;  // shadow copies when config.ema > 0
+  std::unique_ptr<Ema> ema;  // when config.ema > 0
 };
 
 Trainer::Trainer(std::string name, std::shared_ptr<torch::nn::Module> module, TrainConfig config,
@@ -65,10 +66,7 @@ Trainer::Trainer(std::string name, std::shared_ptr<torch::nn::Module> module, Tr
   config_.validate();
   state_->params = module_->parameters();
   state_->optimizer = std::make_unique<torch::optim::Adam>(state_->params, torch::optim::AdamOptions(config_.lr));
-  if (config_.ema > 0) {
-    torch::NoGradGuard ng;
-    for (auto& p : state_->params) state_->ema.push_back(p.detach().clone());
-  }
+  if (config_.ema > 0) state_->ema = std::make_unique<Ema>(state_->params, config_.ema);
 }
 
 Trainer::~Trainer() = default;
@@ -90,7 +88,8 @@ void Trainer::save_checkpoint(int64_t iter, at::Generator& gen) {
   torch::serialize::OutputArchive model_archive, optim_archive, ema_archive;
   module_->save(model_archive);
   state_->optimizer->save(optim_archive);
-  for (size_t i = 0; i < state_->ema.size(); ++i) ema_archive.write(std::to_string(i), state_->ema[i]);
+  if (state_->ema)
+    for (size_t i = 0; i < state_->ema->shadow().size(); ++i) ema_archive.write(std::to_string(i), state_->ema->shadow()[i]);
   archive.write("model", model_archive);
   archive.write("optimizer", optim_archive);
   archive.write("ema", ema_archive);
@@ -126,13 +125,13 @@ int64_t Trainer::load_checkpoint(at::Generator& gen) {
     archive.read("optimizer", optim_archive);
     module_->load(model_archive);
     state_->optimizer->load(optim_archive);
-    if (!state_->ema.empty()) {
+    if (state_->ema) {
       archive.read("ema", ema_archive);
       torch::NoGradGuard ng;
-      for (size_t i = 0; i < state_->ema.size(); ++i) {
+      for (size_t i = 0; i < state_->ema->shadow().size(); ++i) {
         at::Tensor t;
         ema_archive.read(std::to_string(i), t);
-        state_->ema[i].copy_(t);
+        state_->ema->shadow()[i].copy_(t);
       }
     }
     gen.set_state(rng);
@@ -175,11 +174,7 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
     loss.backward();
     if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(state_->params, config_.grad_clip);
     state_->optimizer->step();
-    if (!state_->ema.empty()) {
-      torch::NoGradGuard ng;
-      for (size_t i = 0; i < state_->ema.size(); ++i)
-        state_->ema[i].mul_(config_.ema).add_(state_->params[i].detach(), 1.0 - config_.ema);
-    }
+    if (state_->ema) state_->ema->update();
     const bool log_now = (it + 1) % log_every == 0 || it + 1 == config_.iters;
     if (log_now) {
       const double value = loss.item<double>();
@@ -228,9 +223,7 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
 }
 
 void Trainer::use_ema_weights() {
-  if (state_->ema.empty()) return;
-  torch::NoGradGuard ng;
-  for (size_t i = 0; i < state_->ema.size(); ++i) state_->params[i].copy_(state_->ema[i]);
+  if (state_->ema) state_->ema->copy_to_params();
 }
 
 }  // namespace scorelab

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "core/error.h"
 #include "core/runtime.h"
@@ -167,6 +168,74 @@ TEST(TrainConfig, ValidationNamesTheFlag) {
   c = config(10);
   c.ema = 1.5;
   EXPECT_THROW(c.validate(), ConfigError);
+}
+
+}  // namespace
+}  // namespace scorelab
+
+#include "core/params_io.h"
+#include "train/ema.h"
+
+namespace scorelab {
+namespace {
+
+// shadow_k = d^k p_0 + (1 - d) sum_j d^(k - j) p_j for a known parameter sequence p_j.
+TEST(Ema, FollowsTheRecurrenceAndCopiesBack) {
+  auto p = torch::zeros({2}, torch::kFloat64);
+  const double d = 0.9;
+  Ema ema({p}, d);
+  double expected = 0.0;
+  for (int k = 1; k <= 5; ++k) {
+    p.fill_(static_cast<double>(k));
+    ema.update();
+    expected = d * expected + (1 - d) * k;
+  }
+  EXPECT_NEAR(ema.shadow()[0][0].item<double>(), expected, 1e-12);
+  ema.copy_to_params();
+  EXPECT_NEAR(p[1].item<double>(), expected, 1e-12);
+  EXPECT_THROW(Ema({p}, 1.0), c10::Error);
+}
+
+TEST(ParamsIo, ExportRoundTripsBitExactlyAndDigestTracksWeights) {
+  auto a = make_model();
+  const auto path = temp_path("state.pt");
+  export_state_dict(**a, path);
+  torch::manual_seed(42);
+  auto b = std::make_shared<torch::nn::Linear>(torch::nn::LinearOptions(3, 1));
+  EXPECT_NE(params_sha256(**a), params_sha256(**b));
+  import_state_dict(**b, path);
+  EXPECT_TRUE(torch::equal(flat(**a), flat(**b)));
+  EXPECT_EQ(params_sha256(**a), params_sha256(**b));
+  EXPECT_EQ(params_sha256(**a).size(), 64u);
+  auto wrong = std::make_shared<torch::nn::Linear>(torch::nn::LinearOptions(4, 1));
+  EXPECT_THROW(import_state_dict(**wrong, path), DataError);
+}
+
+// Python's torch.load (Debian's python3-torch on /usr/bin/python3) reads the export with identical values.
+TEST(ParamsIo, PythonTorchLoadReadsTheExport) {
+  if (std::system("/usr/bin/python3 -c 'import torch' >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "python3-torch is not installed (scripts/setup installs it)";
+  auto a = make_model();
+  const auto path = temp_path("py.pt");
+  export_state_dict(**a, path);
+  const auto out = temp_path("py.txt");
+  const std::string cmd = "/usr/bin/python3 -c \"import torch; d = torch.load('" + path +
+                          "'); print(sorted(d)); print(repr(d['weight'].double().flatten().tolist())); "
+                          "print(repr(d['bias'].double().tolist()))\" > " + out;
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream in(out);
+  std::string keys, weight, bias;
+  std::getline(in, keys);
+  std::getline(in, weight);
+  std::getline(in, bias);
+  EXPECT_EQ(keys, "['bias', 'weight']");
+  auto wt = (*a)->weight.detach().to(torch::kFloat64).flatten();
+  // Python prints the shortest repr; compare numerically instead of textually.
+  std::vector<double> parsed;
+  std::stringstream ss(weight.substr(1, weight.size() - 2));
+  for (std::string tok; std::getline(ss, tok, ',');) parsed.push_back(std::stod(tok));
+  ASSERT_EQ(static_cast<int64_t>(parsed.size()), wt.numel());
+  for (int64_t i = 0; i < wt.numel(); ++i) EXPECT_EQ(parsed[static_cast<size_t>(i)], wt[i].item<double>());
 }
 
 }  // namespace

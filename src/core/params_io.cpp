@@ -1,0 +1,72 @@
+#include "core/params_io.h"
+
+#include <openssl/evp.h>
+#include <torch/serialize.h>
+#include <torch/torch.h>
+
+#include <iomanip>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/io.h"
+
+namespace scorelab {
+
+namespace {
+std::vector<std::pair<std::string, at::Tensor>> named_state(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  for (const auto& p : module.named_parameters(true)) out.emplace_back(p.key(), p.value());
+  for (const auto& b : module.named_buffers(true)) out.emplace_back(b.key(), b.value());
+  return out;
+}
+}  // namespace
+
+std::string params_sha256(const torch::nn::Module& module) {
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  for (const auto& [name, t] : named_state(module)) {
+    auto c = t.detach().to(torch::kCPU).contiguous();
+    std::ostringstream header;
+    header << name << ':' << c.scalar_type() << ':' << c.sizes() << ';';
+    const std::string h = header.str();
+    EVP_DigestUpdate(ctx, h.data(), h.size());
+    EVP_DigestUpdate(ctx, c.data_ptr(), c.numel() * c.element_size());
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  std::ostringstream hex;
+  for (unsigned int i = 0; i < len; ++i) hex << std::hex << std::setw(2) << std::setfill('0') << int(digest[i]);
+  return hex.str();
+}
+
+void export_state_dict(const torch::nn::Module& module, const std::string& path) {
+  c10::Dict<std::string, at::Tensor> dict;
+  for (const auto& [name, t] : named_state(module)) dict.insert(name, t.detach().to(torch::kCPU).contiguous());
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  atomic_write_text(path, std::string(bytes.begin(), bytes.end()));
+}
+
+void import_state_dict(torch::nn::Module& module, const std::string& path) {
+  const std::string text = read_file(path);
+  c10::IValue value;
+  try {
+    value = torch::pickle_load(std::vector<char>(text.begin(), text.end()));
+  } catch (const c10::Error& e) {
+    throw DataError("'" + path + "' is not a state dict written by torch.save / scorelab: " + e.what_without_backtrace());
+  }
+  if (!value.isGenericDict()) throw DataError("'" + path + "' does not hold a dict of tensors");
+  auto dict = value.toGenericDict();
+  torch::NoGradGuard ng;
+  for (auto& [name, t] : named_state(module)) {
+    if (!dict.contains(name)) throw DataError("'" + path + "' has no entry '" + name + "' for this model");
+    auto v = dict.at(name).toTensor();
+    if (v.sizes() != t.sizes())
+      throw DataError("'" + path + "': entry '" + name + "' has shape " + c10::str(v.sizes()) + ", the model expects " +
+                      c10::str(t.sizes()));
+    t.copy_(v);
+  }
+}
+
+}  // namespace scorelab

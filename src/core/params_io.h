@@ -1,0 +1,21 @@
+// Parameter digests and the export that Python's torch.load reads.
+#pragma once
+#include <string>
+
+#include <torch/nn/module.h>
+
+namespace scorelab {
+
+// SHA-256 (hex) over every named parameter and buffer, in registration order: name, dtype, shape and
+// the raw CPU bytes. Two runs that ended with identical weights have identical digests.
+std::string params_sha256(const torch::nn::Module& module);
+
+// Writes {name: tensor} of all parameters and buffers (CPU, contiguous) with torch::pickle_save,
+// atomically. Python reads it with `torch.load(path)` (a dict of tensors; e.g. to fill a PyTorch module
+// with matching names: `module.load_state_dict(torch.load(path))`).
+void export_state_dict(const torch::nn::Module& module, const std::string& path);
+
+// Reads such a file back (C++ side of the round trip) into the module; DataError on a mismatch.
+void import_state_dict(torch::nn::Module& module, const std::string& path);
+
+}  // namespace scorelab
