@@ -204,10 +204,10 @@ NCSNv2Impl::NCSNv2Impl(const NCSNv2Config& config) : config_(config) {
                                                NCSNResBlock(p.in, p.out, p.down, p.dilation, classes)));
     }
   }
-  refine_.push_back(register_module("refine1", RefineBlock({n2}, n2, false)));
-  refine_.push_back(register_module("refine2", RefineBlock({n2, n2}, n2, false)));
-  refine_.push_back(register_module("refine3", RefineBlock({n2, n2}, n, false)));
-  refine_.push_back(register_module("refine4", RefineBlock({n, n}, n, true)));
+  refine_.push_back(register_module("refine1", RefineBlock(std::vector<int64_t>{n2}, n2, false)));
+  refine_.push_back(register_module("refine2", RefineBlock(std::vector<int64_t>{n2, n2}, n2, false)));
+  refine_.push_back(register_module("refine3", RefineBlock(std::vector<int64_t>{n2, n2}, n, false)));
+  refine_.push_back(register_module("refine4", RefineBlock(std::vector<int64_t>{n, n}, n, true)));
   normalizer_ = register_module("normalizer", InstanceNormPlus(n, classes));
   end_conv_ = register_module("end_conv", conv3x3(n, config_.channels));
 }

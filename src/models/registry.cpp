@@ -2,8 +2,11 @@
 
 #include <torch/torch.h>
 
+#include "models/ncsnv2.h"
+#include "models/pixelcnnpp.h"
 #include "models/toy_ar.h"
 #include "models/toy_score.h"
+#include "models/unet.h"
 
 namespace scorelab {
 
@@ -34,6 +37,27 @@ const ModelRegistry& model_registry() {
     r.add("eps-mlp", [net_config](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
       return std::make_shared<EpsMLPImpl>(net_config(a));
     }, "DDPM noise-prediction MLP with a sinusoidal time embedding");
+    r.add("ncsnv2", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
+      auto c = ncsnv2_preset(a.size_preset, a.channels, a.image_size);
+      if (a.base_channels > 0) c.ngf = a.base_channels;
+      return std::make_shared<NCSNv2Impl>(c);
+    }, "NCSNv2 RefineNet score network s(x, sigma) = net(x) / sigma (images; size from size_preset)");
+    r.add("unet", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
+      auto c = unet_preset(a.size_preset, a.channels, a.image_size);
+      if (a.base_channels > 0) c.ch = a.base_channels;
+      if (a.dropout >= 0) c.dropout = a.dropout;
+      c.learn_sigma = a.learn_sigma;
+      return std::make_shared<UNetImpl>(c);
+    }, "DDPM U-Net eps_theta(x_t, t) (images; size from size_preset; learn_sigma: 2C outputs)");
+    r.add("pixelcnnpp", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
+      auto c = pixelcnnpp_preset(a.size_preset, a.channels);
+      c.nr_logistic_mix = a.mixtures;
+      if (a.nr_resnet > 0) c.nr_resnet = a.nr_resnet;
+      if (a.base_channels > 0) c.nr_filters = a.base_channels;
+      if (a.dropout >= 0) c.dropout = a.dropout;
+      c.conditioning = parse_pixelcnn_conditioning(a.conditioning);
+      return std::make_shared<PixelCNNppImpl>(c);
+    }, "PixelCNN++ logistic-mixture parameters [N, 3M or 10M, H, W] (size from size_preset; optional p(x | x~))");
     return r;
   }();
   return reg;

@@ -25,12 +25,16 @@ struct ModelArgs {
   int64_t base_channels = 0;    // ncsnv2 ngf / unet ch; 0: the preset's
   double dropout = -1.0;        // unet dropout; < 0: the preset's
   bool learn_sigma = false;     // unet: 2C outputs (improved-DDPM learned variances)
+  // pixelcnnpp (also reads channels, mixtures, size_preset, base_channels as nr_filters, dropout).
+  int64_t nr_resnet = 0;              // 0: the preset's
+  std::string conditioning = "none";  // none | stacked | stream (p(x | x~))
 };
 
 using ModelFactory = std::function<std::shared_ptr<torch::nn::Module>(const ModelArgs&)>;
 using ModelRegistry = Registry<ModelFactory>;
 
-// toy-ar (ToyARImpl), score-mlp (ScoreMLPImpl), eps-mlp (EpsMLPImpl).
+// toy-ar (ToyARImpl), score-mlp (ScoreMLPImpl), eps-mlp (EpsMLPImpl), ncsnv2 (NCSNv2Impl), unet (UNetImpl),
+// pixelcnnpp (PixelCNNppImpl).
 const ModelRegistry& model_registry();
 
 // Builds `name` and checks that it is a `T` (e.g. ToyARImpl).

@@ -24,9 +24,11 @@ LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, dou
   return {per.mean(), per.detach()};
 }
 
-LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen) {
+LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen,
+                                  double target_noise) {
   auto x_tilde = smooth(x, sigma, gen);
-  auto per = -log_prob(x, x_tilde) / static_cast<double>(dims_per_example(x));
+  auto target = target_noise > 0 ? smooth(x, target_noise, gen) : x;
+  auto per = -log_prob(target, x_tilde) / static_cast<double>(dims_per_example(x));
   return {per.mean(), per.detach()};
 }
 

@@ -38,6 +38,7 @@ struct ObjectiveArgs {
   double sigma = 0.0;                            // smoothing level (smoothed-ar, reverse-smoothing)
   std::shared_ptr<const SigmaSchedule> sigmas;   // dsm / ssm
   std::shared_ptr<const BetaSchedule> betas;     // ddpm
+  double target_noise = 0.0;                     // reverse-smoothing: target dequantization N(0, t^2)
   bool antithetic = false;                       // ddpm: antithetic timestep sampling
   int64_t projections = 1;                       // ssm: random projections per example
 };
@@ -53,8 +54,10 @@ const ObjectiveRegistry& objective_registry();
 LossOutput nll_loss(const LogProbFn& log_prob, const at::Tensor& x);
 // Stage 1 of distribution smoothing: -log p(x~), x~ = x + sigma z (Meng et al. 2021, eq. 3).
 LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen);
-// Stage 2: -log p(x | x~), x~ = x + sigma z: the reverse-smoothing model.
-LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen);
+// Stage 2: -log p(x + t e | x~), x~ = x + sigma z: the reverse-smoothing model; t = target_noise dequantizes
+// image targets (Meng et al. use t = 0.01 on [-1, 1] data; 0 for continuous data).
+LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen,
+                                  double target_noise = 0.0);
 // The two-stage variational bound of distribution smoothing, per example:
 // log p(x) >= log p(x~) + log p(x | x~) - log q(x~ | x), q(x~ | x) = N(x, sigma^2 I), for one draw x~ ~ q.
 at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& log_p_x_given_tilde, const at::Tensor& x,

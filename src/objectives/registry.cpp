@@ -50,9 +50,9 @@ const ObjectiveRegistry& objective_registry() {
     r.add("reverse-smoothing", [](const ObjectiveArgs& a) {
       auto lp = need(a.log_prob, bool(a.log_prob), "reverse-smoothing", "a conditional density model");
       need_sigma(a.sigma, "reverse-smoothing");
-      double sigma = a.sigma;
-      return std::make_unique<FnObjective>("reverse-smoothing", [lp, sigma](const at::Tensor& x, at::Generator& g) {
-        return reverse_smoothing_loss(lp, x, sigma, g);
+      double sigma = a.sigma, t = a.target_noise;
+      return std::make_unique<FnObjective>("reverse-smoothing", [lp, sigma, t](const at::Tensor& x, at::Generator& g) {
+        return reverse_smoothing_loss(lp, x, sigma, g, t);
       });
     }, "stage 2 of distribution smoothing: maximum likelihood of x given x~");
     r.add("dsm", [](const ObjectiveArgs& a) {

@@ -162,6 +162,27 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
   auto last_print = t0;
   const bool tty = ::isatty(::fileno(stderr));
   const int64_t log_every = std::max<int64_t>(1, config_.iters / 200);
+  std::ofstream eval_log;
+  if (hooks_.evaluate && !hooks_.eval_log_path.empty()) {
+    eval_log.open(hooks_.eval_log_path, start > 0 ? std::ios::app : std::ios::trunc);
+    if (!eval_log) throw DataError("cannot write the test log '" + hooks_.eval_log_path + "'");
+    if (start == 0) eval_log << "iter,test_loss,seconds\n";
+  }
+  double last_eval = std::nan("");
+  double eval_seconds = 0.0;  // excluded from the training rate
+  auto run_eval = [&](int64_t iter) {
+    const auto e0 = Clock::now();
+    module_->eval();
+    {
+      torch::NoGradGuard ng;
+      last_eval = hooks_.evaluate();
+    }
+    module_->train();
+    result.eval_curve.emplace_back(static_cast<double>(iter), last_eval);
+    if (eval_log)
+      eval_log << iter << "," << last_eval << "," << std::chrono::duration<double>(Clock::now() - t0).count() << std::endl;
+    eval_seconds += std::chrono::duration<double>(Clock::now() - e0).count();
+  };
   double running = 0.0;
   int64_t running_n = 0;
   int64_t it = start;
@@ -190,15 +211,31 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
       if (!config_.quiet && (std::chrono::duration<double>(now - last_print).count() > (tty ? 0.5 : 10.0) ||
                              it + 1 == config_.iters)) {
         last_print = now;
-        const double rate = static_cast<double>(it + 1 - start) / std::max(secs, 1e-9);
+        const double rate = static_cast<double>(it + 1 - start) / std::max(secs - eval_seconds, 1e-9);
         const double eta = static_cast<double>(config_.iters - it - 1) / std::max(rate, 1e-9);
-        std::fprintf(stderr, "%s[%s] iter %lld/%lld loss %.4f  %.0f it/s  ETA %.0fs%s", tty ? "\r" : "", name_.c_str(),
-                     static_cast<long long>(it + 1), static_cast<long long>(config_.iters), running / running_n, rate,
-                     eta, tty ? "   " : "\n");
+        std::string extra;
+        char buf[96];
+        if (!hooks_.display_unit.empty()) {
+          std::snprintf(buf, sizeof buf, " (%.4f %s)", hooks_.display_scale * running / running_n, hooks_.display_unit.c_str());
+          extra += buf;
+        }
+        if (hooks_.images_per_iter > 0) {
+          std::snprintf(buf, sizeof buf, "  %.1f img/s", rate * static_cast<double>(hooks_.images_per_iter));
+          extra += buf;
+        }
+        if (std::isfinite(last_eval)) {
+          std::snprintf(buf, sizeof buf, "  test %.4f", last_eval);
+          extra += buf;
+        }
+        std::fprintf(stderr, "%s[%s] iter %lld/%lld loss %.4f%s  %.1f it/s  ETA %.0fs%s", tty ? "\r" : "", name_.c_str(),
+                     static_cast<long long>(it + 1), static_cast<long long>(config_.iters), running / running_n,
+                     extra.c_str(), rate, eta, tty ? "   " : "\n");
         running = 0;
         running_n = 0;
       }
     }
+    if (hooks_.evaluate && hooks_.eval_every > 0 && (it + 1) % hooks_.eval_every == 0 && it + 1 < config_.iters)
+      run_eval(it + 1);
     if (config_.checkpoint_every > 0 && (it + 1) % config_.checkpoint_every == 0) save_checkpoint(it + 1, gen);
     if (config_.budget_minutes > 0 &&
         std::chrono::duration<double>(Clock::now() - t0).count() > 60.0 * config_.budget_minutes) {
@@ -211,6 +248,9 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
   if (!config_.quiet && tty) std::fprintf(stderr, "\n");
   result.iters_done = it;
   result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (hooks_.images_per_iter > 0 && result.seconds > 0)
+    result.images_per_s = static_cast<double>((it - start) * hooks_.images_per_iter) / std::max(result.seconds - eval_seconds, 1e-9);
+  result.eval_seconds = eval_seconds;
   save_checkpoint(it, gen);
   if (!result.loss_curve.empty()) {
     const size_t k = std::max<size_t>(1, result.loss_curve.size() / 10);

@@ -30,11 +30,24 @@ struct TrainConfig {
   void validate() const;
 };
 
+// Optional extras of the loop: periodic test-set evaluation, display units and image throughput.
+struct TrainerHooks {
+  std::function<double()> evaluate;  // test loss in display units (called in eval mode, no grad)
+  int64_t eval_every = 0;            // iterations between evaluations (0: never during training)
+  double display_scale = 1.0;        // shown loss = scale * training loss (nats/dim -> bits/dim: 1 / ln 2)
+  std::string display_unit;          // e.g. "bits/dim"
+  int64_t images_per_iter = 0;       // batch size, for images/s in the progress line
+  std::string eval_log_path;         // CSV iter,test_loss,seconds
+};
+
 struct TrainResult {
   int64_t iters_done = 0;
   double seconds = 0.0;
   double final_loss = 0.0;  // mean of the last 10% of logged losses
   std::vector<std::pair<double, double>> loss_curve;  // (iteration, loss)
+  std::vector<std::pair<double, double>> eval_curve;  // (iteration, test loss in display units)
+  double images_per_s = 0.0;  // training images per second, evaluation time excluded
+  double eval_seconds = 0.0;
   bool resumed = false;
 };
 
@@ -50,6 +63,8 @@ class Trainer {
   // Runs the loop; `loss_fn(iter, gen)` returns the scalar loss of one batch.
   TrainResult fit(const std::function<at::Tensor(int64_t, at::Generator&)>& loss_fn, at::Generator& gen);
 
+  void set_hooks(TrainerHooks hooks) { hooks_ = std::move(hooks); }
+
   // Copies the EMA weights into the module (no-op without EMA). Call once after fit, before sampling.
   void use_ema_weights();
 
@@ -64,6 +79,7 @@ class Trainer {
   TrainConfig config_;
   std::string checkpoint_path_, log_path_, fingerprint_;
   std::unique_ptr<State> state_;
+  TrainerHooks hooks_;
 };
 
 }  // namespace scorelab

@@ -1,0 +1,139 @@
+#include "methods/image_models.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "core/error.h"
+#include "models/discretized_logistic.h"
+#include "models/ncsnv2.h"
+#include "models/pixelcnnpp.h"
+#include "models/registry.h"
+#include "models/unet.h"
+
+namespace scorelab {
+
+namespace {
+
+// Wraps a loss function of data in [-1, 1] as a named objective.
+class ImageObjective : public Objective {
+ public:
+  using Fn = std::function<LossOutput(const at::Tensor&, at::Generator&)>;
+  ImageObjective(std::string name, Fn fn) : name_(std::move(name)), fn_(std::move(fn)) {}
+  std::string name() const override { return name_; }
+  LossOutput loss(const at::Tensor& x, at::Generator& gen) const override { return fn_(x, gen); }
+
+ private:
+  std::string name_;
+  Fn fn_;
+};
+
+PixelCNNppConfig pixelcnn_config(const ImageTrainConfig& c, int64_t channels) {
+  PixelCNNppConfig p = channels == 1 ? pixelcnnpp_mnist_preset() : pixelcnnpp_cifar10_preset();
+  if (c.preset == "tiny") {
+    p.nr_resnet = 1;
+    p.nr_filters = 8;
+    p.nr_logistic_mix = 3;
+  } else if (c.preset == "small") {
+    p.nr_resnet = 1;
+    p.nr_filters = channels == 1 ? 32 : 48;
+    p.nr_logistic_mix = 5;
+  }
+  if (c.nr_resnet > 0) p.nr_resnet = c.nr_resnet;
+  if (c.nr_filters > 0) p.nr_filters = c.nr_filters;
+  if (c.nr_logistic_mix > 0) p.nr_logistic_mix = c.nr_logistic_mix;
+  p.input_channels = channels;
+  p.dropout_seed = derive_seed(c.runtime.seed, "dropout");
+  if (c.method == "smoothed-ar" && c.stage == 2)
+    p.conditioning = parse_pixelcnn_conditioning(c.conditioning, "--conditioning");
+  p.validate();
+  return p;
+}
+
+}  // namespace
+
+ImageShape image_dataset_shape(const std::string& dataset) {
+  if (dataset == "cifar10") return {3, 32};
+  if (dataset == "mnist" || dataset == "fashion-mnist") return {1, 28};
+  throw ConfigError(flag_error("--dataset", dataset, "one of mnist, fashion-mnist, cifar10"));
+}
+
+int64_t count_parameters(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_t size) {
+  ImageModel m;
+  const double to_bits = 1.0 / std::log(2.0);
+  if (c.method == "ar" || c.method == "smoothed-ar") {
+    auto cfg = pixelcnn_config(c, channels);
+    auto net = std::make_shared<PixelCNNppImpl>(cfg);
+    m.module = net;
+    m.loss_unit = "bits/dim";
+    m.display_scale = to_bits;
+    ObjectiveArgs a;
+    if (c.method == "ar") {
+      m.name = "pixelcnnpp";
+      a.log_prob = [net](const at::Tensor& x, const at::Tensor&) {
+        return discretized_mix_logistic_log_prob(x, net->forward(x));
+      };
+      m.objective = objective_registry().get("nll")(a);
+    } else if (c.stage == 1) {
+      m.name = "pixelcnnpp";
+      a.sigma = c.smoothing_sigma();
+      a.log_prob = [net](const at::Tensor& x, const at::Tensor&) { return mix_logistic_log_prob(x, net->forward(x)); };
+      m.objective = objective_registry().get("smoothed-nll")(a);
+    } else {
+      m.name = "pixelcnnpp-" + c.conditioning;
+      a.sigma = c.smoothing_sigma();
+      a.target_noise = c.target_noise;
+      a.log_prob = [net](const at::Tensor& x, const at::Tensor& cond) {
+        return mix_logistic_log_prob(x, net->forward(x, cond));
+      };
+      m.objective = objective_registry().get("reverse-smoothing")(a);
+    }
+    return m;
+  }
+  ModelArgs args;
+  args.channels = channels;
+  args.image_size = size;
+  args.size_preset = c.preset;
+  args.base_channels = c.base_channels;
+  if (c.method == "ncsn") {
+    auto net = build_model<NCSNv2Impl>("ncsnv2", args);
+    m.name = "ncsnv2";
+    m.module = net;
+    m.loss_unit = "dsm";
+    const bool paper_cifar = c.preset == "paper" && channels == 3;
+    const double smax = c.sigma_max > 0 ? c.sigma_max : (paper_cifar ? 50.0 : 1.0);
+    const int64_t levels = c.levels > 0 ? c.levels : (paper_cifar ? 232 : 10);
+    if (smax <= c.sigma_min)
+      throw ConfigError(flag_error("--sigma-max", std::to_string(smax), "a value above --sigma-min"));
+    ObjectiveArgs a;
+    a.sigmas = std::make_shared<SigmaSchedule>(smax, c.sigma_min, levels);
+    // NCSN works on data in [0, 1] (REFERENCE 3): the objective sees (x + 1) / 2.
+    a.score = [net](const at::Tensor& x, const at::Tensor& sigma) { return net->forward(x, sigma); };
+    auto dsm = std::shared_ptr<const Objective>(objective_registry().get("dsm")(a));
+    m.objective = std::make_shared<ImageObjective>("dsm", [dsm](const at::Tensor& x, at::Generator& g) {
+      return dsm->loss((x + 1) * 0.5, g);
+    });
+    return m;
+  }
+  if (c.method == "ddpm") {
+    auto net = build_model<UNetImpl>("unet", args);
+    m.name = "unet";
+    m.module = net;
+    m.loss_unit = "mse";
+    ObjectiveArgs a;
+    a.betas = std::make_shared<BetaSchedule>(BetaSchedule::by_name(c.beta_schedule, c.timesteps));
+    a.antithetic = c.antithetic;
+    a.eps = [net](const at::Tensor& x, const at::Tensor& t) { return net->forward(x, t); };
+    m.objective = objective_registry().get("ddpm")(a);
+    return m;
+  }
+  throw ConfigError(flag_error("--method", c.method, "one of ar, smoothed-ar, ncsn, ddpm"));
+}
+
+}  // namespace scorelab

@@ -1,0 +1,32 @@
+// The one place where an image method name (and stage) becomes a network + objective: PixelCNN++ for
+// ar / smoothed-ar, NCSNv2 for ncsn, the U-Net for ddpm.
+#pragma once
+#include <memory>
+#include <string>
+
+#include <torch/nn/module.h>
+
+#include "methods/image_train.h"
+#include "objectives/objective.h"
+
+namespace scorelab {
+
+struct ImageModel {
+  std::string name;                                 // e.g. "pixelcnnpp", "pixelcnnpp-stacked", "ncsnv2", "unet"
+  std::shared_ptr<torch::nn::Module> module;
+  std::shared_ptr<const Objective> objective;       // loss(x in [-1, 1], gen)
+  std::string loss_unit;                            // display unit of the test loss
+  double display_scale = 1.0;                       // displayed = scale * objective loss
+};
+
+struct ImageShape {
+  int64_t channels;
+  int64_t size;
+};
+ImageShape image_dataset_shape(const std::string& dataset);
+
+ImageModel build_image_model(const ImageTrainConfig& config, int64_t channels, int64_t size);
+
+int64_t count_parameters(const torch::nn::Module& module);
+
+}  // namespace scorelab

@@ -1,0 +1,55 @@
+// Training of the image models (PixelCNN++, conditional PixelCNN++, NCSNv2 score network, DDPM U-Net)
+// on MNIST, Fashion-MNIST and CIFAR-10: the engine behind `apps/train` (and, later, `compare` on images).
+#pragma once
+#include <boost/program_options/options_description.hpp>
+#include <boost/program_options/variables_map.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "core/runtime.h"
+#include "train/trainer.h"
+
+namespace scorelab {
+
+struct ImageTrainConfig {
+  std::string method = "smoothed-ar";  // --method ar | smoothed-ar | ncsn | ddpm
+  int stage = 1;                       // --stage 1 | 2 (smoothed-ar: 2 = reverse smoothing p(x | x~))
+  std::string dataset = "mnist";       // --dataset mnist | fashion-mnist | cifar10
+  std::string data_dir;                // --data-dir (default: $SCORELAB_DATA or <repo>/data)
+  std::string preset = "small";        // --preset tiny | small | paper
+  double sigma = 0.0;                  // --sigma: smoothing level (0: 0.5 for MNIST-like, 0.3 for CIFAR-10)
+  std::string conditioning = "stacked";  // --conditioning stacked (authors) | stream (stage 2)
+  double target_noise = 0.01;          // --target-noise: stage-2 target dequantization N(0, 0.01^2)
+  int64_t nr_resnet = 0, nr_filters = 0, nr_logistic_mix = 0;  // PixelCNN++ sizes (0: the preset's)
+  int64_t base_channels = 0;           // --base-channels: NCSNv2 ngf / U-Net ch (0: the preset's)
+  double sigma_max = 0.0;              // ncsn (0: the preset's)
+  double sigma_min = 0.01;
+  int64_t levels = 0;                  // ncsn L (0: the preset's)
+  int64_t timesteps = 1000;            // ddpm T
+  std::string beta_schedule = "linear";
+  bool antithetic = false;
+  int64_t eval_every = 0;              // --eval-every iterations (0: 10 evaluations per run)
+  int64_t eval_images = 0;             // --eval-images test images per evaluation (0: the preset's)
+  bool describe = false;               // --describe: print {"params", "layers"} as JSON and exit
+  TrainConfig train;
+  RuntimeConfig runtime;
+
+  ImageTrainConfig();
+  void add_options(boost::program_options::options_description& desc);
+  // Fills the preset's training defaults (iters, batch size, lr...) for flags the user did not give.
+  void apply_preset(const boost::program_options::variables_map& vm);
+  void validate() const;
+  nlohmann::json to_json() const;
+  double smoothing_sigma() const;
+};
+
+// --describe: parameter count and a per-module summary of the network the config builds.
+nlohmann::json describe_image_model(const ImageTrainConfig& config);
+
+// Trains, evaluates on the test set before and after, and writes to out_dir: metrics.json (params,
+// test_loss_initial, test_loss_final, loss_unit, images_per_s, params_sha256, ...), config.json,
+// train_loss.csv, test_loss.csv, losses.png, checkpoint.ckpt (atomic; --resume) and model.pt
+// (a dict of tensors Python's torch.load reads). Returns metrics.json's content.
+nlohmann::json run_image_train(const ImageTrainConfig& config, const std::string& out_dir, const std::string& command);
+
+}  // namespace scorelab

@@ -1,0 +1,133 @@
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <boost/program_options.hpp>
+#include <filesystem>
+#include <fstream>
+
+#include "core/cli.h"
+#include "core/error.h"
+#include "core/io.h"
+#include "methods/image_models.h"
+#include "methods/image_train.h"
+
+namespace scorelab {
+namespace {
+
+namespace fs = std::filesystem;
+
+void write_be32(std::ofstream& f, uint32_t v) {
+  const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
+                              static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
+  f.write(reinterpret_cast<const char*>(b), 4);
+}
+
+// A fake MNIST folder: n_train / n_test random 28x28 digits in the original IDX layout.
+std::string fake_mnist(int n_train, int n_test) {
+  const auto root = fs::path(::testing::TempDir()) / "fake-data";
+  const auto dir = root / "mnist";
+  fs::create_directories(dir);
+  auto gen = torch::make_generator<at::CPUGeneratorImpl>(3);
+  for (auto [prefix, n] : {std::pair<const char*, int>{"train", n_train}, {"t10k", n_test}}) {
+    std::ofstream img(dir / (std::string(prefix) + "-images-idx3-ubyte"), std::ios::binary);
+    write_be32(img, 0x803);
+    write_be32(img, static_cast<uint32_t>(n));
+    write_be32(img, 28);
+    write_be32(img, 28);
+    auto pixels = at::randint(256, {n * 28 * 28}, gen, torch::kUInt8);
+    img.write(reinterpret_cast<const char*>(pixels.data_ptr<uint8_t>()), pixels.numel());
+    std::ofstream lab(dir / (std::string(prefix) + "-labels-idx1-ubyte"), std::ios::binary);
+    write_be32(lab, 0x801);
+    write_be32(lab, static_cast<uint32_t>(n));
+    for (int i = 0; i < n; ++i) lab.put(static_cast<char>(i % 10));
+  }
+  return root.string();
+}
+
+ImageTrainConfig tiny(const std::string& method, int stage = 1) {
+  ImageTrainConfig c;
+  c.method = method;
+  c.stage = stage;
+  c.dataset = "mnist";
+  c.preset = "tiny";
+  c.data_dir = fake_mnist(16, 8);
+  c.runtime.threads = 1;
+  c.runtime.device = "cpu";
+  c.train.quiet = true;
+  c.train.iters = 2;
+  c.train.batch_size = 2;
+  c.eval_images = 4;
+  c.eval_every = 1;
+  return c;
+}
+
+std::string fresh(const std::string& name) {
+  auto d = fs::path(::testing::TempDir()) / name;
+  fs::remove_all(d);
+  return d.string();
+}
+
+TEST(ImageTrain, EveryMethodWritesItsMetrics) {
+  for (auto [method, stage] : {std::pair<std::string, int>{"ar", 1}, {"smoothed-ar", 1}, {"smoothed-ar", 2}, {"ncsn", 1},
+                               {"ddpm", 1}}) {
+    const auto out = fresh("img-" + method + std::to_string(stage));
+    auto m = run_image_train(tiny(method, stage), out, "train --test");
+    for (const char* k : {"params", "test_loss_initial", "test_loss_final", "loss_unit", "images_per_s", "params_sha256"})
+      EXPECT_TRUE(m.contains(k)) << method << " lacks " << k;
+    EXPECT_TRUE(std::isfinite(m["test_loss_final"].get<double>())) << method;
+    EXPECT_EQ(m["params_sha256"].get<std::string>().size(), 64u);
+    EXPECT_EQ(read_json(out + "/metrics.json"), m);
+    for (const char* f : {"config.json", "train_loss.csv", "test_loss.csv", "checkpoint.ckpt", "model.pt"})
+      EXPECT_TRUE(fs::exists(fs::path(out) / f)) << method << " " << f;
+  }
+}
+
+TEST(ImageTrain, SameSeedSameParameters) {
+  auto c = tiny("smoothed-ar");
+  auto a = run_image_train(c, fresh("img-seed-a"), "x");
+  auto b = run_image_train(c, fresh("img-seed-b"), "x");
+  EXPECT_EQ(a["params_sha256"], b["params_sha256"]);
+  EXPECT_EQ(a["test_loss_final"], b["test_loss_final"]);
+  c.runtime.seed = 9;
+  auto other = run_image_train(c, fresh("img-seed-c"), "x");
+  EXPECT_NE(a["params_sha256"], other["params_sha256"]);
+}
+
+TEST(ImageTrain, LikelihoodLossesAreInBitsPerDim) {
+  // An untrained PixelCNN++ on random bytes: a few bits/dim, never more than about 8 + slack.
+  auto m = run_image_train(tiny("ar"), fresh("img-bpd"), "x");
+  EXPECT_EQ(m["loss_unit"], "bits/dim");
+  EXPECT_GT(m["test_loss_initial"].get<double>(), 1.0);
+  EXPECT_LT(m["test_loss_initial"].get<double>(), 12.0);
+}
+
+TEST(ImageTrain, BadInputNamesTheFlagOrFile) {
+  auto c = tiny("ar");
+  c.stage = 2;
+  EXPECT_THROW(c.validate(), ConfigError);
+  c = tiny("ar");
+  c.dataset = "svhn";
+  EXPECT_THROW(c.validate(), ConfigError);
+  c = tiny("ar");
+  c.data_dir = fresh("no-data-here");
+  try {
+    run_image_train(c, fresh("img-missing"), "x");
+    FAIL() << "missing data accepted";
+  } catch (const DataError& e) {
+    EXPECT_NE(std::string(e.what()).find("get-data"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ImageModels, DescribeCountsThePresetParameters) {
+  ImageTrainConfig c;
+  c.method = "ar";
+  c.preset = "paper";
+  auto j = describe_image_model(c);
+  EXPECT_EQ(j["params"].get<int64_t>(), 3369500);  // MNIST 5/40/10 (see tests/models/pixelcnnpp_test.cpp)
+  int64_t sum = 0;
+  for (const auto& l : j["layers"]) sum += l["params"].get<int64_t>();
+  EXPECT_EQ(sum, j["params"].get<int64_t>());
+}
+
+}  // namespace
+}  // namespace scorelab
