@@ -89,8 +89,11 @@ void ImageTrainConfig::apply_preset(const po::variables_map& vm) {
     if (unset("iters")) train.iters = 100000;
     if (eval_images == 0) eval_images = 10000;
   } else {
+    // small: a few minutes per model on a 2-core CPU.
+    if (unset("iters")) train.iters = 200;
+    if (unset("batch-size")) train.batch_size = 16;
     if (method == "ddpm" && unset("grad-clip")) train.grad_clip = 1.0;
-    if (eval_images == 0) eval_images = 500;
+    if (eval_images == 0) eval_images = 200;
   }
   if (eval_every == 0) eval_every = std::max<int64_t>(1, train.iters / 10);
 }

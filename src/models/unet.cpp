@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include <torch/torch.h>
 
@@ -46,7 +45,9 @@ std::string join(const std::vector<int64_t>& v) {
 
 int64_t group_norm_groups(int64_t channels) {
   TORCH_CHECK(channels > 0, "group_norm_groups: channels must be positive");
-  return std::gcd(kGroupNormGroups, channels);
+  int64_t groups = std::min(kGroupNormGroups, std::max<int64_t>(channels / 4, 1));
+  while (channels % groups) --groups;
+  return groups;
 }
 
 at::Tensor ddpm_timestep_embedding(const at::Tensor& t, int64_t dim) {

@@ -10,8 +10,11 @@
 //   Residual block: GN, swish, conv3x3, + dense(swish(temb)), GN, swish, dropout, conv3x3; 1x1 conv
 //   shortcut when the width changes.
 //
-// GroupNorm groups: 32 as in the reference; for widths that are not a multiple of 32 (tiny test nets)
-// gcd(32, C), i.e. the largest power of two <= 32 dividing C (C = 8: 8 groups, one channel each).
+// GroupNorm groups: 32 as in the reference for its widths (128, 256); for narrow nets score_sde's rule
+// min(C / 4, 32) (lowered to a divisor of C if needed), so every group keeps >= 4 channels. With one
+// channel per group (e.g. GroupNorm(32) on 32 channels) GroupNorm is instance norm, and the second norm
+// of each residual block would subtract exactly the per-channel time-embedding bias added just before it:
+// the network could not see t.
 // Downsampling pads like TensorFlow's 'SAME' (0 before, 1 after for even sizes), as the reference.
 // Initialisation (reference_init): TensorFlow's variance_scaling(scale, fan_avg, uniform) on every
 // conv / dense weight with zero biases; scale 1e-10 (the reference's "init_scale=0") on the second conv
@@ -33,7 +36,7 @@ namespace scorelab {
 
 constexpr int64_t kGroupNormGroups = 32;
 
-// gcd(32, channels): 32 for the reference widths (multiples of 32), fewer for narrow nets.
+// The largest divisor of `channels` that is <= min(channels / 4, 32) (at least 1): 32 for 128 and 256.
 int64_t group_norm_groups(int64_t channels);
 
 // DDPM's sinusoidal embedding (tensor2tensor form): with half = dim / 2,

@@ -57,9 +57,11 @@ TEST(DiscretizedLogistic, EdgeCasesFollowThePublishedFormula) {
   EXPECT_NEAR(lp(far), log_pdf - std::log(127.5), 1e-12);
 }
 
-// The RGB joint over all 256^3 values sums to one, and summing out G and B leaves the R marginal, which is
-// the gray formula on R's (logits, means, log-scales): checks the layout and the coupling.
-TEST(DiscretizedLogistic, RgbJointSumsToOneAndMarginalisesToR) {
+// Summing the RGB joint over all 256^2 values of (G, B) leaves the R marginal, which is the gray formula on
+// R's (logits, means, log-scales): this checks the layout and that the coupled G and B conditionals are
+// normalised. With the gray test (R's marginal sums to one) the joint sums to one over all 256^3 values;
+// the full 16.7M-term sum takes too long for a unit test, so R is checked at an edge and an interior value (the G and B sums cover their edge bins).
+TEST(DiscretizedLogistic, RgbJointMarginalisesToR) {
   auto gen = make_generator(2);
   const int64_t m = 2;
   auto params = random_params(1, 3, m, gen, 0.8, -3.0, -1.0);  // [1, 20]
@@ -67,19 +69,16 @@ TEST(DiscretizedLogistic, RgbJointSumsToOneAndMarginalisesToR) {
   auto gb = torch::stack(torch::meshgrid({v, v}, "ij"), 0).unsqueeze(0);  // [1, 2, 256, 256]: G, B
   auto p = params.view({1, 10 * m, 1, 1}).expand({1, 10 * m, 256, 256});
   auto r_params = torch::cat({params.slice(1, 0, m), params.slice(1, m, 3 * m)}, 1).view({1, 3 * m, 1, 1});
-  double total = 0;
-  for (int64_t r = 0; r < 256; ++r) {
+  for (int64_t r : {0, 160}) {
     auto x = torch::cat({torch::full({1, 1, 256, 256}, v[r].item<double>(), kF64), gb}, 1);
     const double marginal = discretized_mix_logistic_log_prob_pixels(x, p).exp().sum().item<double>();
-    total += marginal;
-    if (r % 51 == 0) {
-      const double gray = discretized_mix_logistic_log_prob(x.slice(1, 0, 1).slice(2, 0, 1).slice(3, 0, 1), r_params)
-                              .exp()
-                              .item<double>();
-      EXPECT_NEAR(marginal, gray, 1e-6 + 1e-4 * gray) << "r " << r;
-    }
+    const double gray =
+        discretized_mix_logistic_log_prob(torch::full({1, 1, 1, 1}, v[r].item<double>(), kF64), r_params)
+            .exp()
+            .item<double>();
+    EXPECT_GT(gray, 1e-6) << "r " << r;
+    EXPECT_NEAR(marginal, gray, 1e-4 * gray) << "r " << r;
   }
-  EXPECT_NEAR(total, 1.0, 1e-4);
 }
 
 TEST(ContinuousLogistic, GrayDensityIntegratesToOne) {
@@ -100,13 +99,15 @@ TEST(ContinuousLogistic, RgbDensityMatchesNumericIntegral) {
   auto gen = make_generator(4);
   const int64_t m = 3;
   auto params = random_params(1, 3, m, gen, 0.5, -1.2, -0.5);
-  const int64_t n = 481;
+  // Scales >= e^-1.2 = 0.3 and spacing 0.15: the Riemann sum of a smooth, fast-decaying density is accurate
+  // far beyond the tolerance (error ~ exp(-2 pi^2 s / h)).
+  const int64_t n = 161;
   const double lo = -12, hi = 12, h = (hi - lo) / (n - 1);
   auto t = torch::linspace(lo, hi, n, kF64);
   auto gb = torch::stack(torch::meshgrid({t, t}, "ij"), 0).unsqueeze(0);
   auto p = params.view({1, 10 * m, 1, 1}).expand({1, 10 * m, n, n});
   auto r_params = torch::cat({params.slice(1, 0, m), params.slice(1, m, 3 * m)}, 1).view({1, 3 * m, 1, 1});
-  for (double r : {-1.3, 0.0, 0.4, 2.0}) {
+  for (double r : {-1.3, 0.4, 2.0}) {
     auto x = torch::cat({torch::full({1, 1, n, n}, r, kF64), gb}, 1);
     const double integral = (mix_logistic_log_prob_pixels(x, p).exp().sum() * h * h).item<double>();
     const double marginal = mix_logistic_log_prob(torch::full({1, 1, 1, 1}, r, kF64), r_params).exp().item<double>();
@@ -121,25 +122,18 @@ TEST(BitsPerDim, UniformIsEightBits) {
 
 // A flat model in the head's own format: 256 equally weighted components at the bin centres with the
 // minimum scale. Each pixel value then gets mass 1/256 (the components' bin masses telescope), so any image
-// scores 8 bits/dim, gray and RGB (zero coupling).
+// scores 8 bits/dim. (Gray only: in the RGB layout the three channels share the component index, so the
+// same construction puts its mass on R = G = B.)
 TEST(BitsPerDim, FlatMixtureScoresEightBitsPerDim) {
   auto gen = make_generator(5);
   const int64_t m = 256;
-  for (int64_t c : {1, 3}) {
-    auto logits = torch::zeros({m}, kF64);
-    std::vector<at::Tensor> parts{logits};
-    for (int64_t ch = 0; ch < c; ++ch) {
-      parts.push_back(pixel_values());
-      parts.push_back(torch::full({m}, -7.0, kF64));
-      if (c == 3) parts.push_back(torch::zeros({m}, kF64));
-    }
-    auto params = torch::cat(parts).view({1, -1, 1, 1}).expand({2, mixture_param_channels(c, m), 4, 4});
-    auto levels = torch::randint(0, 256, {2, c, 4, 4}, gen, kF64);
-    auto x = levels * (2.0 / 255.0) - 1.0;
-    auto bpd = bits_per_dim(discretized_mix_logistic_log_prob(x, params), c * 16);
-    EXPECT_NEAR(bpd[0].item<double>(), 8.0, 1e-4) << "channels " << c;
-    EXPECT_NEAR(bpd[1].item<double>(), 8.0, 1e-4) << "channels " << c;
-  }
+  auto head = torch::cat({torch::zeros({m}, kF64), pixel_values(), torch::full({m}, -7.0, kF64)});
+  auto params = head.view({1, 3 * m, 1, 1}).expand({3, 3 * m, 4, 4});
+  auto x = torch::randint(0, 256, {3, 1, 4, 4}, gen, kF64) * (2.0 / 255.0) - 1.0;
+  x[0].fill_(-1.0);  // the edge bins too
+  x[1].fill_(1.0);
+  auto bpd = bits_per_dim(discretized_mix_logistic_log_prob(x, params), 16);
+  for (int64_t i = 0; i < 3; ++i) EXPECT_NEAR(bpd[i].item<double>(), 8.0, 1e-4) << i;
 }
 
 TEST(LogisticSamplers, GumbelSamplerMatchesMomentsAndCoupling) {

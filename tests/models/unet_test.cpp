@@ -40,20 +40,23 @@ TEST(UNet, OutputShapeAndFiniteFor28x28x1And32x32x3) {
   }
 }
 
-// The reference initialisation makes the output tiny (conv_out ~ 1e-10 scale) but it still depends on t.
+// eps_theta depends on t. With the reference initialisation every residual branch starts at ~1e-10 of
+// the skip path, so at init the output ignores t to float precision; the check uses LibTorch's default
+// initialisation (as after some training) for that reason.
 TEST(UNet, OutputDependsOnTimestep) {
   seed_module_init(2);
   auto gen = make_generator(3);
-  for (bool reference_init : {true, false}) {
+  for (int64_t ch : {8, 32}) {
     auto cfg = unet_preset("tiny", 1, 12);
-    cfg.reference_init = reference_init;
+    cfg.ch = ch;
+    cfg.reference_init = false;
     UNet net(cfg);
     net->eval();
     auto x = torch::randn({1, 1, 12, 12}, gen).expand({2, 1, 12, 12});
     auto out = net->forward(x, torch::tensor({3, 700}, torch::kInt64));
     const double scale = out.abs().max().item<double>();
     ASSERT_GT(scale, 0.0);
-    EXPECT_GT((out[0] - out[1]).abs().max().item<double>(), 1e-3 * scale) << "reference_init " << reference_init;
+    EXPECT_GT((out[0] - out[1]).abs().max().item<double>(), 1e-2 * scale) << "ch " << ch;
     // Same t, same x: identical rows (no cross-example mixing).
     auto same = net->forward(x, torch::tensor({5}, torch::kInt64));
     EXPECT_TRUE(torch::allclose(same[0], same[1], 1e-6, 0));
@@ -80,7 +83,7 @@ TEST(UNet, GradientsReachEveryParameter) {
 
 // Reference CIFAR-10 U-Net: 35,746,307 parameters, the count of the DDPM CIFAR-10 model in the
 // authors' PyTorch port (35.7M in the paper). Constructed only.
-TEST(UNet, ReferenceParameterCounts) {
+TEST(UNet, ReferenceParameterCount) {
   auto cifar = unet_preset("paper", 3, 32);
   EXPECT_EQ(cifar.ch, 128);
   EXPECT_EQ(cifar.ch_mult, (std::vector<int64_t>{1, 2, 2, 2}));
@@ -91,28 +94,36 @@ TEST(UNet, ReferenceParameterCounts) {
   EXPECT_EQ(count_params(*net), 35746307);
   // Attention at 16x16 only: 2 blocks down, 3 up, plus the middle one.
   EXPECT_EQ(count_modules_named(*net, "attn"), 6);
+}
 
+// The 28x28 (MNIST) preset: (1,2,2), attention at 14x14. Constructed only.
+TEST(UNet, MnistPresetParameterCount) {
   auto mnist = unet_preset("paper", 1, 28);
   EXPECT_EQ(mnist.ch_mult, (std::vector<int64_t>{1, 2, 2}));
   EXPECT_EQ(mnist.attn_resolutions, (std::vector<int64_t>{14}));
   UNet mnist_net(mnist);
   // Golden value of this build; the 32x32 count above validates the layout it shares.
-  EXPECT_EQ(count_params(*mnist_net), 26997249);
-  // Learned variances only widen conv_out: 3 x 3 x 128 x C weights and C biases more.
-  cifar.learn_sigma = true;
-  UNet wide(cifar);
-  EXPECT_EQ(count_params(*wide), 35746307 + 9 * 128 * 3 + 3);
+  EXPECT_EQ(count_params(*mnist_net), 25833985);
+  // Learned variances only widen conv_out: 3 x 3 x ch x C weights and C biases more.
+  auto tiny = unet_preset("tiny", 3, 8);
+  UNet narrow(tiny);
+  tiny.learn_sigma = true;
+  UNet wide(tiny);
+  EXPECT_EQ(count_params(*wide), count_params(*narrow) + 9 * 8 * 3 + 3);
 }
 
 TEST(UNet, GroupNormGroups) {
   EXPECT_EQ(group_norm_groups(128), 32);
   EXPECT_EQ(group_norm_groups(256), 32);
-  EXPECT_EQ(group_norm_groups(8), 8);
-  EXPECT_EQ(group_norm_groups(16), 16);
-  EXPECT_EQ(group_norm_groups(48), 16);
-  EXPECT_EQ(group_norm_groups(40), 8);
-  EXPECT_EQ(group_norm_groups(24), 8);
-  // Every GroupNorm of a narrow net uses gcd(32, C) groups.
+  EXPECT_EQ(group_norm_groups(160), 32);
+  EXPECT_EQ(group_norm_groups(64), 16);
+  EXPECT_EQ(group_norm_groups(32), 8);
+  EXPECT_EQ(group_norm_groups(48), 12);
+  EXPECT_EQ(group_norm_groups(40), 10);
+  EXPECT_EQ(group_norm_groups(8), 2);
+  EXPECT_EQ(group_norm_groups(3), 1);
+  EXPECT_EQ(group_norm_groups(200), 25);  // 32 does not divide 200: the next divisor below
+  // Every GroupNorm of a narrow net uses that rule.
   UNet net(unet_preset("tiny", 1, 8));
   int64_t seen = 0;
   for (const auto& item : net->named_modules()) {
