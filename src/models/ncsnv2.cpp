@@ -225,7 +225,7 @@ at::Tensor NCSNv2Impl::forward(const at::Tensor& x, const at::Tensor& sigma) {
   const int64_t batch = x.size(0);
   TORCH_CHECK(sigma.numel() == batch || sigma.numel() == 1, "NCSNv2: sigma must have N = ", batch,
               " values (or one), got ", sigma.sizes());
-  auto s = sigma.to(x.scalar_type()).reshape({-1, 1, 1, 1}).expand({batch, 1, 1, 1});
+  auto s = sigma.to(x.device(), x.scalar_type()).reshape({-1, 1, 1, 1}).expand({batch, 1, 1, 1});
   at::Tensor level;
   if (sigmas_.defined()) level = levels(s.reshape({-1}));
 

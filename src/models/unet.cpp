@@ -235,7 +235,7 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t) {
   const int64_t batch = x.size(0);
   TORCH_CHECK(t.numel() == batch || t.numel() == 1, "UNet: t must have N = ", batch, " values (or one), got ",
               t.sizes());
-  auto temb = ddpm_timestep_embedding(t.reshape({-1}).expand({batch}), config_.ch).to(x.scalar_type());
+  auto temb = ddpm_timestep_embedding(t.to(x.device()).reshape({-1}).expand({batch}), config_.ch).to(x.scalar_type());
   temb = temb_dense1_->forward(torch::silu(temb_dense0_->forward(temb)));
 
   const int64_t levels = static_cast<int64_t>(config_.ch_mult.size());
