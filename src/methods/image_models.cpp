@@ -29,16 +29,7 @@ class ImageObjective : public Objective {
 };
 
 PixelCNNppConfig pixelcnn_config(const ImageTrainConfig& c, int64_t channels) {
-  PixelCNNppConfig p = channels == 1 ? pixelcnnpp_mnist_preset() : pixelcnnpp_cifar10_preset();
-  if (c.preset == "tiny") {
-    p.nr_resnet = 1;
-    p.nr_filters = 8;
-    p.nr_logistic_mix = 3;
-  } else if (c.preset == "small") {
-    p.nr_resnet = 1;
-    p.nr_filters = channels == 1 ? 32 : 48;
-    p.nr_logistic_mix = 5;
-  }
+  PixelCNNppConfig p = pixelcnnpp_preset(c.preset, channels);
   if (c.nr_resnet > 0) p.nr_resnet = c.nr_resnet;
   if (c.nr_filters > 0) p.nr_filters = c.nr_filters;
   if (c.nr_logistic_mix > 0) p.nr_logistic_mix = c.nr_logistic_mix;

@@ -41,7 +41,8 @@ at::Tensor coupled_means(const Mixture& mix, const at::Tensor& x) {
   auto xs = x.unsqueeze(-1);  // [N, H, W, C, 1]
   auto m0 = mix.means.select(3, 0);
   auto m1 = mix.means.select(3, 1) + mix.coeffs.select(3, 0) * xs.select(3, 0);
-  auto m2 = mix.means.select(3, 2) + mix.coeffs.select(3, 1) * xs.select(3, 0) + mix.coeffs.select(3, 2) * xs.select(3, 1);
+  auto m2 = mix.means.select(3, 2) + mix.coeffs.select(3, 1) * xs.select(3, 0) +
+            mix.coeffs.select(3, 2) * xs.select(3, 1);
   return torch::stack({m0, m1, m2}, 3);
 }
 

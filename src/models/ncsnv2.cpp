@@ -182,7 +182,8 @@ NCSNv2Impl::NCSNv2Impl(const NCSNv2Config& config) : config_(config) {
   config_.validate();
   const int64_t n = config_.ngf, n2 = 2 * n;
   const int64_t classes = static_cast<int64_t>(config_.sigmas.size());
-  if (classes > 0) sigmas_ = register_buffer("sigmas", torch::tensor(config_.sigmas, torch::kFloat64).to(torch::kFloat32));
+  if (classes > 0)
+    sigmas_ = register_buffer("sigmas", torch::tensor(config_.sigmas, torch::kFloat64).to(torch::kFloat32));
   begin_conv_ = register_module("begin_conv", conv3x3(config_.channels, n));
   // {in, out, down, dilation} per block: res1 at S, res2 down to S/2, res3 / res4 dilated at S/2.
   struct Spec {

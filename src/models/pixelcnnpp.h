@@ -10,6 +10,8 @@
 // (v ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias likewise) with g = ||v||, so w = v at init. This is what the
 // PyTorch port (pclucas14/pixel-cnn-pp, which Meng et al. build on) does; the TensorFlow original instead runs
 // a data-dependent init pass that sets g and b from the first batch's statistics. Not implemented.
+// Transposed convolutions normalise per output channel, as the TensorFlow original does (the PyTorch port's
+// weight_norm(dim=0) normalises ConvTranspose2d per input channel; same parameter count here, in = out).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -151,8 +153,9 @@ struct PixelCNNppConfig {
 // The authors' configurations (Meng et al. 2021 configs; PixelCNN++ paper for CIFAR-10).
 PixelCNNppConfig pixelcnnpp_mnist_preset();    // nr_resnet 5, nr_filters 40, 10 mixtures, gray
 PixelCNNppConfig pixelcnnpp_cifar10_preset();  // nr_resnet 5, nr_filters 160, 10 mixtures, RGB
-// By size: "tiny" (tests: nr_resnet 1, nr_filters 8), "small" (this CPU, minutes: nr_resnet 2,
-// nr_filters 32), "paper" (the MNIST preset for 1 channel, the CIFAR-10 preset for 3); 10 mixtures.
+// By size: "tiny" (tests: nr_resnet 1, nr_filters 8, 3 mixtures), "small" (this CPU, minutes: nr_resnet 1,
+// nr_filters 32 gray / 48 RGB, 5 mixtures), "paper" (the MNIST preset for 1 channel, the CIFAR-10 preset
+// for 3; 10 mixtures).
 // Unknown names are a ConfigError naming --preset.
 PixelCNNppConfig pixelcnnpp_preset(const std::string& size_preset, int64_t channels);
 

@@ -121,7 +121,8 @@ UNetConfig unet_preset(const std::string& preset, int64_t channels, int64_t imag
   UNetConfig c;
   c.channels = channels;
   c.image_size = image_size;
-  const std::vector<int64_t> mult = image_size % 8 == 0 ? std::vector<int64_t>{1, 2, 2, 2} : std::vector<int64_t>{1, 2, 2};
+  const std::vector<int64_t> mult =
+      image_size % 8 == 0 ? std::vector<int64_t>{1, 2, 2, 2} : std::vector<int64_t>{1, 2, 2};
   if (preset == "paper" || preset == "small") {
     c.ch = preset == "paper" ? 128 : 32;
     c.num_res_blocks = preset == "paper" ? 2 : 1;
@@ -235,7 +236,8 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t) {
   const int64_t batch = x.size(0);
   TORCH_CHECK(t.numel() == batch || t.numel() == 1, "UNet: t must have N = ", batch, " values (or one), got ",
               t.sizes());
-  auto temb = ddpm_timestep_embedding(t.to(x.device()).reshape({-1}).expand({batch}), config_.ch).to(x.scalar_type());
+  auto steps = t.to(x.device()).reshape({-1}).expand({batch});
+  auto temb = ddpm_timestep_embedding(steps, config_.ch).to(x.scalar_type());
   temb = temb_dense1_->forward(torch::silu(temb_dense0_->forward(temb)));
 
   const int64_t levels = static_cast<int64_t>(config_.ch_mult.size());

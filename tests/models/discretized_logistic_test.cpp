@@ -60,7 +60,8 @@ TEST(DiscretizedLogistic, EdgeCasesFollowThePublishedFormula) {
 // Summing the RGB joint over all 256^2 values of (G, B) leaves the R marginal, which is the gray formula on
 // R's (logits, means, log-scales): this checks the layout and that the coupled G and B conditionals are
 // normalised. With the gray test (R's marginal sums to one) the joint sums to one over all 256^3 values;
-// the full 16.7M-term sum takes too long for a unit test, so R is checked at an edge and an interior value (the G and B sums cover their edge bins).
+// the full 16.7M-term sum takes too long for a unit test, so R is checked at an edge and an interior
+// value (the G and B sums cover their own edge bins).
 TEST(DiscretizedLogistic, RgbJointMarginalisesToR) {
   auto gen = make_generator(2);
   const int64_t m = 2;

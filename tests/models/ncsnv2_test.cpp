@@ -69,7 +69,8 @@ TEST(NCSNv2, InstanceNormPlusMatchesFormula) {
   }
   auto x = torch::randn({2, 4, 5, 3}, gen, torch::kFloat64) + torch::arange(4, torch::kFloat64).view({1, 4, 1, 1});
   auto p = norm->named_parameters();
-  auto alpha = p["alpha"].view({1, 4, 1, 1}), gamma = p["gamma"].view({1, 4, 1, 1}), beta = p["beta"].view({1, 4, 1, 1});
+  auto alpha = p["alpha"].view({1, 4, 1, 1}), gamma = p["gamma"].view({1, 4, 1, 1});
+  auto beta = p["beta"].view({1, 4, 1, 1});
   auto mu = x.mean({2, 3}, true);
   auto var = x.var({2, 3}, false, true);
   auto m = mu.mean(1, true);

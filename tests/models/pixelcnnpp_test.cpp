@@ -33,7 +33,8 @@ TEST(PixelCNNppLayers, StrideTwoStagesAndTransposedConvsRestoreSizes) {
   torch::manual_seed(0);
   auto x = torch::randn({1, 4, 28, 28});
   for (Shift shift : {Shift::kDown, Shift::kDownRight}) {
-    const std::array<int64_t, 2> k = shift == Shift::kDown ? std::array<int64_t, 2>{2, 3} : std::array<int64_t, 2>{2, 2};
+    const std::array<int64_t, 2> k =
+        shift == Shift::kDown ? std::array<int64_t, 2>{2, 3} : std::array<int64_t, 2>{2, 2};
     ShiftedConv2d down(4, 4, shift, k, 2);
     ShiftedDeconv2d up(4, 4, shift);
     auto h14 = down->forward(x);
