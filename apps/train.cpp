@@ -6,7 +6,9 @@
 #include "core/cli.h"
 #include "core/io.h"
 #include "methods/image_train.h"
+#include "data/toy.h"
 #include "methods/toy_lab.h"
+#include "methods/toy_train.h"
 
 int main(int argc, char** argv) {
   return scorelab::run_main("train", [&] {
@@ -15,11 +17,21 @@ int main(int argc, char** argv) {
     config.add_options(desc);
     boost::program_options::variables_map vm;
     if (!scorelab::parse_cli(argc, argv, desc, vm,
-                             "Usage: train --method smoothed-ar|ar|ncsn|ddpm [--stage 1|2] --dataset mnist|fashion-mnist|cifar10\n"
+                             "Usage: train --method smoothed-ar|ar|ncsn|ddpm [--stage 1|2] --dataset mnist|fashion-mnist|cifar10|mog|...\n"
                              "             [--preset tiny|small|paper] [--iters N] [--out DIR] [--resume] [--describe]\n"
                              "Trains one image model; DIR gets metrics.json, config.json, train_loss.csv, test_loss.csv,\n"
                              "losses.png, checkpoint.ckpt and model.pt (Python: torch.load('model.pt') gives a dict of tensors)."))
       return 0;
+    if (scorelab::toy_dataset_registry().contains(config.dataset) && config.dataset != "file") {
+      const std::string out = config.runtime.out.empty()
+                                  ? scorelab::default_report_dir("train-" + config.method + "-" + config.dataset)
+                                  : config.runtime.out;
+      auto metrics = scorelab::run_toy_train(config, vm, out, scorelab::command_line(argc, argv));
+      std::cout << "test loss " << metrics["test_loss_initial"].get<double>() << " -> "
+                << metrics["test_loss_final"].get<double>() << " " << metrics["loss_unit"].get<std::string>()
+                << "; results in " << out << "\n";
+      return 0;
+    }
     config.apply_preset(vm);
     config.validate();
     if (config.describe) {

@@ -92,6 +92,7 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
   args.image_size = size;
   args.size_preset = c.preset;
   args.base_channels = c.base_channels;
+  args.learn_sigma = c.hybrid;
   if (c.method == "ncsn") {
     auto net = build_model<NCSNv2Impl>("ncsnv2", args);
     m.name = "ncsnv2";
@@ -121,7 +122,7 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
     a.betas = std::make_shared<BetaSchedule>(BetaSchedule::by_name(c.beta_schedule, c.timesteps));
     a.antithetic = c.antithetic;
     a.eps = [net](const at::Tensor& x, const at::Tensor& t) { return net->forward(x, t); };
-    m.objective = objective_registry().get("ddpm")(a);
+    m.objective = objective_registry().get(c.hybrid ? "ddpm-hybrid" : "ddpm")(a);
     return m;
   }
   throw ConfigError(flag_error("--method", c.method, "one of ar, smoothed-ar, ncsn, ddpm"));

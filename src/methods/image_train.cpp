@@ -34,7 +34,7 @@ void ImageTrainConfig::add_options(po::options_description& desc) {
   m.add_options()
       ("method", po::value(&method)->default_value(method), "ar | smoothed-ar | ncsn | ddpm")
       ("stage", po::value(&stage)->default_value(stage), "smoothed-ar: 1 (p(x~)) or 2 (reverse smoothing p(x | x~))")
-      ("dataset", po::value(&dataset)->default_value(dataset), "mnist | fashion-mnist | cifar10")
+      ("dataset", po::value(&dataset)->default_value(dataset), "mnist | fashion-mnist | cifar10, or a toy data set (mog, mog-ring, mog-weights, mog-1d: trains the toy lab's model)")
       ("data-dir", po::value(&data_dir), "data folder (default: $SCORELAB_DATA or <repo>/data; scripts/get-data fills it)")
       ("preset", po::value(&preset)->default_value(preset), "model and training sizes: tiny (tests) | small (this CPU, minutes) | paper (reference sizes)")
       ("sigma", po::value(&sigma)->default_value(sigma), "smoothing sigma (0: 0.5 for MNIST and Fashion-MNIST, 0.3 for CIFAR-10)")
@@ -50,6 +50,7 @@ void ImageTrainConfig::add_options(po::options_description& desc) {
       ("timesteps", po::value(&timesteps)->default_value(timesteps), "ddpm T")
       ("beta-schedule", po::value(&beta_schedule)->default_value(beta_schedule), "ddpm betas: linear | cosine")
       ("antithetic", po::bool_switch(&antithetic), "ddpm: antithetic timestep sampling")
+      ("hybrid", po::bool_switch(&hybrid), "ddpm: learned variances and the hybrid loss L_simple + 0.001 L_vlb (improved DDPM)")
       ("eval-every", po::value(&eval_every)->default_value(eval_every), "test-set evaluation every N iterations (0: 10 per run)")
       ("eval-images", po::value(&eval_images)->default_value(eval_images), "test images per evaluation (0: preset)")
       ("describe", po::bool_switch(&describe), "print the network's parameter count and layers as JSON and exit");
@@ -90,10 +91,10 @@ void ImageTrainConfig::apply_preset(const po::variables_map& vm) {
     if (eval_images == 0) eval_images = 10000;
   } else {
     // small: a few minutes per model on a 2-core CPU.
-    if (unset("iters")) train.iters = 200;
+    if (unset("iters")) train.iters = 1000;
     if (unset("batch-size")) train.batch_size = 16;
     if (method == "ddpm" && unset("grad-clip")) train.grad_clip = 1.0;
-    if (eval_images == 0) eval_images = 200;
+    if (eval_images == 0) eval_images = 500;
   }
   if (eval_every == 0) eval_every = std::max<int64_t>(1, train.iters / 10);
 }
@@ -106,6 +107,7 @@ double ImageTrainConfig::smoothing_sigma() const {
 void ImageTrainConfig::validate() const {
   require_one_of("--method", method, {"ar", "smoothed-ar", "ncsn", "ddpm"});
   if (stage != 1 && stage != 2) throw ConfigError(flag_error("--stage", std::to_string(stage), "1 or 2"));
+  if (hybrid && method != "ddpm") throw ConfigError(flag_error("--hybrid", "on", "only with --method ddpm"));
   if (stage == 2 && method != "smoothed-ar")
     throw ConfigError(flag_error("--stage", "2", "1 for method " + method + " (stage 2 is smoothed-ar's reverse smoothing)"));
   require_one_of("--dataset", dataset, image_dataset_names());
@@ -130,7 +132,7 @@ nlohmann::json ImageTrainConfig::to_json() const {
           {"sigma", smoothing_sigma()}, {"conditioning", conditioning}, {"target_noise", target_noise},
           {"nr_resnet", nr_resnet}, {"nr_filters", nr_filters}, {"nr_logistic_mix", nr_logistic_mix},
           {"base_channels", base_channels}, {"sigma_max", sigma_max}, {"sigma_min", sigma_min}, {"levels", levels},
-          {"timesteps", timesteps}, {"beta_schedule", beta_schedule}, {"antithetic", antithetic},
+          {"timesteps", timesteps}, {"beta_schedule", beta_schedule}, {"antithetic", antithetic}, {"hybrid", hybrid},
           {"eval_every", eval_every}, {"eval_images", eval_images}, {"seed", runtime.seed},
           {"threads", runtime.threads}, {"device", runtime.device},
           {"train", {{"iters", train.iters}, {"batch_size", train.batch_size}, {"lr", train.lr},

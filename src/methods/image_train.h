@@ -28,6 +28,7 @@ struct ImageTrainConfig {
   int64_t timesteps = 1000;            // ddpm T
   std::string beta_schedule = "linear";
   bool antithetic = false;
+  bool hybrid = false;                 // --hybrid: learned variances + L_hybrid (improved DDPM)
   int64_t eval_every = 0;              // --eval-every iterations (0: 10 evaluations per run)
   int64_t eval_images = 0;             // --eval-images test images per evaluation (0: the preset's)
   bool describe = false;               // --describe: print {"params", "layers"} as JSON and exit

@@ -6,6 +6,8 @@
 #include <ATen/core/Generator.h>
 #include <boost/program_options/options_description.hpp>
 #include <functional>
+#include <map>
+#include <torch/nn/module.h>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -82,7 +84,8 @@ class ToyMethod {
   // The learned score at noise level sigma, where the method has one (for score-field plots).
   virtual std::optional<ScoreFn> score_fn() { return std::nullopt; }
   // Training summary: seconds, iterations, parameter count, loss curves.
-  nlohmann::json train_info;
+  nlohmann::json train_info;  // per trained model (label): params, iters, seconds, test_loss_initial/final...
+  std::map<std::string, std::shared_ptr<torch::nn::Module>> modules;  // trained models by label
   double train_seconds = 0.0;
   std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> loss_curves;
 };

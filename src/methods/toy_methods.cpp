@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/runtime.h"
 #include "data/transforms.h"
 #include "methods/toy_method.h"
 #include "models/registry.h"
@@ -46,6 +47,15 @@ void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torc
   fp["objective"] = objective.name();
   const std::string fingerprint = fp.dump();
   Trainer trainer(label, module, config, ckpt(dir, label, ".ckpt"), ckpt(dir, label, "_loss.csv"), fingerprint);
+  // Held-out objective with a fixed noise stream, before and after training (train --dataset <toy>).
+  const at::Tensor test = transform ? transform(data.test) : data.test;
+  auto test_loss = [&]() {
+    auto g = make_generator(derive_seed(0, "toy-eval/" + label));
+    return objective.loss(test, g).loss.item<double>();
+  };
+  module->eval();
+  const double initial = test_loss();
+  module->train();
   auto result = trainer.fit(
       [&](int64_t, at::Generator& g) {
         at::Tensor x = data.batch(config.batch_size, g);
@@ -55,9 +65,12 @@ void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torc
       gen);
   trainer.use_ema_weights();
   method.train_seconds += result.seconds;
+  method.modules[label] = module;
   method.train_info[label] = {{"params", count_params(*module)}, {"iters", result.iters_done},
                               {"seconds", result.seconds}, {"final_loss", result.final_loss},
-                              {"objective", objective.name()}, {"resumed", result.resumed}};
+                              {"objective", objective.name()}, {"resumed", result.resumed},
+                              {"test_loss_initial", initial}, {"test_loss_final", test_loss()},
+                              {"batch_size", config.batch_size}};
   method.loss_curves.emplace_back(label, result.loss_curve);
 }
 

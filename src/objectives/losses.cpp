@@ -89,4 +89,70 @@ LossOutput ddpm_loss(const EpsNetFn& eps, const at::Tensor& x0, const BetaSchedu
   return {per.mean(), per.detach()};
 }
 
+at::Tensor gaussian_kl(const at::Tensor& m1, const at::Tensor& lv1, const at::Tensor& m2, const at::Tensor& lv2) {
+  return 0.5 * (-1.0 + lv2 - lv1 + torch::exp(lv1 - lv2) + (m1 - m2).pow(2) * torch::exp(-lv2));
+}
+
+at::Tensor discretized_gaussian_log_likelihood(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& log_var) {
+  auto inv_std = torch::exp(-0.5 * log_var);
+  auto phi = [](const at::Tensor& z) { return 0.5 * (1.0 + torch::erf(z / std::sqrt(2.0))); };
+  auto cdf_plus = phi((x - mean + 1.0 / 255) * inv_std);
+  auto cdf_minus = phi((x - mean - 1.0 / 255) * inv_std);
+  auto log_cdf_plus = torch::log(cdf_plus.clamp_min(1e-12));
+  auto log_one_minus_cdf_minus = torch::log((1.0 - cdf_minus).clamp_min(1e-12));
+  auto log_delta = torch::log((cdf_plus - cdf_minus).clamp_min(1e-12));
+  return torch::where(x < -0.999, log_cdf_plus, torch::where(x > 0.999, log_one_minus_cdf_minus, log_delta));
+}
+
+LossOutput ddpm_hybrid_loss(const EpsNetFn& eps_var, const at::Tensor& x0, const BetaSchedule& betas, bool antithetic,
+                            at::Generator& gen) {
+  const int64_t n = x0.size(0);
+  const int64_t T = betas.steps();
+  at::Tensor t;
+  if (antithetic) {
+    auto half = at::randint(T, {(n + 1) / 2}, gen, x0.options().dtype(torch::kLong));
+    t = torch::cat({half, T - 1 - half}).slice(0, 0, n);
+  } else {
+    t = at::randint(T, {n}, gen, x0.options().dtype(torch::kLong));
+  }
+  // Per-step tables (float64 on the host, then gathered per example).
+  std::vector<double> ab_prev(T), log_beta(T), log_post(T), c0(T), ct(T);
+  for (int64_t i = 0; i < T; ++i) {
+    const double ab = betas.alpha_bar(i), abp = i > 0 ? betas.alpha_bar(i - 1) : 1.0, b = betas.beta(i);
+    ab_prev[i] = abp;
+    log_beta[i] = std::log(b);
+    // beta~_0 = 0: the reference clips the log posterior variance at t = 0 to that of t = 1.
+    const double post = T > 1 ? betas.posterior_variance(i > 0 ? i : 1) : b;
+    log_post[i] = std::log(post);
+    c0[i] = std::sqrt(abp) * b / (1 - ab);
+    ct[i] = std::sqrt(1 - b) * (1 - abp) / (1 - ab);
+  }
+  auto gather = [&](const std::vector<double>& v) {
+    return per_example(torch::tensor(v, torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t), x0);
+  };
+  auto abar = gather(betas.alpha_bars());
+  auto noise = at::normal(0.0, 1.0, x0.sizes(), gen, x0.options());
+  auto xt = torch::sqrt(abar) * x0 + torch::sqrt(1 - abar) * noise;
+  auto out = eps_var(xt, t);
+  TORCH_CHECK(out.size(1) == 2 * x0.size(1), "ddpm-hybrid needs a network with 2C outputs (learned variances), got ",
+              out.size(1), " channels for C = ", x0.size(1));
+  auto parts = out.chunk(2, 1);
+  auto eps = parts[0], v = parts[1];
+  auto mse = (eps - noise).pow(2).flatten(1).mean(1);
+  // Model mean from eps (stop-gradient for the vlb term), learned log-variance.
+  auto x0_pred = (xt - torch::sqrt(1 - abar) * eps.detach()) / torch::sqrt(abar);
+  auto c0t = gather(c0), ctt = gather(ct);
+  auto model_mean = c0t * x0_pred + ctt * xt;
+  auto frac = (v + 1) * 0.5;
+  auto model_log_var = frac * gather(log_beta) + (1 - frac) * gather(log_post);
+  auto true_mean = c0t * x0 + ctt * xt;
+  auto true_log_var = gather(log_post);
+  const double ln2 = std::log(2.0);
+  auto kl = gaussian_kl(true_mean, true_log_var, model_mean, model_log_var).flatten(1).mean(1) / ln2;
+  auto nll = -discretized_gaussian_log_likelihood(x0, model_mean, model_log_var).flatten(1).mean(1) / ln2;
+  auto vb = torch::where(t == 0, nll, kl);
+  auto per = mse + vb * (static_cast<double>(T) / 1000.0);
+  return {per.mean(), per.detach()};
+}
+
 }  // namespace scorelab

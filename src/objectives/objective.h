@@ -69,6 +69,19 @@ LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSch
 // (variance-reduced form 1/2 ||s||^2), weighted by lambda(sigma) = sigma^2.
 LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, int64_t projections,
                     at::Generator& gen);
+// Improved DDPM (Nichol & Dhariwal 2021) hybrid loss with learned variances: eps_var(x_t, t) returns
+// [N, 2C, ...] = (eps, v); Sigma_t = exp(f log beta_t + (1 - f) log beta~_t) with f = (v + 1) / 2.
+// loss = ||eps - eps_theta||^2 (mean over dims) + T/1000 * L_t, where L_t (bits/dim, with the mean
+// stop-gradiented) is KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)) for t > 0 and the discretized Gaussian
+// decoder NLL -log p(x_0 | x_1) for t = 0: the unbiased estimate of lambda L_vlb with lambda = 0.001.
+LossOutput ddpm_hybrid_loss(const EpsNetFn& eps_var, const at::Tensor& x0, const BetaSchedule& betas, bool antithetic,
+                            at::Generator& gen);
+// KL(N(m1, exp(lv1)) || N(m2, exp(lv2))) elementwise, in nats.
+at::Tensor gaussian_kl(const at::Tensor& m1, const at::Tensor& lv1, const at::Tensor& m2, const at::Tensor& lv2);
+// log P(x) of x on the 256-level grid of [-1, 1] under N(mean, exp(log_var)) discretized to bins of half-width
+// 1/255 (edge bins take the tails), elementwise, in nats.
+at::Tensor discretized_gaussian_log_likelihood(const at::Tensor& x, const at::Tensor& mean, const at::Tensor& log_var);
+
 // DDPM L_simple (Ho et al. 2020): ||eps - eps_theta(sqrt(abar_t) x0 + sqrt(1 - abar_t) eps, t)||^2, t uniform.
 LossOutput ddpm_loss(const EpsNetFn& eps, const at::Tensor& x0, const BetaSchedule& betas, bool antithetic,
                      at::Generator& gen);

@@ -78,6 +78,14 @@ const ObjectiveRegistry& objective_registry() {
         return ddpm_loss(e, x, *b, anti, g);
       });
     }, "DDPM L_simple (eps prediction)");
+    r.add("ddpm-hybrid", [](const ObjectiveArgs& a) {
+      auto e = need(a.eps, bool(a.eps), "ddpm-hybrid", "a noise-prediction network with learned variances (2C outputs)");
+      auto b = need(a.betas, bool(a.betas), "ddpm-hybrid", "a beta schedule");
+      bool anti = a.antithetic;
+      return std::make_unique<FnObjective>("ddpm-hybrid", [e, b, anti](const at::Tensor& x, at::Generator& g) {
+        return ddpm_hybrid_loss(e, x, *b, anti, g);
+      });
+    }, "improved DDPM: L_simple + 0.001 L_vlb with learned variances");
     return r;
   }();
   return reg;

@@ -131,3 +131,34 @@ TEST(ImageModels, DescribeCountsThePresetParameters) {
 
 }  // namespace
 }  // namespace scorelab
+
+#include "methods/toy_train.h"
+
+namespace scorelab {
+namespace {
+
+// train --dataset <toy>: the toy lab's model trained alone, with image-style metrics.
+TEST(ToyTrain, ReportsTestLossBeforeAndAfter) {
+  namespace po = boost::program_options;
+  for (auto [method, stage] : {std::pair<std::string, int>{"smoothed-ar", 2}, {"ncsn", 1}}) {
+    ImageTrainConfig c;
+    po::options_description desc;
+    c.add_options(desc);
+    po::variables_map vm;
+    const std::string stage_flag = "--stage=" + std::to_string(stage);
+    const std::string method_flag = "--method=" + method;
+    std::vector<const char*> argv{"train", "--dataset=mog-1d", method_flag.c_str(), stage_flag.c_str(), "--iters=300",
+                                  "--batch-size=128", "--quiet", "--threads=1"};
+    ASSERT_TRUE(parse_cli(static_cast<int>(argv.size()), argv.data(), desc, vm, "usage"));
+    const auto out = fresh("toy-train-" + method);
+    auto m = run_toy_train(c, vm, out, "train --test");
+    EXPECT_LT(m["test_loss_final"].get<double>(), m["test_loss_initial"].get<double>()) << method;
+    EXPECT_EQ(m["iters"].get<int64_t>(), 300);
+    EXPECT_EQ(m["params_sha256"].get<std::string>().size(), 64u);
+    EXPECT_TRUE(fs::exists(fs::path(out) / "model.pt"));
+    EXPECT_EQ(m["loss_unit"], method == "ncsn" ? "dsm" : "nats/dim");
+  }
+}
+
+}  // namespace
+}  // namespace scorelab

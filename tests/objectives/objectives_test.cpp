@@ -136,3 +136,36 @@ TEST(ObjectiveRegistry, FactoriesSayWhatIsMissing) {
 
 }  // namespace
 }  // namespace scorelab
+
+namespace scorelab {
+namespace {
+
+TEST(DdpmHybrid, KlAndDecoderAreProperAndTheLossAddsTheVlbTerm) {
+  auto m = torch::tensor({0.3, -1.0}, torch::kFloat64), lv = torch::tensor({-2.0, 0.5}, torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(gaussian_kl(m, lv, m, lv), torch::zeros(2, torch::kFloat64)));
+  EXPECT_GT(gaussian_kl(m, lv, m + 0.1, lv).min().item<double>(), 0.0);
+  // The discretized Gaussian decoder is a distribution over the 256 levels.
+  auto levels = torch::arange(256, torch::kFloat64) / 127.5 - 1.0;
+  for (double mean : {-1.0, 0.0, 0.37}) {
+    auto lp = discretized_gaussian_log_likelihood(levels, torch::full({256}, mean, torch::kFloat64),
+                                                  torch::full({256}, std::log(0.01), torch::kFloat64));
+    EXPECT_NEAR(lp.exp().sum().item<double>(), 1.0, 1e-6) << mean;
+  }
+  // With the same draws, hybrid = L_simple + T/1000 * L_vlb term >= L_simple; t = 0 uses the decoder.
+  auto betas = BetaSchedule::linear(4, 0.1, 0.5);
+  auto g0 = make_generator(1);
+  auto x = (torch::randint(256, {64, 1, 4, 4}, g0, torch::kFloat64) / 127.5 - 1.0);
+  EpsNetFn eps_var = [](const at::Tensor& xt, const at::Tensor&) { return torch::cat({0.5 * xt, torch::zeros_like(xt)}, 1); };
+  EpsNetFn eps_only = [](const at::Tensor& xt, const at::Tensor&) { return 0.5 * xt; };
+  auto ga = make_generator(2), gb = make_generator(2);
+  auto hybrid = ddpm_hybrid_loss(eps_var, x, betas, false, ga);
+  auto simple = ddpm_loss(eps_only, x, betas, false, gb);
+  EXPECT_TRUE(torch::isfinite(hybrid.per_example).all().item<bool>());
+  EXPECT_GT(hybrid.loss.item<double>(), simple.loss.item<double>());
+  EpsNetFn wrong = [](const at::Tensor& xt, const at::Tensor&) { return xt; };
+  auto gc = make_generator(2);
+  EXPECT_THROW(ddpm_hybrid_loss(wrong, x, betas, false, gc), c10::Error);
+}
+
+}  // namespace
+}  // namespace scorelab
