@@ -97,7 +97,8 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
     auto net = build_model<NCSNv2Impl>("ncsnv2", args);
     m.name = "ncsnv2";
     m.module = net;
-    m.loss_unit = "dsm";
+    m.loss_unit = c.objective;
+    m.eval_needs_grad = c.objective == "ssm";
     const bool paper_cifar = c.preset == "paper" && channels == 3;
     const double smax = c.sigma_max > 0 ? c.sigma_max : (paper_cifar ? 50.0 : 1.0);
     const int64_t levels = c.levels > 0 ? c.levels : (paper_cifar ? 232 : 10);
@@ -107,9 +108,9 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
     a.sigmas = std::make_shared<SigmaSchedule>(smax, c.sigma_min, levels);
     // NCSN works on data in [0, 1] (REFERENCE 3): the objective sees (x + 1) / 2.
     a.score = [net](const at::Tensor& x, const at::Tensor& sigma) { return net->forward(x, sigma); };
-    auto dsm = std::shared_ptr<const Objective>(objective_registry().get("dsm")(a));
-    m.objective = std::make_shared<ImageObjective>("dsm", [dsm](const at::Tensor& x, at::Generator& g) {
-      return dsm->loss((x + 1) * 0.5, g);
+    auto inner = std::shared_ptr<const Objective>(objective_registry().get(c.objective)(a));
+    m.objective = std::make_shared<ImageObjective>(c.objective, [inner](const at::Tensor& x, at::Generator& g) {
+      return inner->loss((x + 1) * 0.5, g);
     });
     return m;
   }
@@ -117,7 +118,7 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
     auto net = build_model<UNetImpl>("unet", args);
     m.name = "unet";
     m.module = net;
-    m.loss_unit = "mse";
+    m.loss_unit = c.hybrid ? "hybrid (mse + vlb bits/dim)" : "mse";
     ObjectiveArgs a;
     a.betas = std::make_shared<BetaSchedule>(BetaSchedule::by_name(c.beta_schedule, c.timesteps));
     a.antithetic = c.antithetic;

@@ -17,6 +17,7 @@ struct ImageModel {
   std::shared_ptr<const Objective> objective;       // loss(x in [-1, 1], gen)
   std::string loss_unit;                            // display unit of the test loss
   double display_scale = 1.0;                       // displayed = scale * objective loss
+  bool eval_needs_grad = false;                     // ssm differentiates the score even when evaluating
 };
 
 struct ImageShape {

@@ -47,6 +47,7 @@ void ImageTrainConfig::add_options(po::options_description& desc) {
       ("sigma-max", po::value(&sigma_max)->default_value(sigma_max), "ncsn largest noise level (0: preset: 1 small, 50 paper CIFAR-10)")
       ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
       ("levels", po::value(&levels)->default_value(levels), "ncsn noise levels (0: preset: 10, 232 for paper CIFAR-10)")
+      ("objective", po::value(&objective)->default_value(objective), "ncsn: dsm | ssm (sliced score matching, ~4x the compute)")
       ("timesteps", po::value(&timesteps)->default_value(timesteps), "ddpm T")
       ("beta-schedule", po::value(&beta_schedule)->default_value(beta_schedule), "ddpm betas: linear | cosine")
       ("antithetic", po::bool_switch(&antithetic), "ddpm: antithetic timestep sampling")
@@ -121,6 +122,7 @@ void ImageTrainConfig::validate() const {
     if (v < 0) throw ConfigError(flag_error(flag, std::to_string(v), "an integer >= 0 (0: the preset's)"));
   require_nonnegative("--sigma-max", sigma_max);
   require_positive("--sigma-min", sigma_min);
+  require_one_of("--objective", objective, {"dsm", "ssm"});
   if (timesteps < 2) throw ConfigError(flag_error("--timesteps", std::to_string(timesteps), "an integer >= 2"));
   require_one_of("--beta-schedule", beta_schedule, {"linear", "cosine"});
   train.validate();
@@ -132,7 +134,7 @@ nlohmann::json ImageTrainConfig::to_json() const {
           {"sigma", smoothing_sigma()}, {"conditioning", conditioning}, {"target_noise", target_noise},
           {"nr_resnet", nr_resnet}, {"nr_filters", nr_filters}, {"nr_logistic_mix", nr_logistic_mix},
           {"base_channels", base_channels}, {"sigma_max", sigma_max}, {"sigma_min", sigma_min}, {"levels", levels},
-          {"timesteps", timesteps}, {"beta_schedule", beta_schedule}, {"antithetic", antithetic}, {"hybrid", hybrid},
+          {"objective", objective}, {"timesteps", timesteps}, {"beta_schedule", beta_schedule}, {"antithetic", antithetic}, {"hybrid", hybrid},
           {"eval_every", eval_every}, {"eval_images", eval_images}, {"seed", runtime.seed},
           {"threads", runtime.threads}, {"device", runtime.device},
           {"train", {{"iters", train.iters}, {"batch_size", train.batch_size}, {"lr", train.lr},
@@ -177,7 +179,7 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   // Test loss with fixed noise draws, so that evaluations are comparable across iterations.
   const int64_t eval_batch = std::min<int64_t>(std::max<int64_t>(c.train.batch_size, 8), 100);
   auto evaluate = [&]() {
-    torch::NoGradGuard ng;
+    torch::AutoGradMode grad_mode(model.eval_needs_grad);
     auto gen = make_generator(derive_seed(c.runtime.seed, "eval"), device);
     double total = 0.0;
     for (int64_t i = 0; i < n_eval; i += eval_batch) {

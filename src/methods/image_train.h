@@ -25,6 +25,7 @@ struct ImageTrainConfig {
   double sigma_max = 0.0;              // ncsn (0: the preset's)
   double sigma_min = 0.01;
   int64_t levels = 0;                  // ncsn L (0: the preset's)
+  std::string objective = "dsm";       // ncsn: dsm | ssm
   int64_t timesteps = 1000;            // ddpm T
   std::string beta_schedule = "linear";
   bool antithetic = false;

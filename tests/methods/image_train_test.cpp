@@ -82,6 +82,21 @@ TEST(ImageTrain, EveryMethodWritesItsMetrics) {
   }
 }
 
+TEST(ImageTrain, SlicedScoreMatchingAndHybridLossVariantsTrain) {
+  auto c = tiny("ncsn");
+  c.objective = "ssm";
+  auto m = run_image_train(c, fresh("img-ssm"), "x");
+  EXPECT_EQ(m["loss_unit"], "ssm");
+  EXPECT_TRUE(std::isfinite(m["test_loss_final"].get<double>()));
+  c = tiny("ddpm");
+  c.hybrid = true;
+  m = run_image_train(c, fresh("img-hybrid"), "x");
+  EXPECT_TRUE(std::isfinite(m["test_loss_final"].get<double>()));
+  c = tiny("ar");
+  c.hybrid = true;
+  EXPECT_THROW(c.validate(), ConfigError);
+}
+
 TEST(ImageTrain, SameSeedSameParameters) {
   auto c = tiny("smoothed-ar");
   auto a = run_image_train(c, fresh("img-seed-a"), "x");
