@@ -8,6 +8,14 @@ namespace scorelab {
 namespace {
 int64_t dims_per_example(const at::Tensor& x) { return x.numel() / std::max<int64_t>(1, x.size(0)); }
 
+// Uniform timesteps in [0, T); antithetic: the second half mirrors the first (t and T - 1 - t).
+at::Tensor sample_timesteps(int64_t n, int64_t T, bool antithetic, const at::Tensor& like, at::Generator& gen) {
+  auto opts = like.options().dtype(torch::kLong);
+  if (!antithetic) return at::randint(T, {n}, gen, opts);
+  auto half = at::randint(T, {(n + 1) / 2}, gen, opts);
+  return torch::cat({half, T - 1 - half}).slice(0, 0, n);
+}
+
 at::Tensor random_levels(int64_t n, int64_t levels, const at::Tensor& like, at::Generator& gen) {
   return at::randint(levels, {n}, gen, like.options().dtype(torch::kLong));
 }
@@ -74,13 +82,7 @@ LossOutput ddpm_loss(const EpsNetFn& eps, const at::Tensor& x0, const BetaSchedu
                      at::Generator& gen) {
   const int64_t n = x0.size(0);
   const int64_t T = betas.steps();
-  at::Tensor t;
-  if (antithetic) {
-    auto half = at::randint(T, {(n + 1) / 2}, gen, x0.options().dtype(torch::kLong));
-    t = torch::cat({half, T - 1 - half}).slice(0, 0, n);
-  } else {
-    t = at::randint(T, {n}, gen, x0.options().dtype(torch::kLong));
-  }
+  const at::Tensor t = sample_timesteps(n, T, antithetic, x0, gen);
   auto abar = torch::tensor(betas.alpha_bars(), torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t);
   auto noise = at::normal(0.0, 1.0, x0.sizes(), gen, x0.options());
   auto a = per_example(abar, x0);
@@ -108,13 +110,7 @@ LossOutput ddpm_hybrid_loss(const EpsNetFn& eps_var, const at::Tensor& x0, const
                             at::Generator& gen) {
   const int64_t n = x0.size(0);
   const int64_t T = betas.steps();
-  at::Tensor t;
-  if (antithetic) {
-    auto half = at::randint(T, {(n + 1) / 2}, gen, x0.options().dtype(torch::kLong));
-    t = torch::cat({half, T - 1 - half}).slice(0, 0, n);
-  } else {
-    t = at::randint(T, {n}, gen, x0.options().dtype(torch::kLong));
-  }
+  const at::Tensor t = sample_timesteps(n, T, antithetic, x0, gen);
   // Per-step tables (float64 on the host, then gathered per example).
   std::vector<double> ab_prev(T), log_beta(T), log_post(T), c0(T), ct(T);
   for (int64_t i = 0; i < T; ++i) {
