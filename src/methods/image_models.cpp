@@ -62,6 +62,7 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
     auto cfg = pixelcnn_config(c, channels);
     auto net = std::make_shared<PixelCNNppImpl>(cfg);
     m.module = net;
+    m.generators.emplace_back("dropout", net->dropout_generator());
     m.loss_unit = "bits/dim";
     m.display_scale = to_bits;
     ObjectiveArgs a;

@@ -3,6 +3,10 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
+
+#include <ATen/core/Generator.h>
 
 #include <torch/nn/module.h>
 
@@ -17,7 +21,8 @@ struct ImageModel {
   std::shared_ptr<const Objective> objective;       // loss(x in [-1, 1], gen)
   std::string loss_unit;                            // display unit of the test loss
   double display_scale = 1.0;                       // displayed = scale * objective loss
-  bool eval_needs_grad = false;                     // ssm differentiates the score even when evaluating
+  bool eval_needs_grad = false;
+  std::vector<std::pair<std::string, at::Generator>> generators;  // the model's own random streams (checkpointed)                     // ssm differentiates the score even when evaluating
 };
 
 struct ImageShape {

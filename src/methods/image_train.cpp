@@ -208,6 +208,7 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   hooks.images_per_iter = c.train.batch_size;
   hooks.eval_log_path = (fs::path(out) / "test_loss.csv").string();
   trainer.set_hooks(hooks);
+  for (const auto& [name, g] : model.generators) trainer.add_generator(name, g);
   auto gen = make_generator(derive_seed(c.runtime.seed, "train"), device);
   const int64_t n_train = train_x.size(0);
   auto result = trainer.fit(

@@ -175,6 +175,8 @@ class PixelCNNppImpl : public torch::nn::Module {
   // Dropout2d masks in training mode are drawn from this generator (STYLE 7). The default is a CPU
   // generator seeded with config.dropout_seed; masks are drawn on the generator's device and moved.
   void set_dropout_generator(at::Generator gen) { dropout_gen_ = std::move(gen); }
+  // The generator the dropout masks come from (a shared handle: checkpoint its state to resume exactly).
+  at::Generator dropout_generator() const { return dropout_gen_; }
 
   const PixelCNNppConfig& config() const { return config_; }
 

@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 #include <torch/torch.h>
+#include <ATen/CPUGeneratorImpl.h>
 
 #include "core/cli.h"
 #include "core/error.h"
@@ -84,6 +85,8 @@ void Trainer::save_checkpoint(int64_t iter, at::Generator& gen) {
   archive.write("format", torch::tensor(std::vector<int64_t>{1}));
   archive.write("iter", torch::tensor(std::vector<int64_t>{iter}));
   archive.write("rng", gen.get_state());
+  archive.write("global_rng", at::detail::getDefaultCPUGenerator().get_state());
+  for (const auto& [name, g] : extra_generators_) archive.write("rng_" + name, g.get_state());
   archive.write("fingerprint", torch::tensor(std::vector<uint8_t>(fingerprint_.begin(), fingerprint_.end()), torch::kUInt8));
   torch::serialize::OutputArchive model_archive, optim_archive, ema_archive;
   module_->save(model_archive);
@@ -135,6 +138,13 @@ int64_t Trainer::load_checkpoint(at::Generator& gen) {
       }
     }
     gen.set_state(rng);
+    at::Tensor state;
+    if (archive.try_read("global_rng", state)) {
+      at::Generator global = at::detail::getDefaultCPUGenerator();
+      global.set_state(state);
+    }
+    for (auto& [name, g] : extra_generators_)
+      if (archive.try_read("rng_" + name, state)) g.set_state(state);
     return iter.item<int64_t>();
   } catch (const c10::Error& e) {
     throw DataError("checkpoint '" + checkpoint_path_ + "' cannot be loaded for " + name_ +

@@ -65,6 +65,11 @@ class Trainer {
 
   void set_hooks(TrainerHooks hooks) { hooks_ = std::move(hooks); }
 
+  // A generator the model draws from itself (e.g. PixelCNN++'s dropout masks): its state is checkpointed
+  // and restored with the rest, so a resumed run continues bit-identically. LibTorch's global CPU
+  // generator (used by torch::nn::Dropout) is always checkpointed.
+  void add_generator(const std::string& name, at::Generator gen) { extra_generators_.emplace_back(name, std::move(gen)); }
+
   // Copies the EMA weights into the module (no-op without EMA). Call once after fit, before sampling.
   void use_ema_weights();
 
@@ -80,6 +85,7 @@ class Trainer {
   std::string checkpoint_path_, log_path_, fingerprint_;
   std::unique_ptr<State> state_;
   TrainerHooks hooks_;
+  std::vector<std::pair<std::string, at::Generator>> extra_generators_;
 };
 
 }  // namespace scorelab
