@@ -19,8 +19,7 @@ int main(int argc, char** argv) {
                              "distribution and writes DIR/report.md, metrics.json, config.json and figures."))
       return 0;
     config.validate();
-    const std::string out = config.runtime.out.empty() ? scorelab::default_report_dir("compare-" + config.dataset)
-                                                       : config.runtime.out;
+    const std::string out = config.runtime.out_or_default("compare-" + config.dataset);
     scorelab::run_toy_compare(config, out, scorelab::command_line(argc, argv));
     std::cout << "report: " << out << "/report.md\n";
     return 0;

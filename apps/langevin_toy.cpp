@@ -24,8 +24,7 @@ int main(int argc, char** argv) {
                              "Plain vs annealed Langevin dynamics with the exact and a learned score (Song & Ermon 2019, 3.2.2)."))
       return 0;
     config.validate();
-    const std::string out = config.runtime.out.empty() ? scorelab::default_report_dir("langevin-" + config.dataset)
-                                                       : config.runtime.out;
+    const std::string out = config.runtime.out_or_default("langevin-" + config.dataset);
     scorelab::run_langevin_experiment(config, out, scorelab::command_line(argc, argv));
     std::cout << "report: " << out << "/report.md\n";
     return 0;

@@ -18,8 +18,7 @@ int main(int argc, char** argv) {
                              "Trains the methods' score models and draws learned vs exact scores as arrows with the error as a heat map."))
       return 0;
     config.validate();
-    const std::string out = config.runtime.out.empty() ? scorelab::default_report_dir("score-field-" + config.dataset)
-                                                       : config.runtime.out;
+    const std::string out = config.runtime.out_or_default("score-field-" + config.dataset);
     scorelab::run_score_field(config, out, scorelab::command_line(argc, argv));
     std::cout << "report: " << out << "/report.md\n";
     return 0;

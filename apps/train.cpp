@@ -22,15 +22,15 @@ int main(int argc, char** argv) {
                              "Trains one image model; DIR gets metrics.json, config.json, train_loss.csv, test_loss.csv,\n"
                              "losses.png, checkpoint.ckpt and model.pt (Python: torch.load('model.pt') gives a dict of tensors)."))
       return 0;
-    if (scorelab::toy_dataset_registry().contains(config.dataset) && config.dataset != "file") {
-      const std::string out = config.runtime.out.empty()
-                                  ? scorelab::default_report_dir("train-" + config.method + "-" + config.dataset)
-                                  : config.runtime.out;
-      auto metrics = scorelab::run_toy_train(config, vm, out, scorelab::command_line(argc, argv));
+    const std::string out = config.runtime.out_or_default("train-" + config.method + "-" + config.dataset);
+    auto summary = [&](const nlohmann::json& metrics) {
       std::cout << "test loss " << metrics["test_loss_initial"].get<double>() << " -> "
-                << metrics["test_loss_final"].get<double>() << " " << metrics["loss_unit"].get<std::string>()
-                << "; results in " << out << "\n";
+              << metrics["test_loss_final"].get<double>() << " " << metrics["loss_unit"].get<std::string>()
+              << "; results in " << out << "\n";
       return 0;
+    };
+    if (scorelab::toy_dataset_registry().contains(config.dataset) && config.dataset != "file") {
+      return summary(scorelab::run_toy_train(config, vm, out, scorelab::command_line(argc, argv)));
     }
     config.apply_preset(vm);
     config.validate();
@@ -38,13 +38,6 @@ int main(int argc, char** argv) {
       std::cout << scorelab::describe_image_model(config).dump() << "\n";
       return 0;
     }
-    const std::string out = config.runtime.out.empty()
-                                ? scorelab::default_report_dir("train-" + config.method + "-" + config.dataset)
-                                : config.runtime.out;
-    auto metrics = scorelab::run_image_train(config, out, scorelab::command_line(argc, argv));
-    std::cout << "test loss " << metrics["test_loss_initial"].get<double>() << " -> "
-              << metrics["test_loss_final"].get<double>() << " " << metrics["loss_unit"].get<std::string>()
-              << "; results in " << out << "\n";
-    return 0;
+    return summary(scorelab::run_image_train(config, out, scorelab::command_line(argc, argv)));
   });
 }

@@ -10,6 +10,7 @@
 
 #include "core/cli.h"
 #include "core/error.h"
+#include "core/io.h"
 
 namespace po = boost::program_options;
 
@@ -26,6 +27,10 @@ void RuntimeConfig::add_options(po::options_description& desc) {
 void RuntimeConfig::validate() const {
   require_one_of("--device", device, {"auto", "cpu", "cuda"});
   if (threads < 0) throw ConfigError(flag_error("--threads", std::to_string(threads), "0 (all cores) or a positive count"));
+}
+
+std::string RuntimeConfig::out_or_default(const std::string& prefix) const {
+  return out.empty() ? default_report_dir(prefix) : out;
 }
 
 c10::Device resolve_device(const std::string& name) {

@@ -19,6 +19,8 @@ struct RuntimeConfig {
 
   void add_options(boost::program_options::options_description& desc);
   void validate() const;
+  // --out, or a fresh reports/<prefix>-<timestamp> folder when it was not given.
+  std::string out_or_default(const std::string& prefix) const;
 };
 
 // Resolves "auto" to CUDA when present. "cuda" without a GPU is a ConfigError.

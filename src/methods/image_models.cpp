@@ -15,19 +15,6 @@ namespace scorelab {
 
 namespace {
 
-// Wraps a loss function of data in [-1, 1] as a named objective.
-class ImageObjective : public Objective {
- public:
-  using Fn = std::function<LossOutput(const at::Tensor&, at::Generator&)>;
-  ImageObjective(std::string name, Fn fn) : name_(std::move(name)), fn_(std::move(fn)) {}
-  std::string name() const override { return name_; }
-  LossOutput loss(const at::Tensor& x, at::Generator& gen) const override { return fn_(x, gen); }
-
- private:
-  std::string name_;
-  Fn fn_;
-};
-
 PixelCNNppConfig pixelcnn_config(const ImageTrainConfig& c, int64_t channels) {
   PixelCNNppConfig p = pixelcnnpp_preset(c.preset, channels);
   if (c.nr_resnet > 0) p.nr_resnet = c.nr_resnet;
@@ -110,7 +97,7 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
     // NCSN works on data in [0, 1] (REFERENCE 3): the objective sees (x + 1) / 2.
     a.score = [net](const at::Tensor& x, const at::Tensor& sigma) { return net->forward(x, sigma); };
     auto inner = std::shared_ptr<const Objective>(objective_registry().get(c.objective)(a));
-    m.objective = std::make_shared<ImageObjective>(c.objective, [inner](const at::Tensor& x, at::Generator& g) {
+    m.objective = make_objective(c.objective, [inner](const at::Tensor& x, at::Generator& g) {
       return inner->loss((x + 1) * 0.5, g);
     });
     return m;

@@ -81,8 +81,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-GaussianMixture load_truth(const ToyLabConfig& c) { return make_toy_dataset(c.dataset, c.mixture_file); }
-
 void setup_runtime(const ToyLabConfig& c) {
   set_threads(c.runtime.threads);
   const auto device = resolve_device(c.runtime.device);
@@ -124,7 +122,7 @@ ToyData make_toy_data(const GaussianMixture& truth, uint64_t seed, int64_t test_
 nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, const std::string& command) {
   c.validate();
   setup_runtime(c);
-  const GaussianMixture truth = load_truth(c);
+  const GaussianMixture truth = make_toy_dataset(c.dataset, c.mixture_file);
   ensure_writable_dir(out);
   const std::string ckpt_dir = (fs::path(out) / "checkpoints").string();
   ensure_writable_dir(ckpt_dir);

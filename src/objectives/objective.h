@@ -31,6 +31,10 @@ class Objective {
   virtual LossOutput loss(const at::Tensor& batch, at::Generator& gen) const = 0;
 };
 
+// A named objective from a loss function (wrappers, e.g. a change of data range, use it too).
+using LossFn = std::function<LossOutput(const at::Tensor& batch, at::Generator& gen)>;
+std::unique_ptr<Objective> make_objective(std::string name, LossFn fn);
+
 struct ObjectiveArgs {
   LogProbFn log_prob;
   ScoreNetFn score;

@@ -7,19 +7,6 @@ namespace scorelab {
 
 namespace {
 
-// Wraps a pure loss function as a named Objective.
-class FnObjective : public Objective {
- public:
-  using Fn = std::function<LossOutput(const at::Tensor&, at::Generator&)>;
-  FnObjective(std::string name, Fn fn) : name_(std::move(name)), fn_(std::move(fn)) {}
-  std::string name() const override { return name_; }
-  LossOutput loss(const at::Tensor& batch, at::Generator& gen) const override { return fn_(batch, gen); }
-
- private:
-  std::string name_;
-  Fn fn_;
-};
-
 template <typename T>
 const T& need(const T& value, bool ok, const std::string& objective, const std::string& what) {
   if (!ok) throw ConfigError("objective '" + objective + "' needs " + what);
@@ -32,18 +19,35 @@ void need_sigma(double sigma, const std::string& objective) {
 
 }  // namespace
 
+namespace {
+class FnObjective : public Objective {
+ public:
+  FnObjective(std::string name, LossFn fn) : name_(std::move(name)), fn_(std::move(fn)) {}
+  std::string name() const override { return name_; }
+  LossOutput loss(const at::Tensor& batch, at::Generator& gen) const override { return fn_(batch, gen); }
+
+ private:
+  std::string name_;
+  LossFn fn_;
+};
+}  // namespace
+
+std::unique_ptr<Objective> make_objective(std::string name, LossFn fn) {
+  return std::make_unique<FnObjective>(std::move(name), std::move(fn));
+}
+
 const ObjectiveRegistry& objective_registry() {
   static const ObjectiveRegistry reg = [] {
     ObjectiveRegistry r("objective");
     r.add("nll", [](const ObjectiveArgs& a) {
       auto lp = need(a.log_prob, bool(a.log_prob), "nll", "a density model");
-      return std::make_unique<FnObjective>("nll", [lp](const at::Tensor& x, at::Generator&) { return nll_loss(lp, x); });
+      return make_objective("nll", [lp](const at::Tensor& x, at::Generator&) { return nll_loss(lp, x); });
     }, "maximum likelihood on clean data");
     r.add("smoothed-nll", [](const ObjectiveArgs& a) {
       auto lp = need(a.log_prob, bool(a.log_prob), "smoothed-nll", "a density model");
       need_sigma(a.sigma, "smoothed-nll");
       double sigma = a.sigma;
-      return std::make_unique<FnObjective>("smoothed-nll", [lp, sigma](const at::Tensor& x, at::Generator& g) {
+      return make_objective("smoothed-nll", [lp, sigma](const at::Tensor& x, at::Generator& g) {
         return smoothed_nll_loss(lp, x, sigma, g);
       });
     }, "stage 1 of distribution smoothing: maximum likelihood on x + sigma z");
@@ -51,14 +55,14 @@ const ObjectiveRegistry& objective_registry() {
       auto lp = need(a.log_prob, bool(a.log_prob), "reverse-smoothing", "a conditional density model");
       need_sigma(a.sigma, "reverse-smoothing");
       double sigma = a.sigma, t = a.target_noise;
-      return std::make_unique<FnObjective>("reverse-smoothing", [lp, sigma, t](const at::Tensor& x, at::Generator& g) {
+      return make_objective("reverse-smoothing", [lp, sigma, t](const at::Tensor& x, at::Generator& g) {
         return reverse_smoothing_loss(lp, x, sigma, g, t);
       });
     }, "stage 2 of distribution smoothing: maximum likelihood of x given x~");
     r.add("dsm", [](const ObjectiveArgs& a) {
       auto s = need(a.score, bool(a.score), "dsm", "a noise-conditional score network");
       auto sig = need(a.sigmas, bool(a.sigmas), "dsm", "noise levels (a sigma schedule)");
-      return std::make_unique<FnObjective>("dsm", [s, sig](const at::Tensor& x, at::Generator& g) {
+      return make_objective("dsm", [s, sig](const at::Tensor& x, at::Generator& g) {
         return dsm_loss(s, x, *sig, g);
       });
     }, "denoising score matching, lambda(sigma) = sigma^2");
@@ -66,7 +70,7 @@ const ObjectiveRegistry& objective_registry() {
       auto s = need(a.score, bool(a.score), "ssm", "a noise-conditional score network");
       auto sig = need(a.sigmas, bool(a.sigmas), "ssm", "noise levels (a sigma schedule)");
       int64_t p = a.projections;
-      return std::make_unique<FnObjective>("ssm", [s, sig, p](const at::Tensor& x, at::Generator& g) {
+      return make_objective("ssm", [s, sig, p](const at::Tensor& x, at::Generator& g) {
         return ssm_loss(s, x, *sig, p, g);
       });
     }, "sliced score matching on noised data, lambda(sigma) = sigma^2");
@@ -74,7 +78,7 @@ const ObjectiveRegistry& objective_registry() {
       auto e = need(a.eps, bool(a.eps), "ddpm", "a noise-prediction network");
       auto b = need(a.betas, bool(a.betas), "ddpm", "a beta schedule");
       bool anti = a.antithetic;
-      return std::make_unique<FnObjective>("ddpm", [e, b, anti](const at::Tensor& x, at::Generator& g) {
+      return make_objective("ddpm", [e, b, anti](const at::Tensor& x, at::Generator& g) {
         return ddpm_loss(e, x, *b, anti, g);
       });
     }, "DDPM L_simple (eps prediction)");
@@ -82,7 +86,7 @@ const ObjectiveRegistry& objective_registry() {
       auto e = need(a.eps, bool(a.eps), "ddpm-hybrid", "a noise-prediction network with learned variances (2C outputs)");
       auto b = need(a.betas, bool(a.betas), "ddpm-hybrid", "a beta schedule");
       bool anti = a.antithetic;
-      return std::make_unique<FnObjective>("ddpm-hybrid", [e, b, anti](const at::Tensor& x, at::Generator& g) {
+      return make_objective("ddpm-hybrid", [e, b, anti](const at::Tensor& x, at::Generator& g) {
         return ddpm_hybrid_loss(e, x, *b, anti, g);
       });
     }, "improved DDPM: L_simple + 0.001 L_vlb with learned variances");
