@@ -1,0 +1,456 @@
+#include "methods/image_compare.h"
+
+#include <torch/torch.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "core/cli.h"
+#include "core/error.h"
+#include "core/io.h"
+#include "core/registry.h"
+#include "data/image_data.h"
+#include "eval/classifier.h"
+#include "eval/image_grid.h"
+#include "eval/markdown.h"
+#include "eval/neighbours.h"
+#include "eval/sample_quality.h"
+#include "models/discretized_logistic.h"
+#include "models/pixelcnnpp.h"
+#include "samplers/pixelcnn_sampling.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace scorelab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+const std::vector<std::string> kMethods{"ar", "smoothed-ar", "ncsn", "ddpm"};
+const std::vector<std::string> kDenoisers{"single-step-detached", "single-step-full", "conditional-ar"};
+
+// "a,b" -> {a, b}; "all" -> every allowed name; unknown names are a ConfigError naming the flag.
+std::vector<std::string> split_names(const std::string& flag, const std::string& list,
+                                     const std::vector<std::string>& allowed) {
+  if (list == "all") return allowed;
+  std::vector<std::string> out;
+  std::stringstream ss(list);
+  std::string name;
+  while (std::getline(ss, name, ',')) {
+    if (name.empty()) continue;
+    require_one_of(flag, name, allowed);
+    if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+  }
+  if (out.empty()) throw ConfigError(flag_error(flag, list, "a comma-separated list of names, or all"));
+  return out;
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+// One model to train or load: the checkpoint key and the train settings that differ between methods.
+struct ModelSpec {
+  std::string key;
+  std::string method;
+  int stage = 1;
+};
+
+std::vector<ModelSpec> model_specs(const ImageCompareConfig& c) {
+  std::vector<ModelSpec> specs;
+  for (const auto& m : c.method_list()) {
+    if (m == "smoothed-ar") {
+      specs.push_back({"smoothed-ar-stage1", m, 1});
+      const auto d = c.denoiser_list();
+      if (std::find(d.begin(), d.end(), "conditional-ar") != d.end())
+        specs.push_back({"smoothed-ar-stage2-stacked", m, 2});
+    } else {
+      specs.push_back({m, m, 1});
+    }
+  }
+  return specs;
+}
+
+ImageTrainConfig train_config(const ImageCompareConfig& c, const ModelSpec& s) {
+  ImageTrainConfig t;
+  t.method = s.method;
+  t.stage = s.stage;
+  t.dataset = c.dataset;
+  t.data_dir = c.data_dir;
+  t.preset = c.preset;
+  t.conditioning = "stacked";
+  t.runtime = c.runtime;
+  t.runtime.out.clear();
+  t.apply_preset(po::variables_map{});
+  if (c.iters > 0) {
+    t.train.iters = c.iters;
+    t.eval_every = std::max<int64_t>(1, c.iters / 10);
+  }
+  if (c.batch_size > 0) t.train.batch_size = c.batch_size;
+  t.train.budget_minutes = c.budget_minutes;
+  t.train.resume = true;  // an interrupted compare continues where it stopped
+  t.train.quiet = c.quiet;
+  return t;
+}
+
+// Samples in [-1, 1] -> PNG grid of at most 64 images.
+void write_samples(const std::string& path, const at::Tensor& x) {
+  write_png_grid(path, x.slice(0, 0, std::min<int64_t>(64, x.size(0))).clamp(-1.0, 1.0));
+}
+
+std::string int_or_dash(const nlohmann::json& j) {
+  if (j.is_null() || !j.is_number()) return "-";
+  return std::to_string(static_cast<int64_t>(std::llround(j.get<double>())));
+}
+
+std::string fmt_or_dash(const nlohmann::json& j, int digits = 4) {
+  if (j.is_null() || !j.is_number()) return "-";
+  return fmt_number(j.get<double>(), digits);
+}
+
+}  // namespace
+
+bool is_image_dataset(const std::string& name) {
+  const auto names = image_dataset_names();
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+ImageCompareConfig::ImageCompareConfig() { mask.mask = "bottom-half"; }
+
+void ImageCompareConfig::add_options(po::options_description& desc) {
+  po::options_description m("Image comparison");
+  m.add_options()
+      ("method", po::value(&methods)->default_value(methods), "ar | smoothed-ar | ncsn | ddpm | a,b | all")
+      ("dataset", po::value(&dataset)->default_value(dataset), "mnist | fashion-mnist | cifar10 (or a toy set: the toy lab)")
+      ("data-dir", po::value(&data_dir), "data folder (default: $SCORELAB_DATA or <repo>/data)")
+      ("preset", po::value(&preset)->default_value(preset), "model sizes and training defaults: tiny | small | paper")
+      ("iters", po::value(&iters)->default_value(iters), "training iterations per model (0: the preset's)")
+      ("budget-minutes", po::value(&budget_minutes)->default_value(budget_minutes), "wall-clock training budget per model (0: none)")
+      ("batch-size", po::value(&batch_size)->default_value(batch_size), "training batch size (0: the preset's)")
+      ("samples", po::value(&samples)->default_value(samples), "samples drawn per method row")
+      ("denoisers", po::value(&denoisers)->default_value(denoisers),
+       "smoothed-ar rows: all | any of single-step-detached,single-step-full,conditional-ar")
+      ("from-checkpoints", po::value(&from_checkpoints), "evaluate the train folders DIR/<key> instead of training")
+      ("classifier", po::value(&classifier), "classifier file for FD/KID: loaded if it exists, else trained and saved there (default: data/classifiers/<dataset>/classifier.pt)")
+      ("classifier-epochs", po::value(&classifier_epochs)->default_value(classifier_epochs), "epochs when the classifier is trained")
+      ("bound-images", po::value(&bound_images)->default_value(bound_images), "test images for the smoothed-ar two-stage bound")
+      ("neighbours", po::value(&neighbours)->default_value(neighbours), "samples shown with their nearest training images (0: none)")
+      ("inpaint-images", po::value(&inpaint_images)->default_value(inpaint_images), "test images to inpaint per method (0: none)")
+      ("inpaint-samples", po::value(&inpaint_samples)->default_value(inpaint_samples), "completions per inpainted image")
+      ("sampler", po::value(&sampling.sampler), "ddpm rows: ddpm (default) | ddim")
+      ("quiet", po::bool_switch(&quiet), "no progress lines");
+  sampling.add_image_options(m);
+  mask.add_options(m);
+  desc.add(m);
+  po::options_description s("Samplers");
+  sampling.sampling.add_options(s);
+  desc.add(s);
+  po::options_description r("Run");
+  runtime.add_options(r);
+  desc.add(r);
+}
+
+std::vector<std::string> ImageCompareConfig::method_list() const {
+  return split_names("--method", methods, kMethods);
+}
+
+std::vector<std::string> ImageCompareConfig::denoiser_list() const {
+  return split_names("--denoisers", denoisers, kDenoisers);
+}
+
+void ImageCompareConfig::validate() const {
+  method_list();
+  denoiser_list();
+  require_one_of("--dataset", dataset, image_dataset_names());
+  require_one_of("--preset", preset, {"tiny", "small", "paper"});
+  if (iters < 0) throw ConfigError(flag_error("--iters", std::to_string(iters), "an integer >= 0 (0: the preset's)"));
+  require_nonnegative("--budget-minutes", budget_minutes);
+  if (batch_size < 0)
+    throw ConfigError(flag_error("--batch-size", std::to_string(batch_size), "an integer >= 0 (0: the preset's)"));
+  if (samples < 2) throw ConfigError(flag_error("--samples", std::to_string(samples), "an integer >= 2"));
+  if (classifier_epochs < 1)
+    throw ConfigError(flag_error("--classifier-epochs", std::to_string(classifier_epochs), "an integer >= 1"));
+  if (bound_images < 0) throw ConfigError(flag_error("--bound-images", std::to_string(bound_images), "an integer >= 0"));
+  if (neighbours < 0) throw ConfigError(flag_error("--neighbours", std::to_string(neighbours), "an integer >= 0"));
+  if (inpaint_images < 0)
+    throw ConfigError(flag_error("--inpaint-images", std::to_string(inpaint_images), "an integer >= 0"));
+  if (inpaint_samples < 1)
+    throw ConfigError(flag_error("--inpaint-samples", std::to_string(inpaint_samples), "an integer >= 1"));
+  if (!sampling.sampler.empty()) require_one_of("--sampler", sampling.sampler, {"ddpm", "ddim"});
+  if (!from_checkpoints.empty() && !fs::is_directory(from_checkpoints))
+    throw ConfigError(flag_error("--from-checkpoints", from_checkpoints,
+                                 "a folder holding train outputs named ar, smoothed-ar-stage1, ncsn, ddpm, ..."));
+  mask.validate();
+  sampling.validate();
+  runtime.validate();
+}
+
+nlohmann::json ImageCompareConfig::to_json() const {
+  return {{"methods", method_list()}, {"dataset", dataset}, {"preset", preset}, {"iters", iters},
+          {"budget_minutes", budget_minutes}, {"batch_size", batch_size}, {"samples", samples},
+          {"denoisers", denoiser_list()}, {"from_checkpoints", from_checkpoints}, {"classifier", classifier},
+          {"bound_images", bound_images}, {"inpaint_images", inpaint_images}, {"inpaint_samples", inpaint_samples},
+          {"mask", mask.to_json()}, {"sampling", sampling.to_json()}, {"seed", runtime.seed},
+          {"threads", runtime.threads}, {"device", runtime.device}};
+}
+
+at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImageModel& stage2, const at::Tensor& x,
+                               at::Generator& gen) {
+  torch::NoGradGuard no_grad;
+  const double sigma = stage1.config.smoothing_sigma();
+  const double t = stage2.config.target_noise;
+  auto& net1 = pixelcnn_of(stage1.model);
+  auto& net2 = pixelcnn_of(stage2.model);
+  const at::Tensor x_tilde = x + sigma * at::randn(x.sizes(), gen, x.options());
+  const at::Tensor target = t > 0 ? x + t * at::randn(x.sizes(), gen, x.options()) : x;
+  const at::Tensor log_p1 = mix_logistic_log_prob(x_tilde, net1.forward(x_tilde));
+  const at::Tensor log_p2 = mix_logistic_log_prob(target, net2.forward(target, x_tilde));
+  return smoothing_log_bound(log_p1, log_p2, x, x_tilde, sigma);
+}
+
+nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string& out, const std::string& command) {
+  c.validate();
+  set_threads(c.runtime.threads);
+  const auto device = resolve_device(c.runtime.device);
+  ensure_writable_dir(out);
+  nlohmann::json config = c.to_json();
+  config["command"] = command;
+  write_json((fs::path(out) / "config.json").string(), config);
+
+  // 1. Train (or find) every model.
+  const std::string ckpt_root = c.from_checkpoints.empty() ? (fs::path(out) / "checkpoints").string() : c.from_checkpoints;
+  nlohmann::json train_metrics = nlohmann::json::object();
+  for (const auto& spec : model_specs(c)) {
+    const std::string dir = (fs::path(ckpt_root) / spec.key).string();
+    if (c.from_checkpoints.empty()) {
+      std::cerr << "[compare] training " << spec.key << " -> " << dir << "\n";
+      ImageTrainConfig t = train_config(c, spec);
+      t.validate();
+      run_image_train(t, dir, command + "  # model " + spec.key);
+    } else if (!fs::exists(fs::path(dir) / "config.json")) {
+      throw ConfigError(flag_error("--from-checkpoints", c.from_checkpoints,
+                                   "a folder with a train output '" + spec.key + "' (missing " + dir + "/config.json)"));
+    }
+    const fs::path mpath = fs::path(dir) / "metrics.json";
+    train_metrics[spec.key] = fs::exists(mpath) ? read_json(mpath.string()) : nlohmann::json::object();
+  }
+  auto dir_of = [&](const std::string& key) { return (fs::path(ckpt_root) / key).string(); };
+
+  // 2. The data and the classifier behind FD / KID.
+  auto train_set = load_image_dataset(c.dataset, "train", c.data_dir);
+  auto test_set = load_image_dataset(c.dataset, "test", c.data_dir);
+  ClassifierTrainConfig cls_cfg;
+  cls_cfg.epochs = c.classifier_epochs;
+  const std::string cls_path = c.classifier.empty() ? default_classifier_path(c.dataset, c.data_dir) : c.classifier;
+  bool cls_trained = false;
+  ImageClassifier classifier =
+      load_or_train_classifier(c.dataset, c.data_dir, cls_path, derive_seed(c.runtime.seed, "classifier"), cls_cfg, &cls_trained);
+  const double cls_acc = classifier_accuracy(classifier, test_set.images, test_set.labels);
+  SampleQualityOptions quality_opts;
+  quality_opts.classifier_path = cls_path;
+  quality_opts.kid_subset_size = std::min<int64_t>(1000, c.samples);
+
+  // 3. Draw, score and complete, one row per method variant.
+  nlohmann::json rows = nlohmann::json::array();
+  auto score_row = [&](nlohmann::json row, const at::Tensor& samples, const std::string& tag) {
+    auto gen = make_generator(derive_seed(c.runtime.seed, "quality"));
+    row["quality"] = evaluate_sample_quality(classifier, samples.cpu(), train_set, test_set, gen, quality_opts);
+    const std::string grid = "samples-" + tag + ".png";
+    write_samples((fs::path(out) / grid).string(), samples.cpu());
+    row["samples_png"] = grid;
+    if (c.neighbours > 0) {
+      const std::string nn = "neighbours-" + tag + ".png";
+      const at::Tensor q = samples.cpu().slice(0, 0, std::min(c.neighbours, samples.size(0)));
+      write_neighbour_grid((fs::path(out) / nn).string(), q, train_set.images, nearest_training_images(q, train_set, 4));
+      row["neighbours_png"] = nn;
+    }
+    rows.push_back(row);
+  };
+  auto inpaint_row = [&](nlohmann::json& row, const std::string& model_dir, const std::string& stage2_dir,
+                         const SamplingConfig& sampling, const std::string& tag) {
+    if (c.inpaint_images == 0) return;
+    InpaintConfig ic;
+    ic.model_dir = model_dir;
+    ic.stage2_dir = stage2_dir;
+    ic.images = c.inpaint_images;
+    ic.samples = c.inpaint_samples;
+    ic.data_dir = c.data_dir;
+    ic.quiet = c.quiet;
+    ic.mask = c.mask;
+    ic.sampling = sampling;
+    ic.sampling.snapshots = 0;
+    ic.runtime = c.runtime;
+    const std::string dir = (fs::path(out) / "inpaint" / tag).string();
+    row["inpaint"] = run_inpaint(ic, dir, command + "  # inpaint " + tag);
+    row["inpaint_png"] = "inpaint/" + tag + "/inpaint.png";
+  };
+  auto base_row = [&](const std::string& name, const std::string& key) {
+    const auto& tm = train_metrics[key];
+    nlohmann::json row = {{"method", name}, {"model", key}};
+    for (const char* k : {"params", "train_s", "iters", "images_per_s", "test_loss_final", "loss_unit"})
+      row[k] = tm.contains(k) ? tm[k] : nlohmann::json(nullptr);
+    return row;
+  };
+  const int64_t n = c.samples;
+  for (const auto& method : c.method_list()) {
+    std::cerr << "[compare] sampling " << method << "\n";
+    if (method == "smoothed-ar") {
+      const auto denoisers = c.denoiser_list();
+      const bool need_stage2 = std::find(denoisers.begin(), denoisers.end(), "conditional-ar") != denoisers.end();
+      LoadedModels models;
+      models.main = load_image_model(dir_of("smoothed-ar-stage1"), device);
+      if (need_stage2) models.stage2 = load_image_model(dir_of("smoothed-ar-stage2-stacked"), device);
+      const auto& m1 = models.main;
+      const double sigma = m1.config.smoothing_sigma();
+      // The stage-1 draws x~, shared by every reverse-smoothing row.
+      auto gen = make_generator(derive_seed(c.runtime.seed, "sample-smoothed-ar"), device);
+      SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / "smoothed-ar").string() : "",
+                              c.sampling.snapshots, !c.quiet);
+      auto t0 = Clock::now();
+      at::Tensor x_tilde;
+      {
+        torch::NoGradGuard ng;
+        x_tilde = sample_pixelcnnpp(pixelcnn_of(m1.model), n, m1.channels, m1.size, m1.size, gen,
+                                    pixelcnn_options(c.sampling, m1.channels, /*continuous=*/true), {}, {}, {},
+                                    monitor.stage("stage1"));
+      }
+      const double stage1_s = seconds_since(t0);
+      write_samples((fs::path(out) / "samples-smoothed-ar-x-tilde.png").string(), x_tilde.cpu());
+      // Two-stage bound on test images (needs stage 2).
+      double bound_bits = NAN;
+      if (need_stage2 && c.bound_images > 0) {
+        auto bgen = make_generator(derive_seed(c.runtime.seed, "bound"), device);
+        const int64_t nb = std::min<int64_t>(c.bound_images, test_set.images.size(0));
+        double total = 0.0;
+        for (int64_t i = 0; i < nb; i += 50) {
+          const at::Tensor x = to_model_range(test_set.images.slice(0, i, std::min(nb, i + 50))).to(device);
+          total += two_stage_log_bound(m1, *models.stage2, x, bgen).sum().item<double>();
+        }
+        const int64_t dims = m1.channels * m1.size * m1.size;
+        // Continuous density on [-1, 1]; + log2(127.5) per dim converts to the 0..255 scale (bins of width 1).
+        bound_bits = -total / nb / (dims * std::log(2.0)) + std::log2(127.5);
+      }
+      for (const auto& d : denoisers) {
+        nlohmann::json row = base_row("smoothed-ar (" + d + ")", "smoothed-ar-stage1");
+        row["stage1_bits_per_dim_x_tilde"] = row["test_loss_final"];
+        row["test_loss_final"] = nullptr;
+        row["two_stage_bound_bits_per_dim"] = number(bound_bits);
+        if (d == "conditional-ar") {
+          row["stage2_params"] = train_metrics["smoothed-ar-stage2-stacked"].value("params", 0);
+          row["stage2_train_s"] = train_metrics["smoothed-ar-stage2-stacked"].value("train_s", 0.0);
+        }
+        SamplingConfig sc = c.sampling;
+        sc.denoise = d == "conditional-ar" ? "conditional-ar" : "single-step";
+        sc.grad = d == "single-step-full" ? "full" : "detached";
+        auto dgen = make_generator(derive_seed(c.runtime.seed, "denoise-" + d), device);
+        t0 = Clock::now();
+        at::Tensor x;
+        if (d == "conditional-ar") {
+          torch::NoGradGuard ng;
+          const auto& m2 = *models.stage2;
+          x = sample_pixelcnnpp(pixelcnn_of(m2.model), n, m2.channels, m2.size, m2.size, dgen,
+                                pixelcnn_options(sc, m2.channels, /*continuous=*/false), x_tilde, {}, {},
+                                monitor.stage("stage2"));
+        } else {
+          x = denoise_single_step(pixelcnn_score_fn(m1.model, sc.grad == "detached"), x_tilde, sigma, dgen,
+                                  monitor.stage("single-step"));
+        }
+        row["sample_s_per_image"] = (stage1_s + seconds_since(t0)) / static_cast<double>(n);
+        row["stage1_sample_s_per_image"] = stage1_s / static_cast<double>(n);
+        inpaint_row(row, dir_of("smoothed-ar-stage1"), need_stage2 ? dir_of("smoothed-ar-stage2-stacked") : "", sc,
+                    "smoothed-ar-" + d);
+        score_row(row, x, "smoothed-ar-" + d);
+      }
+      continue;
+    }
+    LoadedModels models;
+    models.main = load_image_model(dir_of(method), device);
+    SamplingConfig sc = c.sampling;
+    if (method == "ncsn") sc.sampler = "annealed-langevin";
+    nlohmann::json row = base_row(method, method);
+    if (method != "ar") row["test_loss_final"] = nullptr;  // not a likelihood
+    if (method == "ar") row["bits_per_dim"] = train_metrics["ar"].value("test_loss_final", NAN);
+    row["sampler"] = method == "ar" ? "pixelcnn++ " + sc.ar_draw : sc.sampler_for(method);
+    auto gen = make_generator(derive_seed(c.runtime.seed, "sample-" + method), device);
+    SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / method).string() : "",
+                            c.sampling.snapshots, !c.quiet);
+    ImageSamples s = draw_samples(sc, models, n, gen, &monitor);
+    row["sample_s_per_image"] = s.seconds / static_cast<double>(n);
+    inpaint_row(row, dir_of(method), "", sc, method);
+    score_row(row, s.samples, method);
+  }
+
+  // 4. The floor and the report.
+  nlohmann::json metrics = {{"dataset", c.dataset}, {"preset", c.preset}, {"device", device.str()},
+                            {"samples_per_method", n}, {"classifier", {{"path", cls_path}, {"arch", classifier->arch()},
+                                                                       {"test_accuracy", cls_acc}, {"trained_now", cls_trained}}},
+                            {"rows", rows}, {"models", train_metrics}};
+  write_json((fs::path(out) / "metrics.json").string(), metrics);
+
+  std::vector<std::vector<std::string>> table;
+  nlohmann::json floor;
+  for (const auto& r : rows) {
+    const auto& q = r["quality"];
+    if (floor.is_null()) floor = q["floor"];
+    std::string bits = "-";
+    if (r.contains("bits_per_dim")) bits = fmt_or_dash(r["bits_per_dim"]) + " (exact, discretized)";
+    if (r.contains("stage1_bits_per_dim_x_tilde"))
+      bits = fmt_or_dash(r["stage1_bits_per_dim_x_tilde"]) + " (x~, stage 1); bound " +
+             fmt_or_dash(r["two_stage_bound_bits_per_dim"]);
+    std::string params = int_or_dash(r["params"]);
+    if (r.contains("stage2_params")) params += " + " + int_or_dash(r["stage2_params"]);
+    std::string train_s = fmt_or_dash(r["train_s"], 4);
+    if (r.contains("stage2_train_s")) train_s += " + " + fmt_or_dash(r["stage2_train_s"], 4);
+    table.push_back({r["method"].get<std::string>(), params, int_or_dash(r["iters"]), train_s, bits,
+                     fmt_or_dash(q["fd_classifier"]), fmt_or_dash(q["kid_classifier"]["mean"]),
+                     fmt_or_dash(q["classifier_scores"]["mean_max_prob"], 3),
+                     r.contains("inpaint") ? fmt_or_dash(r["inpaint"]["mse_unknown"]) : "-",
+                     fmt_or_dash(r["sample_s_per_image"])});
+  }
+  if (!floor.is_null())
+    table.push_back({"floor: real test vs real train", "-", "-", "-", "-", fmt_or_dash(floor["fd_classifier"]),
+                     fmt_or_dash(floor["kid_classifier"]["mean"]),
+                     rows.empty() ? "-" : fmt_or_dash(rows[0]["quality"]["classifier_scores_real_test"]["mean_max_prob"], 3),
+                     "-", "-"});
+  std::ostringstream md;
+  md << "# compare on " << c.dataset << " (" << c.preset << " preset)\n\n"
+     << "Command: `" << command << "`\n\n"
+     << "Device: " << device.str() << ". Samples per method: " << n << ". Training per model: "
+     << (c.iters > 0 ? std::to_string(c.iters) + " iterations" : std::string("the preset's iterations"))
+     << (c.budget_minutes > 0 ? ", at most " + fmt_number(c.budget_minutes, 3) + " minutes" : std::string()) << ".\n\n"
+     << markdown_table({"method", "params", "iters", "train s", "bits/dim (test)", "FD-classifier", "KID-classifier",
+                        "classifier confidence", "inpaint MSE (unknown)", "sampling s/image"},
+                       table)
+     << "\n"
+     << "FD-classifier and KID-classifier use the FID / KID formulas on the penultimate features of our own "
+     << classifier->arch() << " classifier (test accuracy " << fmt_number(100.0 * cls_acc, 4)
+     << "%), not Inception: they are not FID and not comparable to published numbers. Lower is better; the floor "
+     << "row is real test images against real training images with the same count. Classifier confidence is the "
+     << "mean max-softmax probability of the samples (higher: more recognisable). Inpainting: mask "
+     << c.mask.mask << ", MSE on the completed pixels on the [-1, 1] scale (known pixels are kept exactly).\n\n"
+     << "bits/dim: ar is the exact discretized test likelihood. smoothed-ar's stage-1 figure is the continuous "
+     << "density of x~ = x + sigma z (not comparable to clean-data bits/dim); the bound is the two-stage variational "
+     << "bound E[log p(x~) + log p(x + t e | x~) - log q(x~ | x)] on the continuous, N(0, t^2)-dequantized data, "
+     << "shifted by log2(127.5) to the 0..255 scale: an approximate clean-data figure, not an exact discrete bound.\n\n"
+     << "## Samples\n\n";
+  if (std::find(c.method_list().begin(), c.method_list().end(), "smoothed-ar") != c.method_list().end())
+    md << "smoothed-ar stage 1 draws x~ (before reverse smoothing): ![x~](samples-smoothed-ar-x-tilde.png)\n\n";
+  for (const auto& r : rows)
+    md << "### " << r["method"].get<std::string>() << "\n\n![samples](" << r["samples_png"].get<std::string>() << ")"
+       << (r.contains("neighbours_png") ? " ![nearest training images](" + r["neighbours_png"].get<std::string>() + ")"
+                                         : std::string())
+       << (r.contains("inpaint_png") ? " ![inpainting](" + r["inpaint_png"].get<std::string>() + ")" : std::string())
+       << "\n\n";
+  md << "Nearest-neighbour grids: each row is a sample followed by its nearest training images (L2 in pixel space). "
+     << "Inpainting grids: masked input, completion(s), original.\n";
+  atomic_write_text((fs::path(out) / "report.md").string(), md.str());
+  return metrics;
+}
+
+}  // namespace scorelab

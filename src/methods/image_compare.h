@@ -1,0 +1,77 @@
+// `compare` on images (issue 4): trains (or loads) every chosen method on MNIST / Fashion-MNIST / CIFAR-10
+// with the same budget, draws samples, scores them offline with a classifier trained here, completes
+// masked test images, and writes one report.
+//
+// Methods and the rows of the report:
+//   ar                        PixelCNN++ on clean data (discretized mixture): bits/dim of the test set.
+//   smoothed-ar               stage 1 PixelCNN++ on x~ = x + sigma z; ONE set of stage-1 draws x~ is
+//                             reversed three ways, one row each: single-step (--grad detached, the authors'),
+//                             single-step (--grad full) and conditional-ar (the stage-2 PixelCNN++, stacked).
+//                             Likelihoods: stage-1 bits/dim of x~, and the two-stage variational bound.
+//   ncsn                      NCSNv2 score network + annealed Langevin.
+//   ddpm                      DDPM U-Net + ancestral sampling (or DDIM with --sampler ddim).
+// Models are `train` output folders under OUT/checkpoints/<key> (keys: ar, smoothed-ar-stage1,
+// smoothed-ar-stage2-stacked, ncsn, ddpm); training resumes there if interrupted, and
+// --from-checkpoints DIR reads DIR/<key> instead of training.
+#pragma once
+#include <boost/program_options/options_description.hpp>
+#include <boost/program_options/variables_map.hpp>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include <ATen/Tensor.h>
+#include <ATen/core/Generator.h>
+
+#include "core/runtime.h"
+#include "methods/image_sampling.h"
+#include "methods/inpaint.h"
+
+namespace scorelab {
+
+struct ImageCompareConfig {
+  std::string methods = "smoothed-ar";  // --method ar | smoothed-ar | ncsn | ddpm | a,b | all
+  std::string dataset = "mnist";        // --dataset mnist | fashion-mnist | cifar10
+  std::string data_dir;                 // --data-dir
+  std::string preset = "small";         // --preset tiny | small | paper (model sizes and training defaults)
+  int64_t iters = 0;                    // --iters per model (0: the preset's)
+  double budget_minutes = 0.0;          // --budget-minutes per model: stop each training after this wall time
+  int64_t batch_size = 0;               // --batch-size (0: the preset's)
+  int64_t samples = 64;                 // --samples per method row
+  std::string denoisers = "all";        // --denoisers: smoothed-ar rows: all | single-step-detached,single-step-full,conditional-ar
+  std::string from_checkpoints;         // --from-checkpoints DIR: evaluate DIR/<key> instead of training
+  std::string classifier;               // --classifier FILE (default: the cached classifier of the dataset)
+  int64_t classifier_epochs = 3;        // --classifier-epochs (only when the classifier is trained)
+  int64_t bound_images = 500;           // --bound-images: test images for the two-stage bound
+  int64_t neighbours = 8;               // --neighbours: samples shown with their nearest training images
+  int64_t inpaint_images = 6;           // --inpaint-images (0: no inpainting)
+  int64_t inpaint_samples = 1;          // --inpaint-samples completions per image
+  bool quiet = false;                   // --quiet: no progress lines
+  MaskConfig mask;                      // --mask (default bottom-half: what raster-order models can complete)
+  SamplingConfig sampling;              // --ar-draw, --clamp, --ar-naive, --snapshots, --sampler, sampler knobs
+  RuntimeConfig runtime;
+
+  ImageCompareConfig();
+  void add_options(boost::program_options::options_description& desc);
+  void validate() const;
+  nlohmann::json to_json() const;
+  std::vector<std::string> method_list() const;      // expanded --method
+  std::vector<std::string> denoiser_list() const;    // expanded --denoisers
+};
+
+// True when --dataset names an image data set (compare then runs this pipeline instead of the toy lab).
+bool is_image_dataset(const std::string& name);
+
+// Per-example two-stage bound of distribution smoothing on clean images x (model scale), in nats:
+//   log p(x) >= log p1(x~) + log p2(x + t e | x~) - log q(x~ | x),  x~ = x + sigma z, e ~ N(0, I)
+// with the continuous densities of both PixelCNN++ stages (t = the stage-2 target noise). [N].
+at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImageModel& stage2, const at::Tensor& x,
+                               at::Generator& gen);
+
+// Runs the comparison into out_dir (report.md, metrics.json, config.json, samples-*.png, inpaint/*,
+// neighbours-*.png, checkpoints/ unless --from-checkpoints); returns metrics.json's content.
+nlohmann::json run_image_compare(const ImageCompareConfig& config, const std::string& out_dir,
+                                 const std::string& command);
+
+}  // namespace scorelab

@@ -1,0 +1,19 @@
+# compare on images (issue 4): every method end to end on make_data.py's 64-image MNIST with tiny models,
+# a one-epoch classifier, few samples and short samplers; then the same report again from the checkpoints.
+set(CI_DIR ${CMAKE_BINARY_DIR}/compare-images)
+set(CI_DATA ${CI_DIR}/data)
+add_test(NAME app.compare_images.data COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/apps/make_data.py tiny-mnist ${CI_DATA})
+set_tests_properties(app.compare_images.data PROPERTIES FIXTURES_SETUP compare_images_data)
+set(CI_TINY ${CMAKE_BINARY_DIR}/apps/compare --dataset mnist --data-dir ${CI_DATA} --preset tiny --iters 2 --samples 4
+    --classifier ${CI_DIR}/classifier.pt --classifier-epochs 1 --bound-images 8 --neighbours 2 --inpaint-images 2
+    --steps-per-level 2 --sampler ddim --steps 3 --threads 1 --quiet)
+add_test(NAME app.compare_images.all COMMAND ${CI_TINY} --method all --out ${CI_DIR}/all)
+set_tests_properties(app.compare_images.all PROPERTIES FIXTURES_REQUIRED compare_images_data
+                     FIXTURES_SETUP compare_images_all PASS_REGULAR_EXPRESSION "report: .*/report.md")
+add_test(NAME app.compare_images.from_checkpoints COMMAND ${CI_TINY} --method ar,ddpm
+         --from-checkpoints ${CI_DIR}/all/checkpoints --out ${CI_DIR}/again)
+set_tests_properties(app.compare_images.from_checkpoints PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")
+add_test(NAME bad.compare_images.unknown_denoiser COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --denoisers: got 'tweedie'" ${CI_TINY} --denoisers tweedie --out ${CI_DIR}/bad)
+add_test(NAME bad.compare_images.missing_checkpoints COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --from-checkpoints: got '/nonexistent'" ${CI_TINY} --from-checkpoints /nonexistent --out ${CI_DIR}/bad)
