@@ -439,7 +439,8 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
      << "bound E[log p(x~) + log p(x + t e | x~) - log q(x~ | x)] on the continuous, N(0, t^2)-dequantized data, "
      << "shifted by log2(127.5) to the 0..255 scale: an approximate clean-data figure, not an exact discrete bound.\n\n"
      << "## Samples\n\n";
-  if (std::find(c.method_list().begin(), c.method_list().end(), "smoothed-ar") != c.method_list().end())
+  const auto method_names = c.method_list();
+  if (std::find(method_names.begin(), method_names.end(), "smoothed-ar") != method_names.end())
     md << "smoothed-ar stage 1 draws x~ (before reverse smoothing): ![x~](samples-smoothed-ar-x-tilde.png)\n\n";
   for (const auto& r : rows)
     md << "### " << r["method"].get<std::string>() << "\n\n![samples](" << r["samples_png"].get<std::string>() << ")"

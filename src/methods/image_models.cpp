@@ -94,6 +94,7 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
       throw ConfigError(flag_error("--sigma-max", std::to_string(smax), "a value above --sigma-min"));
     ObjectiveArgs a;
     a.sigmas = std::make_shared<SigmaSchedule>(smax, c.sigma_min, levels);
+    m.sigmas = a.sigmas;
     // NCSN works on data in [0, 1] (REFERENCE 3): the objective sees (x + 1) / 2.
     a.score = [net](const at::Tensor& x, const at::Tensor& sigma) { return net->forward(x, sigma); };
     auto inner = std::shared_ptr<const Objective>(objective_registry().get(c.objective)(a));
@@ -109,6 +110,7 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
     m.loss_unit = c.hybrid ? "hybrid (mse + vlb bits/dim)" : "mse";
     ObjectiveArgs a;
     a.betas = std::make_shared<BetaSchedule>(BetaSchedule::by_name(c.beta_schedule, c.timesteps));
+    m.betas = a.betas;
     a.antithetic = c.antithetic;
     a.eps = [net](const at::Tensor& x, const at::Tensor& t) { return net->forward(x, t); };
     m.objective = objective_registry().get(c.hybrid ? "ddpm-hybrid" : "ddpm")(a);

@@ -10,6 +10,7 @@
 
 #include <torch/nn/module.h>
 
+#include "core/schedule.h"
 #include "methods/image_train.h"
 #include "objectives/objective.h"
 
@@ -23,6 +24,8 @@ struct ImageModel {
   double display_scale = 1.0;                       // displayed = scale * objective loss
   bool eval_needs_grad = false;
   std::vector<std::pair<std::string, at::Generator>> generators;  // the model's own random streams (checkpointed)                     // ssm differentiates the score even when evaluating
+  std::shared_ptr<const SigmaSchedule> sigmas;      // ncsn: the noise levels the score net was trained on ([0, 1] data scale)
+  std::shared_ptr<const BetaSchedule> betas;        // ddpm: the variance schedule of the U-Net
 };
 
 struct ImageShape {

@@ -1,0 +1,392 @@
+#include "methods/image_sampling.h"
+
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/cli.h"
+#include "core/error.h"
+#include "core/io.h"
+#include "core/params_io.h"
+#include "data/image_data.h"
+#include "eval/image_grid.h"
+#include "models/discretized_logistic.h"
+#include "models/ncsnv2.h"
+#include "models/pixelcnnpp.h"
+#include "models/unet.h"
+#include "samplers/denoise.h"
+#include "samplers/pixelcnn_sampling.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace scorelab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+bool is_image_dataset(const std::string& name) {
+  for (const auto& d : image_dataset_names())
+    if (d == name) return true;
+  return false;
+}
+
+template <typename T>
+void read_field(const nlohmann::json& j, const char* key, T& field) {
+  if (j.contains(key) && !j.at(key).is_null()) field = j.at(key).get<T>();
+}
+
+}  // namespace
+
+// ---- loading -----------------------------------------------------------------------------------------------
+
+ImageTrainConfig image_train_config_from_json(const nlohmann::json& j) {
+  ImageTrainConfig c;
+  read_field(j, "method", c.method);
+  read_field(j, "stage", c.stage);
+  read_field(j, "dataset", c.dataset);
+  read_field(j, "preset", c.preset);
+  read_field(j, "sigma", c.sigma);
+  read_field(j, "conditioning", c.conditioning);
+  read_field(j, "target_noise", c.target_noise);
+  read_field(j, "nr_resnet", c.nr_resnet);
+  read_field(j, "nr_filters", c.nr_filters);
+  read_field(j, "nr_logistic_mix", c.nr_logistic_mix);
+  read_field(j, "base_channels", c.base_channels);
+  read_field(j, "sigma_max", c.sigma_max);
+  read_field(j, "sigma_min", c.sigma_min);
+  read_field(j, "levels", c.levels);
+  read_field(j, "objective", c.objective);
+  read_field(j, "timesteps", c.timesteps);
+  read_field(j, "beta_schedule", c.beta_schedule);
+  read_field(j, "antithetic", c.antithetic);
+  read_field(j, "hybrid", c.hybrid);
+  read_field(j, "seed", c.runtime.seed);
+  return c;
+}
+
+LoadedImageModel build_loaded_image_model(const ImageTrainConfig& config, int64_t channels, int64_t size,
+                                          c10::Device device) {
+  LoadedImageModel out;
+  out.config = config;
+  out.channels = channels;
+  out.size = size;
+  out.model = build_image_model(config, channels, size);
+  out.model.module->to(device);
+  out.model.module->eval();
+  return out;
+}
+
+LoadedImageModel load_image_model(const std::string& dir, c10::Device device) {
+  const fs::path root(dir);
+  const std::string hint = "train a model with `train --method ... --out " + dir + "` first";
+  if (!fs::is_directory(root)) throw DataError("model folder '" + dir + "' does not exist; " + hint);
+  const std::string config_path = (root / "config.json").string();
+  if (!fs::exists(config_path)) throw DataError("'" + config_path + "' is missing; " + hint);
+  const nlohmann::json j = read_json(config_path);
+  ImageTrainConfig config;
+  try {
+    config = image_train_config_from_json(j);
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError("'" + config_path + "' is not a train config: " + e.what());
+  }
+  if (!is_image_dataset(config.dataset))
+    throw ConfigError(flag_error("--model-dir", dir,
+                                 "a model trained on mnist, fashion-mnist or cifar10 (this one was trained on '" +
+                                     config.dataset + "')"));
+  try {
+    config.validate();
+  } catch (const ConfigError& e) {
+    throw DataError("'" + config_path + "' holds an invalid train config: " + e.what());
+  }
+  const auto shape = image_dataset_shape(config.dataset);
+  LoadedImageModel out = build_loaded_image_model(config, shape.channels, shape.size);
+  out.dir = dir;
+
+  const std::string weights = (root / "model.pt").string();
+  const std::string checkpoint = (root / "checkpoint.ckpt").string();
+  if (fs::exists(weights)) {
+    import_state_dict(*out.model.module, weights);
+  } else if (fs::exists(checkpoint)) {
+    // Training stopped before model.pt: use the checkpoint's raw (non-EMA) weights.
+    try {
+      torch::serialize::InputArchive archive, model_archive;
+      archive.load_from(checkpoint);
+      archive.read("model", model_archive);
+      out.model.module->load(model_archive);
+    } catch (const c10::Error& e) {
+      throw DataError("checkpoint '" + checkpoint + "' cannot be loaded into the " + out.model.name +
+                      " that config.json describes: " + e.what_without_backtrace());
+    }
+  } else {
+    throw DataError("'" + dir + "' has neither model.pt nor checkpoint.ckpt; " + hint);
+  }
+  out.model.module->to(device);
+  out.model.module->eval();
+  return out;
+}
+
+LoadedModels load_models(const std::string& model_dir, const std::string& stage2_dir, c10::Device device) {
+  LoadedModels m{load_image_model(model_dir, device), std::nullopt};
+  const auto& c = m.main.config;
+  if (c.method == "smoothed-ar" && c.stage == 2)
+    throw ConfigError(flag_error("--model-dir", model_dir,
+                                 "the smoothed-ar stage-1 model p(x~); give the stage-2 folder as --stage2-dir"));
+  if (stage2_dir.empty()) return m;
+  if (c.method != "smoothed-ar")
+    throw ConfigError(flag_error("--stage2-dir", stage2_dir, "only with a smoothed-ar --model-dir (method here: " +
+                                                                 c.method + ")"));
+  m.stage2 = load_image_model(stage2_dir, device);
+  const auto& c2 = m.stage2->config;
+  if (c2.method != "smoothed-ar" || c2.stage != 2)
+    throw ConfigError(flag_error("--stage2-dir", stage2_dir,
+                                 "a smoothed-ar stage-2 model (train --method smoothed-ar --stage 2); this one is " +
+                                     c2.method + " stage " + std::to_string(c2.stage)));
+  if (c2.dataset != c.dataset)
+    throw ConfigError(flag_error("--stage2-dir", stage2_dir,
+                                 "a model of the same dataset as --model-dir (" + c.dataset + "), not " + c2.dataset));
+  if (std::abs(c2.smoothing_sigma() - c.smoothing_sigma()) > 1e-12)
+    throw ConfigError(flag_error("--stage2-dir", stage2_dir,
+                                 "a model trained at the same sigma as --model-dir (" +
+                                     std::to_string(c.smoothing_sigma()) + "), not " +
+                                     std::to_string(c2.smoothing_sigma())));
+  return m;
+}
+
+// ---- configuration -----------------------------------------------------------------------------------------
+
+void SamplingConfig::add_image_options(po::options_description& desc) {
+  desc.add_options()
+      ("ar-draw", po::value(&ar_draw)->default_value(ar_draw),
+       "ar / smoothed-ar pixel draw: bisection (inverse CDF, the authors') | logistic (Gumbel-max + logistic)")
+      ("clamp", po::value(&clamp)->default_value(clamp), "ar / smoothed-ar: clamping of drawn values (see pixelcnn_sampling.h)")
+      ("ar-naive", po::bool_switch(&ar_naive), "ar / smoothed-ar: one full network forward per pixel (no caching)")
+      ("snapshots", po::value(&snapshots)->default_value(snapshots),
+       "write K intermediate PNG grids per sampling stage (0: none)");
+}
+
+void SamplingConfig::add_options(po::options_description& desc) {
+  add_image_options(desc);
+  desc.add_options()
+      ("denoise", po::value(&denoise)->default_value(denoise),
+       "smoothed-ar stage 2: single-step (x~ + sigma^2 grad log p(x~)) | conditional-ar (needs --stage2-dir)")
+      ("grad", po::value(&grad)->default_value(grad),
+       "smoothed-ar single-step gradient: full (backprop through the network) | detached (the authors' quirk)")
+      ("sampler", po::value(&sampler), "ncsn: annealed-langevin (default); ddpm: ddpm (default) | ddim");
+  sampling.add_options(desc);
+}
+
+void SamplingConfig::validate() const {
+  require_one_of("--ar-draw", ar_draw, {"bisection", "logistic"});
+  require_one_of("--denoise", denoise, {"single-step", "conditional-ar"});
+  require_one_of("--grad", grad, {"full", "detached"});
+  if (!sampler.empty()) require_one_of("--sampler", sampler, {"annealed-langevin", "ddpm", "ddim"});
+  if (snapshots < 0) throw ConfigError(flag_error("--snapshots", std::to_string(snapshots), "an integer >= 0"));
+  sampling.validate();
+  scorelab::validate(pixelcnn_options(*this, 1, false));  // --clamp and the draw, as the PixelCNN++ sampler sees them
+}
+
+std::string SamplingConfig::sampler_for(const std::string& method) const {
+  if (method == "ncsn") return sampler.empty() ? "annealed-langevin" : sampler;
+  if (method == "ddpm") return sampler.empty() ? "ddpm" : sampler;
+  return "";
+}
+
+void SamplingConfig::validate_for(const LoadedModels& models) const {
+  const std::string& method = models.method();
+  const std::string s = sampler_for(method);
+  if (method == "ncsn" && s != "annealed-langevin")
+    throw ConfigError("flag --sampler: method ncsn cannot use '" + s + "'; expected annealed-langevin");
+  if (method == "ddpm") {
+    if (s != "ddpm" && s != "ddim")
+      throw ConfigError("flag --sampler: method ddpm cannot use '" + s + "'; expected ddpm or ddim");
+    if (s == "ddim") ddim_timesteps(models.main.config.timesteps, sampling.ddim_steps, sampling.spacing);
+  }
+  if (method == "smoothed-ar" && denoise == "conditional-ar" && !models.stage2)
+    throw ConfigError(
+        "flag --denoise: conditional-ar needs the stage-2 model p(x | x~); give --stage2-dir DIR (a folder of "
+        "`train --method smoothed-ar --stage 2`) or use --denoise single-step");
+}
+
+nlohmann::json SamplingConfig::to_json() const {
+  return {{"ar_draw", ar_draw}, {"clamp", clamp}, {"ar_naive", ar_naive}, {"denoise", denoise}, {"grad", grad},
+          {"sampler", sampler}, {"snapshots", snapshots},
+          {"sampling", {{"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
+                        {"step_rule", sampling.step_rule}, {"final_denoise", sampling.final_denoise},
+                        {"ddpm_variance", sampling.variance},
+                        {"clip_x0", sampling.clip_x0 ? nlohmann::json(*sampling.clip_x0) : nlohmann::json(nullptr)},
+                        {"ddim_steps", sampling.ddim_steps}, {"eta", sampling.eta}, {"spacing", sampling.spacing}}}};
+}
+
+// ---- progress and snapshots --------------------------------------------------------------------------------
+
+SamplingMonitor::SamplingMonitor(std::string dir, int64_t snapshots, bool progress)
+    : state_(std::make_shared<State>()) {
+  TORCH_CHECK(snapshots >= 0, "SamplingMonitor: snapshots must be >= 0, got ", snapshots);
+  state_->dir = std::move(dir);
+  state_->snapshots = snapshots;
+  state_->progress = progress;
+}
+
+std::vector<int64_t> SamplingMonitor::snapshot_steps(int64_t steps, int64_t snapshots) {
+  std::vector<int64_t> out;
+  if (steps <= 0 || snapshots <= 0) return out;
+  const int64_t k_max = std::min(steps, snapshots);
+  for (int64_t k = 0; k < k_max; ++k) out.push_back(((k + 1) * steps + k_max - 1) / k_max - 1);
+  return out;
+}
+
+StepCallback SamplingMonitor::stage(const std::string& name, double scale, double shift) {
+  struct StageState {
+    Clock::time_point t0 = Clock::now();
+    Clock::time_point last_print = Clock::now();
+    std::vector<int64_t> snap;
+    size_t next = 0;
+    bool init = false;
+  };
+  auto st = state_;
+  auto ss = std::make_shared<StageState>();
+  const bool tty = ::isatty(::fileno(stderr));
+  return [st, ss, name, scale, shift, tty](int64_t i, int64_t n, const at::Tensor& x) {
+    if (!ss->init) {
+      ss->init = true;
+      if (!st->dir.empty()) ss->snap = snapshot_steps(n, st->snapshots);
+    }
+    if (ss->next < ss->snap.size() && ss->snap[ss->next] == i) {
+      ++ss->next;
+      char file[64];
+      std::snprintf(file, sizeof file, "-%06lld.png", static_cast<long long>(i + 1));
+      const std::string path = (fs::path(st->dir) / ("snapshot-" + name + file)).string();
+      write_png_grid(path, x.detach() * scale + shift);
+      st->files.push_back(path);
+    }
+    if (!st->progress) return;
+    const auto now = Clock::now();
+    const bool last = i + 1 == n;
+    if (!last && std::chrono::duration<double>(now - ss->last_print).count() < (tty ? 0.5 : 10.0)) return;
+    ss->last_print = now;
+    const double elapsed = std::chrono::duration<double>(now - ss->t0).count();
+    const double eta = elapsed / static_cast<double>(i + 1) * static_cast<double>(n - i - 1);
+    std::fprintf(stderr, "%s[sample %s] step %lld/%lld  elapsed %.1fs  ETA %.0fs%s", tty ? "\r" : "", name.c_str(),
+                 static_cast<long long>(i + 1), static_cast<long long>(n), elapsed, eta,
+                 tty && !last ? "   " : "\n");
+  };
+}
+
+// ---- building blocks ---------------------------------------------------------------------------------------
+
+PixelCNNppImpl& pixelcnn_of(const ImageModel& model) {
+  auto* net = dynamic_cast<PixelCNNppImpl*>(model.module.get());
+  if (!net) throw std::logic_error("model '" + model.name + "' is not a PixelCNN++");
+  return *net;
+}
+
+PixelCNNSampleOptions pixelcnn_options(const SamplingConfig& config, int64_t channels, bool continuous) {
+  PixelCNNSampleOptions o;
+  o.draw = config.ar_draw;
+  o.continuous = continuous;
+  o.bisection = channels == 1 ? bisection_mnist() : bisection_cifar10();
+  o.clamp = config.clamp;
+  o.cached = !config.ar_naive;
+  return o;
+}
+
+ScoreFn pixelcnn_score_fn(const ImageModel& stage1, bool detached) {
+  auto net = std::dynamic_pointer_cast<PixelCNNppImpl>(stage1.module);
+  if (!net) throw std::logic_error("pixelcnn_score_fn: model '" + stage1.name + "' is not a PixelCNN++");
+  return [net, detached](const at::Tensor& x, double) {
+    torch::AutoGradMode grad_mode(true);
+    at::Tensor xi = x.detach().requires_grad_(true);
+    at::Tensor params = net->forward(xi);
+    // The authors' quirk: with detached params the gradient only flows through each pixel's own density.
+    if (detached) params = params.detach();
+    at::Tensor log_p = mix_logistic_log_prob(xi, params).sum();
+    return torch::autograd::grad({log_p}, {xi})[0].detach();
+  };
+}
+
+ScoreFn ncsn_score_fn(const ImageModel& model) {
+  auto net = std::dynamic_pointer_cast<NCSNv2Impl>(model.module);
+  if (!net) throw std::logic_error("ncsn_score_fn: model '" + model.name + "' is not an NCSNv2 network");
+  return [net](const at::Tensor& x, double sigma) { return net->forward(x, torch::full({1}, sigma, x.options())); };
+}
+
+EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels) {
+  auto net = std::dynamic_pointer_cast<UNetImpl>(model.module);
+  if (!net) throw std::logic_error("ddpm_eps_fn: model '" + model.name + "' is not a U-Net");
+  return [net, channels](const at::Tensor& x, int64_t t) {
+    auto steps = torch::full({1}, t, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
+    return net->forward(x, steps).slice(1, 0, channels);
+  };
+}
+
+std::unique_ptr<Sampler> make_image_sampler(const SamplingConfig& config, const LoadedImageModel& model) {
+  const std::string& method = model.config.method;
+  SamplerArgs args;
+  args.config = config.sampling;
+  if (method == "ncsn") {
+    args.config.init_low = 0.0;  // NCSN's data scale [0, 1]
+    args.config.init_high = 1.0;
+    args.score = ncsn_score_fn(model.model);
+    args.sigmas = model.model.sigmas;
+  } else if (method == "ddpm") {
+    args.eps = ddpm_eps_fn(model.model, model.channels);
+    args.betas = model.model.betas;
+  } else {
+    throw ConfigError("method " + method + " has no ncsn / ddpm sampler; it draws pixel by pixel");
+  }
+  return sampler_registry().get(config.sampler_for(method))(args);
+}
+
+at::Tensor denoise_single_step(const ScoreFn& score, const at::Tensor& x_noisy, double sigma, at::Generator& gen,
+                               const StepCallback& on_step) {
+  SingleStepDenoiser denoiser(score, sigma);
+  return run_sampler_from(denoiser, x_noisy, gen, on_step);
+}
+
+// ---- drawing -----------------------------------------------------------------------------------------------
+
+ImageSamples draw_samples(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
+                          SamplingMonitor* monitor) {
+  config.validate();
+  config.validate_for(models);
+  TORCH_CHECK(n > 0, "draw_samples: expected n > 0, got ", n);
+  auto callback = [monitor](const std::string& stage, double scale = 1.0, double shift = 0.0) {
+    return monitor ? monitor->stage(stage, scale, shift) : StepCallback{};
+  };
+  const auto t0 = Clock::now();
+  torch::NoGradGuard no_grad;
+  const LoadedImageModel& m = models.main;
+  const int64_t c = m.channels, s = m.size;
+  const std::string& method = models.method();
+  ImageSamples out;
+  if (method == "ar") {
+    out.samples = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, c, false), {}, {},
+                                    {}, callback("ar"));
+  } else if (method == "smoothed-ar") {
+    out.noisy = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, c, true), {}, {}, {},
+                                  callback("stage1"));
+    if (config.denoise == "single-step") {
+      out.samples = denoise_single_step(pixelcnn_score_fn(m.model, config.grad == "detached"), out.noisy,
+                                        m.config.smoothing_sigma(), gen, callback("single-step"));
+    } else {
+      out.samples = sample_pixelcnnpp(pixelcnn_of(models.stage2->model), n, c, s, s, gen,
+                                      pixelcnn_options(config, c, false), out.noisy, {}, {}, callback("stage2"));
+    }
+  } else {
+    auto sampler = make_image_sampler(config, m);
+    const bool ncsn = method == "ncsn";
+    at::Tensor x = run_sampler(*sampler, n, {c, s, s}, gen, callback(sampler->name(), ncsn ? 2.0 : 1.0, ncsn ? -1.0 : 0.0));
+    out.samples = ncsn ? x * 2 - 1 : x;
+  }
+  out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return out;
+}
+
+}  // namespace scorelab
