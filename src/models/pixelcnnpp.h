@@ -62,6 +62,7 @@ class NinImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);  // [N, in, H, W] -> [N, out, H, W]
 
  private:
+  friend class PixelCNNppCache;  // models/pixelcnnpp_cache.h reads the layers to sample incrementally
   WNConv2d lin_a_{nullptr};
 };
 TORCH_MODULE(Nin);
@@ -83,6 +84,7 @@ class ShiftedConv2dImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
  private:
+  friend class PixelCNNppCache;  // models/pixelcnnpp_cache.h reads the layers to sample incrementally
   WNConv2d conv_{nullptr};
   Shift shift_;
   std::array<int64_t, 2> kernel_;
@@ -100,6 +102,7 @@ class ShiftedDeconv2dImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x);
 
  private:
+  friend class PixelCNNppCache;  // models/pixelcnnpp_cache.h reads the layers to sample incrementally
   WNConv2d deconv_{nullptr};
   Shift shift_;
   std::array<int64_t, 2> kernel_;
@@ -118,6 +121,7 @@ class GatedResnetImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x, const at::Tensor& skip, const at::Tensor& cond, at::Generator* gen);
 
  private:
+  friend class PixelCNNppCache;  // models/pixelcnnpp_cache.h reads the layers to sample incrementally
   ShiftedConv2d conv_input_{nullptr}, conv_out_{nullptr};
   Nin nin_skip_{nullptr}, nin_cond_{nullptr};
   double dropout_;
@@ -181,6 +185,7 @@ class PixelCNNppImpl : public torch::nn::Module {
   const PixelCNNppConfig& config() const { return config_; }
 
  private:
+  friend class PixelCNNppCache;  // models/pixelcnnpp_cache.h reads the layers to sample incrementally
   at::Tensor trunk(const at::Tensor& x, const std::vector<at::Tensor>& cond_maps);
   std::vector<at::Tensor> encode_condition(const at::Tensor& cond);
   GatedResnetImpl& block(const torch::nn::ModuleList& list, int64_t layer, bool ul, int64_t i);
