@@ -422,8 +422,11 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
   md << "# compare on " << c.dataset << " (" << c.preset << " preset)\n\n"
      << "Command: `" << command << "`\n\n"
      << "Device: " << device.str() << ". Samples per method: " << n << ". Training per model: "
-     << (c.iters > 0 ? std::to_string(c.iters) + " iterations" : std::string("the preset's iterations"))
-     << (c.budget_minutes > 0 ? ", at most " + fmt_number(c.budget_minutes, 3) + " minutes" : std::string()) << ".\n\n"
+     << (!c.from_checkpoints.empty()
+             ? "the models in " + c.from_checkpoints + " (iterations and train time per row)"
+             : (c.iters > 0 ? std::to_string(c.iters) + " iterations" : std::string("the preset's iterations")) +
+                   (c.budget_minutes > 0 ? ", at most " + fmt_number(c.budget_minutes, 3) + " minutes" : std::string()))
+     << ".\n\n"
      << markdown_table({"method", "params", "iters", "train s", "bits/dim (test)", "FD-classifier", "KID-classifier",
                         "classifier confidence", "inpaint MSE (unknown)", "sampling s/image"},
                        table)
