@@ -2,9 +2,12 @@
 
 #include <boost/program_options.hpp>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+
+#include <c10/util/Exception.h>
 
 #include "core/error.h"
 
@@ -18,6 +21,19 @@ std::string fmt(double v) {
   os << v;
   return os.str();
 }
+// Boost.Program_options 1.74 builds its messages by replacing placeholders such as %option% or
+// %invalid_line% with the offending text until none is left: text that itself holds a placeholder makes
+// that loop endless (found by fuzz/fuzz_config). Any %name% (lower-case letters and '_') is refused before
+// Boost sees it.
+void reject_boost_placeholders(const std::string& text, const std::string& where) {
+  for (size_t open = text.find('%'); open != std::string::npos; open = text.find('%', open + 1)) {
+    size_t end = open + 1;
+    while (end < text.size() && ((text[end] >= 'a' && text[end] <= 'z') || text[end] == '_')) ++end;
+    if (end > open + 1 && end < text.size() && text[end] == '%')
+      throw ConfigError(where + " contains '" + text.substr(open, end - open + 1) +
+                        "', which cannot be part of a flag name or value; remove it");
+  }
+}
 }  // namespace
 
 bool parse_cli(int argc, const char* const argv[], const po::options_description& desc, po::variables_map& vm,
@@ -27,6 +43,7 @@ bool parse_cli(int argc, const char* const argv[], const po::options_description
   all.add_options()("help,h", "print this help and exit")(
       "config", po::value(&config), "INI-style file of flag = value lines (flags given on the command line win)");
   all.add(desc);
+  for (int i = 1; i < argc; ++i) reject_boost_placeholders(argv[i], "command-line argument " + std::to_string(i));
   try {
     po::store(po::parse_command_line(argc, argv, all), vm);
     if (vm.count("help")) {
@@ -36,11 +53,17 @@ bool parse_cli(int argc, const char* const argv[], const po::options_description
     if (vm.count("config")) {
       config = vm["config"].as<std::string>();
       std::ifstream in(config);
-      if (!in) throw ConfigError("flag --config: cannot open '" + config + "'; give a readable INI file of flag = value lines");
+      std::error_code ec;
+      if (!in || std::filesystem::is_directory(config, ec)) throw ConfigError("flag --config: cannot open '" + config + "'; give a readable INI file of flag = value lines");
+      std::ostringstream text;
+      text << in.rdbuf();
+      reject_boost_placeholders(text.str(), "config file '" + config + "'");
+      std::istringstream parsed(text.str());
       try {
-        po::store(po::parse_config_file(in, desc, /*allow_unregistered=*/false), vm);
+        po::store(po::parse_config_file(parsed, desc, /*allow_unregistered=*/false), vm);
       } catch (const po::error& e) {
-        throw ConfigError("config file '" + config + "': " + e.what());
+        throw ConfigError("config file '" + config + "': " + e.what() +
+                          "; fix that line (keys are the flag names of --help without the dashes)");
       }
     }
     po::notify(vm);
@@ -60,6 +83,9 @@ int run_main(const char* app, const std::function<int()>& body) {
   } catch (const DataError& e) {
     std::cerr << app << ": error: " << e.what() << "\n";
     return 3;
+  } catch (const TrainingInterrupted& e) {
+    std::cerr << app << ": stopped: " << e.what() << "\n";
+    return 128 + e.signal();
   } catch (const c10::Error& e) {
     std::cerr << app << ": error: " << e.what_without_backtrace() << "\n";
     return 1;

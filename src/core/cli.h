@@ -16,7 +16,8 @@ bool parse_cli(int argc, const char* const argv[], const boost::program_options:
                std::string* config_file = nullptr);
 
 // Runs an app body: returns its status, or prints "APP: error: MESSAGE" and returns
-// 2 (bad flag or config), 3 (bad data file), 1 (anything else).
+// 2 (bad flag or config), 3 (bad data file), 1 (anything else); TrainingInterrupted prints
+// "APP: stopped: MESSAGE" and returns 128 + the signal (130 for SIGINT, 143 for SIGTERM).
 int run_main(const char* app, const std::function<int()>& body);
 
 // Checks a number against a range and throws ConfigError naming the flag otherwise.

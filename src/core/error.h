@@ -17,6 +17,23 @@ class DataError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Training stopped by SIGINT / SIGTERM after writing a checkpoint; run_main exits with 128 + signal
+// (130 / 143), like a shell does for a process killed by that signal.
+class TrainingInterrupted : public std::runtime_error {
+ public:
+  TrainingInterrupted(const std::string& what, int signal) : std::runtime_error(what), signal_(signal) {}
+  int signal() const { return signal_; }
+
+ private:
+  int signal_;
+};
+
+// A non-finite loss or gradient stopped training; the message names the iteration and the kept checkpoint.
+class NumericalError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Builds "flag --NAME: got VALUE; expected WHAT".
 std::string flag_error(const std::string& flag, const std::string& value, const std::string& expected);
 

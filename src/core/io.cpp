@@ -1,7 +1,9 @@
 #include "core/io.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -16,28 +18,43 @@ namespace fs = std::filesystem;
 
 namespace scorelab {
 
+namespace {
+// Makes a rename durable: fsync of the folder that holds the entry (best effort; some file systems refuse).
+void sync_parent_dir(const std::string& path) {
+  const fs::path parent = fs::path(path).parent_path();
+  const int fd = ::open(parent.empty() ? "." : parent.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+}  // namespace
+
 void atomic_write_text(const std::string& path, const std::string& content) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  static std::atomic<unsigned> counter{0};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw DataError("cannot write '" + path + "': the folder is missing or not writable");
+  if (!f)
+    throw DataError("cannot write '" + path + "': the folder is missing or not writable; choose a writable --out");
   const bool ok = std::fwrite(content.data(), 1, content.size(), f) == content.size() && std::fflush(f) == 0 &&
                   ::fsync(::fileno(f)) == 0;
   const bool closed = std::fclose(f) == 0;
   if (!ok || !closed) {
     std::remove(tmp.c_str());
-    throw DataError("cannot write '" + path + "': write failed (disk full?); nothing was replaced");
+    throw DataError("cannot write '" + path + "': write failed (disk full?); nothing was replaced, free space and rerun");
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
     throw DataError("cannot write '" + path + "': rename of the temporary file failed");
   }
+  sync_parent_dir(path);
 }
 
 void write_json(const std::string& path, const nlohmann::json& value) { atomic_write_text(path, value.dump(2) + "\n"); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw DataError("cannot read '" + path + "': no such file or not readable");
+  if (!in) throw DataError("cannot read '" + path + "': no such file or not readable; check the path");
   std::ostringstream os;
   os << in.rdbuf();
   return os.str();

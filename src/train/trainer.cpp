@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <boost/program_options.hpp>
+#include <csignal>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -15,11 +16,17 @@
 
 #include "core/cli.h"
 #include "core/error.h"
+#include "core/io.h"
+#include "core/zip_check.h"
 #include "train/ema.h"
 
 namespace po = boost::program_options;
 
 namespace scorelab {
+
+namespace {
+constexpr int64_t kCheckpointFormat = 2;  // 2: + torch_version, skipped; 1 had neither
+}  // namespace
 
 void TrainConfig::add_options(po::options_description& desc) {
   desc.add_options()
@@ -33,7 +40,9 @@ void TrainConfig::add_options(po::options_description& desc) {
       ("budget-minutes", po::value(&budget_minutes)->default_value(budget_minutes), "stop training a model after this many minutes (0: no limit)")
       ("checkpoint-every", po::value(&checkpoint_every)->default_value(checkpoint_every), "write a checkpoint every N iterations (0: only at the end)")
       ("resume", po::bool_switch(&resume), "continue from the checkpoints in the output folder")
-      ("quiet", po::bool_switch(&quiet), "no progress line");
+      ("quiet", po::bool_switch(&quiet), "no progress line")
+      ("skip-nonfinite", po::value(&skip_nonfinite)->default_value(skip_nonfinite),
+       "skip up to N batches whose loss or gradient is not finite (0: stop at the first, keeping the last checkpoint)");
 }
 
 void TrainConfig::validate() const {
@@ -47,7 +56,111 @@ void TrainConfig::validate() const {
   require_nonnegative("--grad-clip", grad_clip);
   require_nonnegative("--budget-minutes", budget_minutes);
   if (checkpoint_every < 0) throw ConfigError(flag_error("--checkpoint-every", std::to_string(checkpoint_every), "an integer >= 0"));
+  if (skip_nonfinite < 0) throw ConfigError(flag_error("--skip-nonfinite", std::to_string(skip_nonfinite), "an integer >= 0"));
 }
+
+std::string checkpoint_format_tag() {
+  return "scorelab-checkpoint " + std::to_string(kCheckpointFormat) + ", LibTorch " + TORCH_VERSION;
+}
+
+namespace {
+
+// SIGINT / SIGTERM only set this flag (async-signal-safe); the loop checks it once per iteration.
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// Installs the handlers for the duration of fit and restores the previous ones afterwards.
+class StopSignalScope {
+ public:
+  StopSignalScope() {
+    g_stop_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopSignalScope() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopSignalScope(const StopSignalScope&) = delete;
+  StopSignalScope& operator=(const StopSignalScope&) = delete;
+
+ private:
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+at::Tensor bytes_tensor(const std::string& s) {
+  return torch::tensor(std::vector<uint8_t>(s.begin(), s.end()), torch::kUInt8);
+}
+
+std::string tensor_bytes(at::Tensor t) {
+  TORCH_CHECK(t.scalar_type() == torch::kUInt8 && t.dim() == 1, "expected a 1-d uint8 tensor");
+  t = t.contiguous();
+  return std::string(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()), static_cast<size_t>(t.numel()));
+}
+
+// Library messages can span lines and embed the input's bytes; error messages are one short line.
+std::string one_line(const std::string& s, size_t max = 160) {
+  std::string out;
+  for (char c : s.substr(0, s.find("\nException raised from"))) {
+    if (out.size() >= max) return out + "...";
+    out += (c == '\n' || c == '\r' || static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) ? ' ' : c;
+  }
+  return out;
+}
+
+int64_t scalar_int(const at::Tensor& t) {
+  TORCH_CHECK(t.numel() == 1 && t.scalar_type() == torch::kLong, "expected one int64");
+  return t.item<int64_t>();
+}
+
+// True when every gradient element is finite (one reduction per tensor, in double so that large finite
+// gradients do not overflow).
+bool gradients_finite(const std::vector<at::Tensor>& params) {
+  std::vector<at::Tensor> sums;
+  for (const auto& p : params)
+    if (p.grad().defined()) sums.push_back(p.grad().sum(torch::kDouble));
+  return sums.empty() || std::isfinite(torch::stack(sums).sum().item<double>());
+}
+
+// A run killed while writing a checkpoint leaves PATH.tmp.PID.N behind (the checkpoint itself is intact);
+// a resumed run removes them.
+void remove_stale_temporaries(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const std::string prefix = p.filename().string() + ".tmp.";
+  std::error_code ec;
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename().string().rfind(prefix, 0) == 0) fs::remove(it->path(), ec);
+}
+
+// After a resume from iteration `start`, drops the CSV rows of iterations past it (written by the run that
+// was interrupted after its last checkpoint), so that the log matches an uninterrupted run.
+void truncate_csv_after(const std::string& path, int64_t start) {
+  std::error_code ec;
+  if (path.empty() || !std::filesystem::exists(path, ec)) return;
+  std::istringstream in(read_file(path));
+  std::string line, kept;
+  std::ptrdiff_t fields = -1;  // commas of the header; a row cut short by a kill has fewer
+  while (std::getline(in, line)) {
+    const auto commas = std::count(line.begin(), line.end(), ',');
+    if (fields >= 0) {
+      char* end = nullptr;
+      const long long iter = std::strtoll(line.c_str(), &end, 10);
+      if (end == line.c_str() || *end != ',' || commas != fields || iter > start) continue;
+    } else {
+      fields = commas;
+    }
+    kept += line + "\n";
+  }
+  atomic_write_text(path, kept);
+}
+
+}  // namespace
 
 struct Trainer::State {
   std::unique_ptr<torch::optim::Adam> optimizer;
@@ -82,12 +195,14 @@ double Trainer::lr_at(int64_t iter) const {
 void Trainer::save_checkpoint(int64_t iter, at::Generator& gen) {
   if (checkpoint_path_.empty()) return;
   torch::serialize::OutputArchive archive;
-  archive.write("format", torch::tensor(std::vector<int64_t>{1}));
+  archive.write("format", torch::tensor(std::vector<int64_t>{kCheckpointFormat}));
+  archive.write("torch_version", bytes_tensor(TORCH_VERSION));
   archive.write("iter", torch::tensor(std::vector<int64_t>{iter}));
+  archive.write("skipped", torch::tensor(std::vector<int64_t>{skipped_}));
   archive.write("rng", gen.get_state());
   archive.write("global_rng", at::detail::getDefaultCPUGenerator().get_state());
   for (const auto& [name, g] : extra_generators_) archive.write("rng_" + name, g.get_state());
-  archive.write("fingerprint", torch::tensor(std::vector<uint8_t>(fingerprint_.begin(), fingerprint_.end()), torch::kUInt8));
+  archive.write("fingerprint", bytes_tensor(fingerprint_));
   torch::serialize::OutputArchive model_archive, optim_archive, ema_archive;
   module_->save(model_archive);
   state_->optimizer->save(optim_archive);
@@ -96,70 +211,137 @@ void Trainer::save_checkpoint(int64_t iter, at::Generator& gen) {
   archive.write("model", model_archive);
   archive.write("optimizer", optim_archive);
   archive.write("ema", ema_archive);
-  const std::string tmp = checkpoint_path_ + ".tmp." + std::to_string(::getpid());
+  std::ostringstream bytes;
   try {
-    archive.save_to(tmp);
+    archive.save_to(bytes);
   } catch (const std::exception& e) {
-    std::remove(tmp.c_str());
     throw DataError("cannot write checkpoint '" + checkpoint_path_ + "': " + e.what());
   }
-  if (std::rename(tmp.c_str(), checkpoint_path_.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw DataError("cannot write checkpoint '" + checkpoint_path_ + "': rename failed");
-  }
+  // Temporary file + fsync + rename: a crash or a full disk leaves the previous checkpoint intact.
+  atomic_write_text(checkpoint_path_, bytes.str());
+  last_checkpoint_iter_ = iter;
 }
 
 int64_t Trainer::load_checkpoint(at::Generator& gen) {
+  const std::string bytes = read_file(checkpoint_path_);
+  return load_checkpoint_data(bytes.data(), bytes.size(), checkpoint_path_, gen);
+}
+
+int64_t Trainer::load_checkpoint_data(const char* data, size_t size, const std::string& origin, at::Generator& gen) {
+  const std::string where = "checkpoint '" + origin + "'";
+  const std::string fix = "; delete it, use another --out, or run without --resume";
+  if (size == 0) throw DataError(where + " is empty (a run killed while creating it?)" + fix);
+  // LibTorch's loader can crash on a corrupt byte: check sizes and CRCs of every record first.
+  const std::string problem = zip_integrity_problem(data, size);
+  if (!problem.empty()) throw DataError(where + " is not a scorelab checkpoint or is truncated or corrupt (" + problem + ")" + fix);
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(checkpoint_path_);
-    torch::serialize::InputArchive model_archive, optim_archive, ema_archive;
-    at::Tensor iter, rng;
-    at::Tensor fp;
-    archive.read("iter", iter);
+    archive.load_from(data, size);
+  } catch (const std::exception& e) {
+    throw DataError(where + " is not a scorelab checkpoint or is truncated (" +
+                    one_line(e.what()) + ")" + fix);
+  }
+  try {
+    // A fresh tensor per key: InputArchive::read into a defined tensor would set_ it in place.
+    auto get = [&](const std::string& key) {
+      at::Tensor t;
+      archive.read(key, t);
+      return t;
+    };
+    int64_t format = 1;
+    at::Tensor format_t;
+    if (archive.try_read("format", format_t)) format = scalar_int(format_t);
+    if (format < 1 || format > kCheckpointFormat)
+      throw DataError(where + " has format " + std::to_string(format) + ", this build reads 1.." +
+                      std::to_string(kCheckpointFormat) + fix);
+    if (format >= 2) {
+      const std::string version = tensor_bytes(get("torch_version"));
+      if (version != TORCH_VERSION)
+        throw DataError(where + " was written with LibTorch " + one_line(version, 40) + ", this build uses " +
+                        TORCH_VERSION + "; rerun without --resume (or with the LibTorch that wrote it)");
+    }
+    if (tensor_bytes(get("fingerprint")) != fingerprint_)
+      throw DataError(where + " was written by " + name_ +
+                      " with different settings (another model, preset or configuration); delete it, use another "
+                      "--out, or rerun with the original flags");
+    const int64_t iter = scalar_int(get("iter"));
+    if (iter < 0) throw DataError(where + " holds a negative iteration" + fix);
+    const int64_t skipped = format >= 2 ? scalar_int(get("skipped")) : 0;
+    at::Tensor rng;
     archive.read("rng", rng);
-    archive.read("fingerprint", fp);
-    fp = fp.contiguous();
-    const std::string stored(reinterpret_cast<const char*>(fp.data_ptr<uint8_t>()), static_cast<size_t>(fp.numel()));
-    if (stored != fingerprint_)
-      throw DataError("checkpoint '" + checkpoint_path_ + "' was written by " + name_ +
-                      " with different settings; delete it, use another --out, or rerun with the original flags");
+    torch::serialize::InputArchive model_archive, optim_archive, ema_archive;
     archive.read("model", model_archive);
     archive.read("optimizer", optim_archive);
-    module_->load(model_archive);
+    // Module::load swaps in the stored tensors without checking shapes; keep the old ones (aliases that
+    // survive the swap) to check against and to put back when the file belongs to another model.
+    std::vector<at::Tensor> old;
+    for (const auto& t : module_->parameters(true)) old.push_back(t.detach());
+    for (const auto& t : module_->buffers(true)) old.push_back(t.detach());
+    std::vector<at::Tensor> now = module_->parameters(true);
+    for (const auto& t : module_->buffers(true)) now.push_back(t);
+    auto put_back = [&] {
+      torch::NoGradGuard ng;
+      for (size_t i = 0; i < now.size(); ++i) now[i].set_(old[i]);
+    };
+    try {
+      module_->load(model_archive);
+    } catch (...) {
+      put_back();
+      throw;
+    }
+    for (size_t i = 0; i < now.size(); ++i) {
+      if (now[i].sizes() != old[i].sizes() || now[i].scalar_type() != old[i].scalar_type()) {
+        const std::string got = c10::str(now[i].sizes()), want = c10::str(old[i].sizes());
+        put_back();
+        throw DataError(where + " holds a tensor of shape " + got + " where the model has " + want +
+                        ": it was written by another model" + fix);
+      }
+    }
     state_->optimizer->load(optim_archive);
     if (state_->ema) {
       archive.read("ema", ema_archive);
       torch::NoGradGuard ng;
-      for (size_t i = 0; i < state_->ema->shadow().size(); ++i) {
-        at::Tensor t;
-        ema_archive.read(std::to_string(i), t);
-        state_->ema->shadow()[i].copy_(t);
+      for (auto& shadow : state_->ema->shadow()) {
+        at::Tensor v;
+        ema_archive.read(std::to_string(&shadow - state_->ema->shadow().data()), v);
+        TORCH_CHECK(v.sizes() == shadow.sizes(), "EMA entry has shape ", v.sizes(), ", the model ", shadow.sizes());
+        shadow.copy_(v);
       }
     }
     gen.set_state(rng);
-    at::Tensor state;
-    if (archive.try_read("global_rng", state)) {
+    at::Tensor global_state;
+    if (archive.try_read("global_rng", global_state)) {
       at::Generator global = at::detail::getDefaultCPUGenerator();
-      global.set_state(state);
+      global.set_state(global_state);
     }
-    for (auto& [name, g] : extra_generators_)
+    for (auto& [name, g] : extra_generators_) {
+      at::Tensor state;
       if (archive.try_read("rng_" + name, state)) g.set_state(state);
-    return iter.item<int64_t>();
+    }
+    skipped_ = skipped;
+    last_checkpoint_iter_ = iter;
+    return iter;
+  } catch (const DataError&) {
+    throw;
   } catch (const c10::Error& e) {
-    throw DataError("checkpoint '" + checkpoint_path_ + "' cannot be loaded for " + name_ +
-                    " (truncated, or written by another model or configuration): " + e.what_without_backtrace() +
-                    "; delete it or run without --resume");
+    throw DataError(where + " cannot be loaded for " + name_ + " (truncated, or written by another model or configuration): " +
+                    one_line(e.what_without_backtrace()) + fix);
+  } catch (const std::exception& e) {
+    throw DataError(where + " cannot be loaded for " + name_ + " (corrupt): " + one_line(e.what()) + fix);
   }
 }
 
 TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)>& loss_fn, at::Generator& gen) {
   TrainResult result;
   int64_t start = 0;
+  if (config_.resume && !checkpoint_path_.empty()) remove_stale_temporaries(checkpoint_path_);
   if (config_.resume && !checkpoint_path_.empty() && std::filesystem::exists(checkpoint_path_)) {
     start = load_checkpoint(gen);
     result.resumed = true;
+    truncate_csv_after(log_path_, start);
+    if (hooks_.evaluate) truncate_csv_after(hooks_.eval_log_path, start);
   }
+  const StopSignalScope stop_signals;
   std::ofstream log;
   if (!log_path_.empty()) {
     log.open(log_path_, start > 0 ? std::ios::app : std::ios::trunc);
@@ -203,15 +385,32 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
     state_->optimizer->zero_grad();
     at::Tensor loss = loss_fn(it, gen);
     loss.backward();
-    if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(state_->params, config_.grad_clip);
-    state_->optimizer->step();
-    if (state_->ema) state_->ema->update();
-    const bool log_now = (it + 1) % log_every == 0 || it + 1 == config_.iters;
+    // Checked before the step, so non-finite values never reach the weights, the EMA or a checkpoint.
+    const double value = loss.item<double>();
+    const char* fault = !std::isfinite(value) ? "loss" : (gradients_finite(state_->params) ? nullptr : "gradient");
+    if (fault != nullptr) {
+      if (tty && !config_.quiet) std::fprintf(stderr, "\n");
+      if (skipped_ >= config_.skip_nonfinite) {
+        const std::string kept = last_checkpoint_iter_ >= 0 ? "the last good checkpoint '" + checkpoint_path_ +
+                                                                  "' (iteration " + std::to_string(last_checkpoint_iter_) + ") is kept"
+                                                            : "no checkpoint was written";
+        throw NumericalError(name_ + ": non-finite " + fault + " at iteration " + std::to_string(it + 1) +
+                             "; training stopped and " + kept +
+                             "; lower --lr, set --grad-clip, or pass --skip-nonfinite N to skip such batches");
+      }
+      ++skipped_;
+      ++result.skipped_batches;
+      std::fprintf(stderr, "[%s] iteration %lld: non-finite %s, batch skipped (%lld of --skip-nonfinite %lld)\n",
+                   name_.c_str(), static_cast<long long>(it + 1), fault, static_cast<long long>(skipped_),
+                   static_cast<long long>(config_.skip_nonfinite));
+      state_->optimizer->zero_grad();
+    } else {
+      if (config_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(state_->params, config_.grad_clip);
+      state_->optimizer->step();
+      if (state_->ema) state_->ema->update();
+    }
+    const bool log_now = fault == nullptr && ((it + 1) % log_every == 0 || it + 1 == config_.iters);
     if (log_now) {
-      const double value = loss.item<double>();
-      if (!std::isfinite(value))
-        throw std::runtime_error(name_ + ": loss is not finite at iteration " + std::to_string(it + 1) +
-                                 "; lower --lr or enable --grad-clip");
       running += value;
       ++running_n;
       const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -246,7 +445,22 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
     }
     if (hooks_.evaluate && hooks_.eval_every > 0 && (it + 1) % hooks_.eval_every == 0 && it + 1 < config_.iters)
       run_eval(it + 1);
-    if (config_.checkpoint_every > 0 && (it + 1) % config_.checkpoint_every == 0) save_checkpoint(it + 1, gen);
+    if (config_.checkpoint_every > 0 && (it + 1) % config_.checkpoint_every == 0) {
+      if (log) log.flush();  // the rows up to a checkpoint survive a kill; later ones are dropped on resume
+      save_checkpoint(it + 1, gen);
+    }
+    if (g_stop_signal != 0) {
+      const int sig = g_stop_signal;
+      if (last_checkpoint_iter_ != it + 1) save_checkpoint(it + 1, gen);
+      if (log) log.flush();
+      if (tty && !config_.quiet) std::fprintf(stderr, "\n");
+      const std::string where = checkpoint_path_.empty() ? "no checkpoint (no output folder)"
+                                                         : "checkpoint written to '" + checkpoint_path_ + "'";
+      throw TrainingInterrupted(name_ + ": " + (sig == SIGINT ? "SIGINT" : "SIGTERM") + " at iteration " +
+                                    std::to_string(it + 1) + " of " + std::to_string(config_.iters) + "; " + where +
+                                    (checkpoint_path_.empty() ? "" : "; rerun the same command with --resume to continue"),
+                                sig);
+    }
     if (config_.budget_minutes > 0 &&
         std::chrono::duration<double>(Clock::now() - t0).count() > 60.0 * config_.budget_minutes) {
       ++it;
@@ -262,6 +476,8 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
     result.images_per_s = static_cast<double>((it - start) * hooks_.images_per_iter) / std::max(result.seconds - eval_seconds, 1e-9);
   result.eval_seconds = eval_seconds;
   save_checkpoint(it, gen);
+  if (log) log.flush();
+  if (!log_path_.empty() && !log) throw DataError("cannot write the loss log '" + log_path_ + "' (disk full?)");
   if (!result.loss_curve.empty()) {
     const size_t k = std::max<size_t>(1, result.loss_curve.size() / 10);
     double s = 0;

@@ -1,5 +1,8 @@
 // The training loop shared by every method: Adam, learning-rate schedule, EMA, gradient clipping,
 // a progress line with rate and ETA, a CSV loss log, atomic checkpoints and --resume.
+// Faults: a non-finite loss or gradient stops the run (the last good checkpoint is kept) or, with
+// --skip-nonfinite N, skips up to N batches; SIGINT / SIGTERM write a checkpoint and throw
+// TrainingInterrupted, so that rerunning with --resume continues bit-identically.
 #pragma once
 #include <ATen/Tensor.h>
 #include <ATen/core/Generator.h>
@@ -25,6 +28,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 0;     // --checkpoint-every (0: only at the end)
   bool resume = false;              // --resume: continue from the checkpoint in the output folder
   bool quiet = false;               // --quiet: no progress line
+  int64_t skip_nonfinite = 0;       // --skip-nonfinite: batches with a non-finite loss/gradient to skip (0: stop)
 
   void add_options(boost::program_options::options_description& desc);
   void validate() const;
@@ -49,7 +53,11 @@ struct TrainResult {
   double images_per_s = 0.0;  // training images per second, evaluation time excluded
   double eval_seconds = 0.0;
   bool resumed = false;
+  int64_t skipped_batches = 0;  // non-finite batches skipped (--skip-nonfinite), counted over resumes
 };
+
+// Identifies the checkpoint layout and the LibTorch that writes it, e.g. "scorelab-checkpoint 2, LibTorch 1.13.0".
+std::string checkpoint_format_tag();
 
 class Trainer {
  public:
@@ -73,6 +81,12 @@ class Trainer {
   // Copies the EMA weights into the module (no-op without EMA). Call once after fit, before sampling.
   void use_ema_weights();
 
+  // Restores model, optimiser, EMA, generators and counters from a checkpoint held in memory (what fit
+  // does on --resume with the file's bytes) and returns its iteration. `origin` names the source in
+  // messages. DataError when the bytes are not a checkpoint, are truncated, come from another LibTorch,
+  // model or settings. Public for the checkpoint fuzzer (fuzz/fuzz_checkpoint.cpp) and tests.
+  int64_t load_checkpoint_data(const char* data, size_t size, const std::string& origin, at::Generator& gen);
+
  private:
   struct State;
   void save_checkpoint(int64_t iter, at::Generator& gen);
@@ -86,6 +100,8 @@ class Trainer {
   std::unique_ptr<State> state_;
   TrainerHooks hooks_;
   std::vector<std::pair<std::string, at::Generator>> extra_generators_;
+  int64_t skipped_ = 0;               // non-finite batches skipped so far (checkpointed)
+  int64_t last_checkpoint_iter_ = -1;  // iteration of the newest checkpoint on disk (-1: none)
 };
 
 }  // namespace scorelab

@@ -52,3 +52,49 @@ add_test(NAME bad.get_data_checksum COMMAND ${CMAKE_COMMAND} -E env SCORELAB_DAT
 add_test(NAME bad.get_data_usage COMMAND ${CMAKE_COMMAND} -E env SCORELAB_DATA=${SMOKE_DIR}/data
          ${PROJECT_SOURCE_DIR}/scripts/get-data nonsense)
 set_tests_properties(bad.get_data_usage PROPERTIES WILL_FAIL TRUE)
+
+# inpaint: tiny models trained once on Fashion-MNIST (Debian's files are the fallback when data/ is empty),
+# then completions by several methods, and its bad-input checks.
+set(INPAINT_MODELS ${SMOKE_DIR}/inpaint-models)
+set(INPAINT_TRAIN --dataset fashion-mnist --preset tiny --iters 2 --eval-images 4 --threads 1 --quiet)
+add_test(NAME app.inpaint.train_ddpm COMMAND ${APPS}/train --method ddpm --timesteps 10 ${INPAINT_TRAIN} --out ${INPAINT_MODELS}/ddpm)
+add_test(NAME app.inpaint.train_smoothed_ar COMMAND ${APPS}/train --method smoothed-ar ${INPAINT_TRAIN} --out ${INPAINT_MODELS}/s1)
+set_tests_properties(app.inpaint.train_ddpm PROPERTIES FIXTURES_SETUP inpaint_ddpm)
+set_tests_properties(app.inpaint.train_smoothed_ar PROPERTIES FIXTURES_SETUP inpaint_s1)
+set(INPAINT ${APPS}/inpaint --images 2 --samples 2 --threads 1 --quiet)
+add_test(NAME app.inpaint.ddim COMMAND ${INPAINT} --model-dir ${INPAINT_MODELS}/ddpm --mask centre-square --sampler ddim
+         --steps 5 --snapshots 2 --out ${SMOKE_DIR}/inpaint-ddim)
+add_test(NAME app.inpaint.smoothed_ar COMMAND ${INPAINT} --model-dir ${INPAINT_MODELS}/s1 --mask bottom-half --grad detached
+         --ar-draw logistic --out ${SMOKE_DIR}/inpaint-smoothed-ar)
+set_tests_properties(app.inpaint.ddim PROPERTIES FIXTURES_REQUIRED inpaint_ddpm PASS_REGULAR_EXPRESSION "mse known 0(\\.0)?,")
+set_tests_properties(app.inpaint.smoothed_ar PROPERTIES FIXTURES_REQUIRED inpaint_s1 PASS_REGULAR_EXPRESSION "mse known 0(\\.0)?,")
+add_test(NAME app.inpaint.help COMMAND ${APPS}/inpaint --help)
+set_tests_properties(app.inpaint.help PROPERTIES PASS_REGULAR_EXPRESSION "Usage: inpaint")
+add_test(NAME bad.inpaint_no_model_dir COMMAND ${EXPECT} 2 "flag --model-dir" ${INPAINT} --out ${SMOKE_DIR}/inpaint-bad)
+add_test(NAME bad.inpaint_missing_model COMMAND ${EXPECT} 3 "model folder '.*no-model' does not exist" ${INPAINT}
+         --model-dir ${SMOKE_DIR}/no-model --out ${SMOKE_DIR}/inpaint-bad)
+add_test(NAME bad.inpaint_unknown_mask COMMAND ${EXPECT} 2 "flag --mask: got 'diagonal'; expected one of left-half" ${INPAINT}
+         --model-dir ${SMOKE_DIR}/no-model --mask diagonal --out ${SMOKE_DIR}/inpaint-bad)
+add_test(NAME bad.inpaint_missing_mask_file COMMAND ${EXPECT} 3 "mask file '.*none.png' does not exist" ${INPAINT}
+         --model-dir ${INPAINT_MODELS}/ddpm --mask file --mask-file ${SMOKE_DIR}/none.png --out ${SMOKE_DIR}/inpaint-bad)
+add_test(NAME bad.inpaint_conditional_without_stage2 COMMAND ${EXPECT} 2 "flag --denoise: conditional-ar needs the stage-2 model"
+         ${INPAINT} --model-dir ${INPAINT_MODELS}/s1 --denoise conditional-ar --out ${SMOKE_DIR}/inpaint-bad)
+add_test(NAME bad.inpaint_stage2_not_smoothed COMMAND ${EXPECT} 2 "flag --stage2-dir: got '.*ddpm'; expected a smoothed-ar stage-2"
+         ${INPAINT} --model-dir ${INPAINT_MODELS}/s1 --stage2-dir ${INPAINT_MODELS}/ddpm --out ${SMOKE_DIR}/inpaint-bad)
+set_tests_properties(bad.inpaint_missing_mask_file PROPERTIES FIXTURES_REQUIRED inpaint_ddpm)
+set_tests_properties(bad.inpaint_conditional_without_stage2 bad.inpaint_stage2_not_smoothed PROPERTIES FIXTURES_REQUIRED "inpaint_s1;inpaint_ddpm")
+
+# classifier (src/eval): a tiny training run when MNIST is present at configure time, help, and bad input.
+if(EXISTS "$ENV{SCORELAB_DATA}/mnist" OR EXISTS "${PROJECT_SOURCE_DIR}/data/mnist")
+  add_test(NAME app.classifier COMMAND ${APPS}/classifier --dataset mnist --epochs 1 --train-limit 200 --test-limit 200
+           --threads 1 --quiet --out ${SMOKE_DIR}/classifier)
+  set_tests_properties(app.classifier PROPERTIES PASS_REGULAR_EXPRESSION "mnist lenet classifier: test accuracy")
+endif()
+add_test(NAME app.classifier.help COMMAND ${APPS}/classifier --help)
+set_tests_properties(app.classifier.help PROPERTIES PASS_REGULAR_EXPRESSION "Usage: classifier")
+add_test(NAME bad.classifier_missing_data COMMAND ${EXPECT} 3 "run scripts/get-data mnist" ${APPS}/classifier --dataset mnist
+         --data-dir ${SMOKE_DIR}/no-data --epochs 1 --out ${SMOKE_DIR}/classifier-missing)
+add_test(NAME bad.classifier_unknown_dataset COMMAND ${EXPECT} 2 "flag --dataset: got 'svhn'; expected one of mnist"
+         ${APPS}/classifier --dataset svhn --out ${SMOKE_DIR}/classifier-bad)
+add_test(NAME bad.classifier_negative_epochs COMMAND ${EXPECT} 2 "flag --epochs: got '-1'" ${APPS}/classifier --epochs -1
+         --out ${SMOKE_DIR}/classifier-bad)
