@@ -11,6 +11,7 @@
 
 #include "core/cli.h"
 #include "core/error.h"
+#include "core/zip_check.h"
 #include "core/io.h"
 #include "core/params_io.h"
 #include "data/image_data.h"
@@ -116,8 +117,12 @@ LoadedImageModel load_image_model(const std::string& dir, c10::Device device) {
   } else if (fs::exists(checkpoint)) {
     // Training stopped before model.pt: use the checkpoint's raw (non-EMA) weights.
     try {
+      // Verify the container first: LibTorch's loader can crash on a corrupt byte (core/zip_check.h).
+      const std::string bytes = read_file(checkpoint);
+      if (const std::string problem = zip_integrity_problem(bytes.data(), bytes.size()); !problem.empty())
+        throw DataError("checkpoint '" + checkpoint + "' is damaged (" + problem + "); retrain or restore it");
       torch::serialize::InputArchive archive, model_archive;
-      archive.load_from(checkpoint);
+      archive.load_from(bytes.data(), bytes.size());
       archive.read("model", model_archive);
       out.model.module->load(model_archive);
     } catch (const c10::Error& e) {
