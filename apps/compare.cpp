@@ -39,40 +39,40 @@ std::string peek_dataset(int argc, char** argv) {
 
 }  // namespace
 
+// Parses the flags into `config`, then writes its report to --out (or a fresh reports/ folder).
+template <typename Config, typename Run>
+int parse_and_run(int argc, char** argv, const std::string& usage, Config& config, Run run) {
+  boost::program_options::options_description desc;
+  config.add_options(desc);
+  boost::program_options::variables_map vm;
+  if (!scorelab::parse_cli(argc, argv, desc, vm, usage)) return 0;
+  config.validate();
+  const std::string out = config.runtime.out_or_default("compare-" + config.dataset);
+  run(config, out, scorelab::command_line(argc, argv));
+  std::cout << "report: " << out << "/report.md\n";
+  return 0;
+}
+
 int main(int argc, char** argv) {
   return scorelab::run_main("compare", [&] {
     if (scorelab::is_image_dataset(peek_dataset(argc, argv))) {
       scorelab::ImageCompareConfig config;
-      boost::program_options::options_description desc;
-      config.add_options(desc);
-      boost::program_options::variables_map vm;
-      if (!scorelab::parse_cli(argc, argv, desc, vm,
-                               "Usage: compare --dataset mnist|fashion-mnist|cifar10 [--method ar|smoothed-ar|ncsn|ddpm|a,b|all]\n"
-                               "               [--iters N | --budget-minutes M] [--from-checkpoints DIR] [--out DIR]\n"
-                               "Trains (or loads) every chosen method with the same budget, samples, scores the samples with a\n"
-                               "classifier trained here (FD/KID-classifier, never FID), inpaints test images and writes\n"
-                               "DIR/report.md, metrics.json, config.json and PNG grids."))
-        return 0;
-      config.validate();
-      const std::string out = config.runtime.out_or_default("compare-" + config.dataset);
-      scorelab::run_image_compare(config, out, scorelab::command_line(argc, argv));
-      std::cout << "report: " << out << "/report.md\n";
-      return 0;
+      return parse_and_run(
+          argc, argv,
+          "Usage: compare --dataset mnist|fashion-mnist|cifar10 [--method ar|smoothed-ar|ncsn|ddpm|a,b|all]\n"
+          "               [--iters N | --budget-minutes M] [--from-checkpoints DIR] [--out DIR]\n"
+          "Trains (or loads) every chosen method with the same budget, samples, scores the samples with a\n"
+          "classifier trained here (FD/KID-classifier, never FID), inpaints test images and writes\n"
+          "DIR/report.md, metrics.json, config.json and PNG grids.",
+          config, scorelab::run_image_compare);
     }
     scorelab::ToyLabConfig config;
-    boost::program_options::options_description desc;
-    config.add_options(desc);
-    boost::program_options::variables_map vm;
-    if (!scorelab::parse_cli(argc, argv, desc, vm,
-                             "Usage: compare [--method ar|smoothed-ar|ncsn|ddpm|a,b|all] [--dataset mog|...|mnist|cifar10] [--out DIR]\n"
-                             "Trains every chosen method on the toy data, draws samples, scores them against the exact\n"
-                             "distribution and writes DIR/report.md, metrics.json, config.json and figures.\n"
-                             "With an image data set (--dataset mnist, fashion-mnist, cifar10) see `compare --dataset mnist --help`."))
-      return 0;
-    config.validate();
-    const std::string out = config.runtime.out_or_default("compare-" + config.dataset);
-    scorelab::run_toy_compare(config, out, scorelab::command_line(argc, argv));
-    std::cout << "report: " << out << "/report.md\n";
-    return 0;
+    return parse_and_run(
+        argc, argv,
+        "Usage: compare [--method ar|smoothed-ar|ncsn|ddpm|a,b|all] [--dataset mog|...|mnist|cifar10] [--out DIR]\n"
+        "Trains every chosen method on the toy data, draws samples, scores them against the exact\n"
+        "distribution and writes DIR/report.md, metrics.json, config.json and figures.\n"
+        "With an image data set (--dataset mnist, fashion-mnist, cifar10) see `compare --dataset mnist --help`.",
+        config, scorelab::run_toy_compare);
   });
 }
