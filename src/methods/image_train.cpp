@@ -140,7 +140,7 @@ nlohmann::json ImageTrainConfig::to_json() const {
           {"train", {{"iters", train.iters}, {"batch_size", train.batch_size}, {"lr", train.lr},
                      {"lr_schedule", train.lr_schedule}, {"lr_decay", train.lr_decay}, {"ema", train.ema},
                      {"grad_clip", train.grad_clip}, {"budget_minutes", train.budget_minutes},
-                     {"checkpoint_every", train.checkpoint_every}}}};
+                     {"checkpoint_every", train.checkpoint_every}, {"skip_nonfinite", train.skip_nonfinite}}}};
 }
 
 nlohmann::json describe_image_model(const ImageTrainConfig& c) {
@@ -198,6 +198,7 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   fp["train"].erase("iters");
   fp["train"].erase("budget_minutes");
   fp["train"].erase("checkpoint_every");
+  fp["train"].erase("skip_nonfinite");  // tolerance for bad batches, not a model setting
   Trainer trainer(model.name, model.module, c.train, (fs::path(out) / "checkpoint.ckpt").string(),
                   (fs::path(out) / "train_loss.csv").string(), fp.dump());
   TrainerHooks hooks;

@@ -31,6 +31,7 @@ nlohmann::json run_toy_train(const ImageTrainConfig& c, const po::variables_map&
   if (given("grad-clip")) mc.train.grad_clip = c.train.grad_clip;
   if (given("budget-minutes")) mc.train.budget_minutes = c.train.budget_minutes;
   if (given("checkpoint-every")) mc.train.checkpoint_every = c.train.checkpoint_every;
+  mc.train.skip_nonfinite = c.train.skip_nonfinite;
   mc.train.resume = c.train.resume;
   mc.train.quiet = c.train.quiet;
   if (c.sigma > 0) mc.sigma = c.sigma;

@@ -10,39 +10,14 @@
 #include "core/io.h"
 #include "methods/image_models.h"
 #include "methods/image_train.h"
+#include "support/fake_mnist.h"
 
 namespace scorelab {
 namespace {
 
 namespace fs = std::filesystem;
 
-void write_be32(std::ofstream& f, uint32_t v) {
-  const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
-                              static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
-  f.write(reinterpret_cast<const char*>(b), 4);
-}
-
-// A fake MNIST folder: n_train / n_test random 28x28 digits in the original IDX layout.
-std::string fake_mnist(int n_train, int n_test) {
-  const auto root = fs::path(::testing::TempDir()) / "fake-data";
-  const auto dir = root / "mnist";
-  fs::create_directories(dir);
-  auto gen = torch::make_generator<at::CPUGeneratorImpl>(3);
-  for (auto [prefix, n] : {std::pair<const char*, int>{"train", n_train}, {"t10k", n_test}}) {
-    std::ofstream img(dir / (std::string(prefix) + "-images-idx3-ubyte"), std::ios::binary);
-    write_be32(img, 0x803);
-    write_be32(img, static_cast<uint32_t>(n));
-    write_be32(img, 28);
-    write_be32(img, 28);
-    auto pixels = at::randint(256, {n * 28 * 28}, gen, torch::kUInt8);
-    img.write(reinterpret_cast<const char*>(pixels.data_ptr<uint8_t>()), pixels.numel());
-    std::ofstream lab(dir / (std::string(prefix) + "-labels-idx1-ubyte"), std::ios::binary);
-    write_be32(lab, 0x801);
-    write_be32(lab, static_cast<uint32_t>(n));
-    for (int i = 0; i < n; ++i) lab.put(static_cast<char>(i % 10));
-  }
-  return root.string();
-}
+using testing::fake_mnist;
 
 ImageTrainConfig tiny(const std::string& method, int stage = 1) {
   ImageTrainConfig c;

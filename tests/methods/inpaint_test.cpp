@@ -1,4 +1,5 @@
 #include "methods/inpaint.h"
+#include "support/fake_mnist.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -174,29 +175,7 @@ TEST(Inpaint, ErrorsAreMeanSquaresOverEachRegion) {
   EXPECT_TRUE(std::isnan(inpaint_errors(out, orig, torch::ones({1, 1, 2, 2})).mse_unknown));
 }
 
-void write_be32(std::ofstream& f, uint32_t v) {
-  const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
-                              static_cast<unsigned char>(v >> 8), static_cast<unsigned char>(v)};
-  f.write(reinterpret_cast<const char*>(b), 4);
-}
-
-// A fake MNIST folder with a few random 28x28 digits (train and test).
-std::string fake_mnist(int n) {
-  const auto root = fs::path(::testing::TempDir()) / "inpaint-fake-data";
-  fs::create_directories(root / "mnist");
-  auto gen = make_generator(3);
-  for (const char* prefix : {"train", "t10k"}) {
-    std::ofstream img(root / "mnist" / (std::string(prefix) + "-images-idx3-ubyte"), std::ios::binary);
-    for (uint32_t v : {0x803u, static_cast<uint32_t>(n), 28u, 28u}) write_be32(img, v);
-    auto pixels = at::randint(256, {n * 28 * 28}, gen, torch::kUInt8);
-    img.write(reinterpret_cast<const char*>(pixels.data_ptr<uint8_t>()), pixels.numel());
-    std::ofstream lab(root / "mnist" / (std::string(prefix) + "-labels-idx1-ubyte"), std::ios::binary);
-    write_be32(lab, 0x801);
-    write_be32(lab, static_cast<uint32_t>(n));
-    for (int i = 0; i < n; ++i) lab.put(static_cast<char>(i % 10));
-  }
-  return root.string();
-}
+std::string fake_mnist(int n) { return testing::fake_mnist(n, n, "inpaint-fake-data"); }
 
 // The whole run on a folder written by `train`: grid layout, metrics and config files.
 TEST(Inpaint, RunWritesGridAndMetrics) {
