@@ -148,6 +148,9 @@ TEST(TrainerFaults, SignalWritesACheckpointAndResumeIsBitIdentical) {
     const auto ckpt = temp("sig.ckpt"), log = temp("sig.csv");
     auto first = model_of();
     c.checkpoint_every = 4;
+    // The disposition before fit (SIG_DFL, or SIG_IGN when the tests run as a background job).
+    struct sigaction before {};
+    sigaction(sig, nullptr, &before);
     {
       Trainer t("part", first->ptr(), c, ckpt, log, "fp");
       auto gen = make_generator(5);
@@ -162,10 +165,10 @@ TEST(TrainerFaults, SignalWritesACheckpointAndResumeIsBitIdentical) {
           << msg;
       EXPECT_NE(msg.find("--resume"), std::string::npos) << msg;
     }
-    // The handlers are uninstalled after fit.
+    // The handlers are uninstalled after fit: the previous disposition is back.
     struct sigaction now {};
     sigaction(sig, nullptr, &now);
-    EXPECT_EQ(now.sa_handler, SIG_DFL);
+    EXPECT_EQ(now.sa_handler, before.sa_handler);
     auto resumed = model_of();
     c.resume = true;
     Trainer t("part", resumed->ptr(), c, ckpt, log, "fp");
