@@ -9,6 +9,7 @@
 #include "core/io.h"
 #include "core/params_io.h"
 #include "core/runtime.h"
+#include "support/trainer_fixture.h"
 #include "models/discretized_logistic.h"
 #include "models/pixelcnnpp.h"
 
@@ -17,11 +18,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string fresh(const std::string& name) {
-  auto d = fs::path(::testing::TempDir()) / name;
-  fs::remove_all(d);
-  return d.string();
-}
+std::string fresh(const std::string& name) { return test_support::fresh_path(name); }
 
 // Tiny untrained models on 8x8 gray images (all four methods, smoothed-ar stages 1 and 2).
 LoadedImageModel tiny(const std::string& method, int stage = 1, int64_t channels = 1) {

@@ -11,13 +11,14 @@
 #include "methods/image_models.h"
 #include "methods/image_train.h"
 #include "support/fake_mnist.h"
+#include "support/trainer_fixture.h"
 
 namespace scorelab {
 namespace {
 
 namespace fs = std::filesystem;
 
-using testing::fake_mnist;
+using test_support::fake_mnist;
 
 ImageTrainConfig tiny(const std::string& method, int stage = 1) {
   ImageTrainConfig c;
@@ -36,11 +37,7 @@ ImageTrainConfig tiny(const std::string& method, int stage = 1) {
   return c;
 }
 
-std::string fresh(const std::string& name) {
-  auto d = fs::path(::testing::TempDir()) / name;
-  fs::remove_all(d);
-  return d.string();
-}
+std::string fresh(const std::string& name) { return test_support::fresh_path(name); }
 
 TEST(ImageTrain, EveryMethodWritesItsMetrics) {
   for (auto [method, stage] : {std::pair<std::string, int>{"ar", 1}, {"smoothed-ar", 1}, {"smoothed-ar", 2}, {"ncsn", 1},

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/runtime.h"
+#include "support/trainer_fixture.h"
 #include "methods/image_train.h"
 
 namespace scorelab {
@@ -20,11 +21,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string fresh(const std::string& name) {
-  auto d = fs::path(::testing::TempDir()) / name;
-  fs::remove_all(d);
-  return d.string();
-}
+std::string fresh(const std::string& name) { return test_support::fresh_path(name); }
 
 at::Tensor mask_of(const std::string& name, int64_t n = 2, int64_t h = 8, int64_t w = 8, double fraction = 0.5) {
   MaskConfig c;
@@ -175,7 +172,7 @@ TEST(Inpaint, ErrorsAreMeanSquaresOverEachRegion) {
   EXPECT_TRUE(std::isnan(inpaint_errors(out, orig, torch::ones({1, 1, 2, 2})).mse_unknown));
 }
 
-std::string fake_mnist(int n) { return testing::fake_mnist(n, n, "inpaint-fake-data"); }
+std::string fake_mnist(int n) { return test_support::fake_mnist(n, n, "inpaint-fake-data"); }
 
 // The whole run on a folder written by `train`: grid layout, metrics and config files.
 TEST(Inpaint, RunWritesGridAndMetrics) {

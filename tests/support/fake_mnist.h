@@ -11,7 +11,7 @@
 
 #include "core/runtime.h"
 
-namespace scorelab::testing {
+namespace scorelab::test_support {
 
 inline void write_be32(std::ofstream& f, uint32_t v) {
   const unsigned char b[4] = {static_cast<unsigned char>(v >> 24), static_cast<unsigned char>(v >> 16),
@@ -41,4 +41,4 @@ inline std::string fake_mnist(int n_train, int n_test, const std::string& name =
   return root.string();
 }
 
-}  // namespace scorelab::testing
+}  // namespace scorelab::test_support

@@ -11,44 +11,19 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/runtime.h"
+#include "support/trainer_fixture.h"
 #include "train/trainer.h"
 
 namespace scorelab {
 namespace {
 
-std::shared_ptr<torch::nn::Linear> model_of(int64_t in = 3) {
-  torch::manual_seed(0);
-  return std::make_shared<torch::nn::Linear>(torch::nn::LinearOptions(in, 1));
-}
-
+std::shared_ptr<torch::nn::Linear> model_of(int64_t in = 3) { return test_support::seeded_linear(in); }
 std::function<at::Tensor(int64_t, at::Generator&)> regression(torch::nn::Linear& model) {
-  return [&model](int64_t, at::Generator& g) {
-    auto x = at::normal(0.0, 1.0, {8, 3}, g, torch::kFloat32);
-    auto y = x.matmul(torch::tensor({1.0f, -2.0f, 0.5f})).unsqueeze(1);
-    return (model->forward(x) - y).pow(2).mean();
-  };
+  return test_support::regression_loss(model, 8, 0.0);
 }
-
-TrainConfig quiet(int64_t iters) {
-  TrainConfig c;
-  c.iters = iters;
-  c.lr = 0.05;
-  c.ema = 0.9;
-  c.quiet = true;
-  return c;
-}
-
-at::Tensor flat(torch::nn::Module& m) {
-  std::vector<at::Tensor> ps;
-  for (auto& p : m.parameters()) ps.push_back(p.detach().flatten());
-  return torch::cat(ps);
-}
-
-std::string temp(const std::string& name) {
-  auto p = std::filesystem::path(::testing::TempDir()) / ("faults_" + name);
-  std::filesystem::remove(p);
-  return p.string();
-}
+TrainConfig quiet(int64_t iters) { return test_support::quiet_config(iters); }
+at::Tensor flat(torch::nn::Module& m) { return test_support::flat_params(m); }
+std::string temp(const std::string& name) { return test_support::fresh_path("faults_" + name); }
 
 template <class E>
 std::string message_of(const std::function<void()>& fn) {

@@ -7,45 +7,22 @@
 
 #include "core/error.h"
 #include "core/runtime.h"
+#include "support/trainer_fixture.h"
 #include "train/trainer.h"
 
 namespace scorelab {
 namespace {
 
-std::shared_ptr<torch::nn::Linear> make_model() {
-  torch::manual_seed(0);
-  return std::make_shared<torch::nn::Linear>(torch::nn::LinearOptions(3, 1));
-}
+using test_support::flat_params;
 
+std::shared_ptr<torch::nn::Linear> make_model() { return test_support::seeded_linear(3); }
 // Regression on a fixed linear target with fresh random inputs every step.
 std::function<at::Tensor(int64_t, at::Generator&)> loss_of(torch::nn::Linear& model) {
-  return [&model](int64_t, at::Generator& g) {
-    auto x = at::normal(0.0, 1.0, {16, 3}, g, torch::kFloat32);
-    auto y = x.matmul(torch::tensor({1.0f, -2.0f, 0.5f})).unsqueeze(1) + 0.3;
-    return (model->forward(x) - y).pow(2).mean();
-  };
+  return test_support::regression_loss(model, 16, 0.3);
 }
-
-TrainConfig config(int64_t iters) {
-  TrainConfig c;
-  c.iters = iters;
-  c.lr = 0.05;
-  c.ema = 0.9;
-  c.quiet = true;
-  return c;
-}
-
-at::Tensor flat(torch::nn::Module& m) {
-  std::vector<at::Tensor> ps;
-  for (auto& p : m.parameters()) ps.push_back(p.detach().flatten());
-  return torch::cat(ps);
-}
-
-std::string temp_path(const std::string& name) {
-  auto p = std::filesystem::path(::testing::TempDir()) / name;
-  std::filesystem::remove(p);
-  return p.string();
-}
+TrainConfig config(int64_t iters) { return test_support::quiet_config(iters); }
+at::Tensor flat(torch::nn::Module& m) { return flat_params(m); }
+std::string temp_path(const std::string& name) { return test_support::fresh_path(name); }
 
 TEST(Trainer, LearnsAndWritesLogAndCheckpoint) {
   auto model = make_model();
