@@ -1,6 +1,6 @@
 // classifier: trains the small evaluation classifier of a dataset (LeNet-like for MNIST / Fashion-MNIST, a
 // small ResNet for CIFAR-10) whose features give fd_classifier / kid_classifier (REFERENCE 5), and writes
-// DIR/classifier.pt and DIR/metrics.json (test accuracy, seconds, and the real-test-vs-real-train floor).
+// DIR/classifier.pt, DIR/metrics.json (test accuracy and the real-test-vs-real-train floor) and DIR/timings.json.
 #include <boost/program_options.hpp>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
                                             {"subsets", kid_floor.subsets}, {"subset_size", kid_floor.subset_size}}},
                         {"what", "the first " + std::to_string(n_floor) + " test vs the first " + std::to_string(n_floor) + " training images"}};
     scorelab::save_classifier(model, dataset, out + "/classifier.pt", metrics.dump());
-    scorelab::write_json(out + "/metrics.json", metrics);
+    scorelab::write_run_metrics(out, metrics);
     std::cout << dataset << " " << model->arch() << " classifier: test accuracy " << r.test_accuracy << " after "
               << r.epochs << " epochs (" << r.seconds << " s); results in " << out << "\n";
     return 0;

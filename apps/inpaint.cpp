@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
             "an unknown pixel cannot), smoothed-ar then reverses the smoothing (--denoise single-step, or\n"
             "conditional-ar with the stage-2 model in DIR2). OUT gets inpaint.png (rows: masked input,\n"
             "completions, original), mask.png, metrics.json (mean squared error on the known and the unknown\n"
-            "region) and config.json."))
+            "region), timings.json (wall clock) and config.json."))
       return 0;
     config.validate();
     const std::string out = config.runtime.out_or_default("inpaint");

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     if (!scorelab::parse_cli(argc, argv, desc, vm,
                              "Usage: train --method smoothed-ar|ar|ncsn|ddpm [--stage 1|2] --dataset mnist|fashion-mnist|cifar10|mog|...\n"
                              "             [--preset tiny|small|paper] [--iters N] [--out DIR] [--resume] [--describe]\n"
-                             "Trains one image model; DIR gets metrics.json, config.json, train_loss.csv, test_loss.csv,\n"
+                             "Trains one image model; DIR gets metrics.json, timings.json (wall clock), config.json, train_loss.csv, test_loss.csv,\n"
                              "losses.png, checkpoint.ckpt and model.pt (Python: torch.load('model.pt') gives a dict of tensors)."))
       return 0;
     const std::string out = config.runtime.out_or_default("train-" + config.method + "-" + config.dataset);

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes reports/mnist-small/report.md from the runs' metrics.json files (run by run.sh)."""
+"""Writes reports/mnist-small/report.md from the runs' metrics.json and timings.json files (run by run.sh)."""
 import json
 import os
 
@@ -12,6 +12,9 @@ for name in runs:
     if not os.path.exists(path):
         continue
     m = json.load(open(path))
+    tpath = os.path.join(here, name, "timings.json")  # wall-clock figures live beside metrics.json
+    if os.path.exists(tpath):
+        m.update(json.load(open(tpath)))
     cfg = json.load(open(os.path.join(here, name, "config.json")))
     rows.append((name, m, cfg))
 

@@ -69,6 +69,75 @@ nlohmann::json read_json(const std::string& path) {
   }
 }
 
+bool is_wall_clock_key(const std::string& key) {
+  static const char* const keys[] = {"train_s",      "sample_s",           "seconds",
+                                     "eval_seconds", "images_per_s",       "sample_s_per_image",
+                                     "stage1_sample_s_per_image",          "stage2_train_s"};
+  for (const char* k : keys)
+    if (key == k) return true;
+  return false;
+}
+
+std::pair<nlohmann::json, nlohmann::json> split_wall_clock(const nlohmann::json& all) {
+  if (all.is_array()) {  // element by element; the timings array keeps the positions ({} where none)
+    nlohmann::json metrics = nlohmann::json::array(), timings = nlohmann::json::array();
+    bool any = false;
+    for (const auto& e : all) {
+      auto [m, t] = split_wall_clock(e);
+      any = any || !t.empty();
+      metrics.push_back(std::move(m));
+      timings.push_back(std::move(t));
+    }
+    return {metrics, any ? timings : nlohmann::json::object()};
+  }
+  if (!all.is_object()) return {all, nlohmann::json::object()};
+  nlohmann::json metrics = nlohmann::json::object(), timings = nlohmann::json::object();
+  for (auto it = all.begin(); it != all.end(); ++it) {
+    if (is_wall_clock_key(it.key())) {
+      timings[it.key()] = it.value();
+      continue;
+    }
+    auto [m, t] = split_wall_clock(it.value());
+    metrics[it.key()] = std::move(m);  // kept even when empty: an empty object is a result too
+    if (!t.empty()) timings[it.key()] = std::move(t);
+  }
+  return {metrics, timings};
+}
+
+namespace {
+// Inverse of split_wall_clock: adds `extra`'s keys into `target`, recursing into objects and into
+// arrays of the same length.
+void merge_into(nlohmann::json& target, const nlohmann::json& extra) {
+  if (target.is_array() && extra.is_array() && target.size() == extra.size()) {
+    for (std::size_t i = 0; i < extra.size(); ++i) merge_into(target[i], extra[i]);
+    return;
+  }
+  if (!target.is_object() || !extra.is_object()) return;
+  for (auto it = extra.begin(); it != extra.end(); ++it) {
+    if (target.contains(it.key()) && (it.value().is_object() || it.value().is_array()))
+      merge_into(target[it.key()], it.value());
+    else
+      target[it.key()] = it.value();
+  }
+}
+}  // namespace
+
+void write_run_metrics(const std::string& dir, const nlohmann::json& all) {
+  const auto [metrics, timings] = split_wall_clock(all);
+  write_json((fs::path(dir) / "timings.json").string(), timings);
+  write_json((fs::path(dir) / "metrics.json").string(), metrics);
+}
+
+nlohmann::json read_run_metrics(const std::string& dir) {
+  nlohmann::json all = read_json((fs::path(dir) / "metrics.json").string());
+  const fs::path tpath = fs::path(dir) / "timings.json";
+  if (fs::exists(tpath) && all.is_object()) {
+    const nlohmann::json timings = read_json(tpath.string());
+    if (timings.is_object()) merge_into(all, timings);
+  }
+  return all;
+}
+
 void ensure_writable_dir(const std::string& dir, const std::string& flag) {
   std::error_code ec;
   fs::create_directories(dir, ec);

@@ -237,8 +237,7 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
       throw ConfigError(flag_error("--from-checkpoints", c.from_checkpoints,
                                    "a folder with a train output '" + spec.key + "' (missing " + dir + "/config.json)"));
     }
-    const fs::path mpath = fs::path(dir) / "metrics.json";
-    train_metrics[spec.key] = fs::exists(mpath) ? read_json(mpath.string()) : nlohmann::json::object();
+    train_metrics[spec.key] = fs::exists(fs::path(dir) / "metrics.json") ? read_run_metrics(dir) : nlohmann::json::object();
   }
   auto dir_of = [&](const std::string& key) { return (fs::path(ckpt_root) / key).string(); };
 
@@ -391,7 +390,7 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
                             {"samples_per_method", n}, {"classifier", {{"path", cls_path}, {"arch", classifier->arch()},
                                                                        {"test_accuracy", cls_acc}, {"trained_now", cls_trained}}},
                             {"rows", rows}, {"models", train_metrics}};
-  write_json((fs::path(out) / "metrics.json").string(), metrics);
+  write_run_metrics(out, metrics);
 
   std::vector<std::vector<std::string>> table;
   nlohmann::json floor;

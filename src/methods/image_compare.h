@@ -70,7 +70,7 @@ at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImage
                                at::Generator& gen);
 
 // Runs the comparison into out_dir (report.md, metrics.json, config.json, samples-*.png, inpaint/*,
-// neighbours-*.png, checkpoints/ unless --from-checkpoints); returns metrics.json's content.
+// neighbours-*.png, checkpoints/ unless --from-checkpoints); returns metrics.json and timings.json merged.
 nlohmann::json run_image_compare(const ImageCompareConfig& config, const std::string& out_dir,
                                  const std::string& command);
 

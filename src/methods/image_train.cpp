@@ -239,7 +239,7 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
                             {"train_s", result.seconds}, {"resumed", result.resumed},
                             {"params_sha256", params_sha256(*model.module)}, {"device", device.str()},
                             {"test_curve", test_curve}};
-  write_json((fs::path(out) / "metrics.json").string(), metrics);
+  write_run_metrics(out, metrics);
   return metrics;
 }
 

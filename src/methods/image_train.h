@@ -49,9 +49,10 @@ struct ImageTrainConfig {
 nlohmann::json describe_image_model(const ImageTrainConfig& config);
 
 // Trains, evaluates on the test set before and after, and writes to out_dir: metrics.json (params,
-// test_loss_initial, test_loss_final, loss_unit, images_per_s, params_sha256, ...), config.json,
-// train_loss.csv, test_loss.csv, losses.png, checkpoint.ckpt (atomic; --resume) and model.pt
-// (a dict of tensors Python's torch.load reads). Returns metrics.json's content.
+// test_loss_initial, test_loss_final, loss_unit, params_sha256, ...), timings.json (train_s,
+// images_per_s), config.json, train_loss.csv, test_loss.csv, losses.png, checkpoint.ckpt (atomic;
+// --resume) and model.pt (a dict of tensors Python's torch.load reads). Returns metrics.json and
+// timings.json merged (read_run_metrics).
 nlohmann::json run_image_train(const ImageTrainConfig& config, const std::string& out_dir, const std::string& command);
 
 }  // namespace scorelab

@@ -329,7 +329,7 @@ nlohmann::json run_inpaint(const InpaintConfig& c, const std::string& out, const
   }
   if (m.config.method == "ar" || m.config.method == "smoothed-ar")
     metrics["note"] = "raster-order conditioning: known pixels after an unknown pixel cannot inform it";
-  write_json((fs::path(out) / "metrics.json").string(), metrics);
+  write_run_metrics(out, metrics);
   return metrics;
 }
 

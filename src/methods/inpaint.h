@@ -102,8 +102,8 @@ struct InpaintConfig {
 // Loads the models and the first --images images of the split, draws the masks, completes every image
 // --samples times and writes to out_dir: inpaint.png (rows: masked input with the unknown pixels grey,
 // then one row per completion, then the original; one column per image), mask.png (the first image's
-// mask), metrics.json (mse_known, mse_unknown, known_fraction, seconds, ...; returned), config.json and,
-// with --snapshots, snapshots/*.png.
+// mask), metrics.json (mse_known, mse_unknown, known_fraction, ...), timings.json (seconds), config.json and,
+// with --snapshots, snapshots/*.png. Returns both JSON files merged (read_run_metrics).
 nlohmann::json run_inpaint(const InpaintConfig& config, const std::string& out_dir, const std::string& command);
 
 }  // namespace scorelab

@@ -74,7 +74,7 @@ nlohmann::json run_score_field(const ToyLabConfig& c, const std::string& out, co
     }
   }
   md << markdown_table({"method", "sigma", "relative Fisher divergence"}, rows) << "\n";
-  write_json((fs::path(out) / "metrics.json").string(), metrics);
+  write_run_metrics(out, metrics);
   nlohmann::json config = c.to_json();
   config["command"] = command;
   write_json((fs::path(out) / "config.json").string(), config);
@@ -143,7 +143,7 @@ nlohmann::json run_langevin_experiment(const ToyLabConfig& c, const std::string&
     }
   }
   metrics["train_s"] = ncsn->train_seconds;
-  write_json((fs::path(out) / "metrics.json").string(), metrics);
+  write_run_metrics(out, metrics);
   nlohmann::json config = c.to_json();
   config["command"] = command;
   write_json((fs::path(out) / "config.json").string(), config);

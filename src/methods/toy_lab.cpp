@@ -200,7 +200,7 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
       }
     }
   }
-  write_json((fs::path(out) / "metrics.json").string(), metrics);
+  write_run_metrics(out, metrics);
 
   std::ostringstream md;
   md << "# Toy comparison on `" << c.dataset << "`\n\n"

@@ -26,7 +26,7 @@ struct ToyLabConfig {
   nlohmann::json to_json() const;
 };
 
-// Runs the comparison and writes everything to `out_dir`; returns metrics.json's content.
+// Runs the comparison and writes everything to `out_dir`; returns metrics.json and timings.json merged.
 nlohmann::json run_toy_compare(const ToyLabConfig& config, const std::string& out_dir, const std::string& command);
 
 // Learned vs exact score fields of ncsn (and ddpm) at several noise levels: out_dir/score_field.png.

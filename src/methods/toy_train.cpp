@@ -77,7 +77,7 @@ nlohmann::json run_toy_train(const ImageTrainConfig& c, const po::variables_map&
   config["seed"] = c.runtime.seed;
   config["command"] = command;
   write_json((fs::path(out) / "config.json").string(), config);
-  write_json((fs::path(out) / "metrics.json").string(), metrics);
+  write_run_metrics(out, metrics);
   return metrics;
 }
 

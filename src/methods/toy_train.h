@@ -1,6 +1,6 @@
 // `train --dataset mog|...`: trains one toy model (the toy lab's defaults, overridden by the flags given)
 // and writes metrics.json in the same shape as an image run (params, test_loss_initial, test_loss_final,
-// loss_unit, images_per_s, params_sha256), config.json, its checkpoint and model.pt.
+// loss_unit, params_sha256; images_per_s and train_s in timings.json), config.json, its checkpoint and model.pt.
 #pragma once
 #include <boost/program_options/variables_map.hpp>
 #include <nlohmann/json.hpp>

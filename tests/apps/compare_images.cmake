@@ -17,3 +17,9 @@ add_test(NAME bad.compare_images.unknown_denoiser COMMAND ${CMAKE_CURRENT_SOURCE
          "flag --denoisers: got 'tweedie'" ${CI_TINY} --denoisers tweedie --out ${CI_DIR}/bad)
 add_test(NAME bad.compare_images.missing_checkpoints COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --from-checkpoints: got '/nonexistent'" ${CI_TINY} --from-checkpoints /nonexistent --out ${CI_DIR}/bad)
+# Same seed, same CPU build: the whole image comparison (training, every sampler, the classifier, FD/KID,
+# inpainting) writes a byte-identical metrics.json (issue 6). Both runs load the classifier the test above
+# trained, so neither of them trains it (metrics.json records which run did).
+add_test(NAME rel.determinism_compare_images COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/determinism.sh ${CI_DIR}/det
+         -- ${CI_TINY} --method all)
+set_tests_properties(rel.determinism_compare_images PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")

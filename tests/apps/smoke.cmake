@@ -97,3 +97,7 @@ add_test(NAME bad.classifier_unknown_dataset COMMAND ${EXPECT} 2 "flag --dataset
          ${APPS}/classifier --dataset svhn --out ${SMOKE_DIR}/classifier-bad)
 add_test(NAME bad.classifier_negative_epochs COMMAND ${EXPECT} 2 "flag --epochs: got '-1'" ${APPS}/classifier --epochs -1
          --out ${SMOKE_DIR}/classifier-bad)
+# Same seed, same CPU build: inpainting writes a byte-identical metrics.json (issue 6).
+add_test(NAME rel.determinism_inpaint COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/determinism.sh ${SMOKE_DIR}/det-inpaint
+         -- ${INPAINT} --model-dir ${INPAINT_MODELS}/s1 --mask bottom-half --grad full)
+set_tests_properties(rel.determinism_inpaint PROPERTIES FIXTURES_REQUIRED inpaint_s1)

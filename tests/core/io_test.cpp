@@ -73,5 +73,39 @@ TEST(AtomicWrite, MissingFolderAndUnwritableOutAreNamed) {
   EXPECT_THROW(read_json("/nonexistent.json"), DataError);
 }
 
+// metrics.json holds what a seed fixes, timings.json the wall-clock keys at the same place; reading both
+// gives back the object written, at any depth, in objects and in arrays.
+TEST(RunMetrics, WallClockKeysGoToTimingsAndComeBack) {
+  const auto dir = fresh_dir("run_metrics");
+  const nlohmann::json all = {
+      {"dataset", "mog"},
+      {"train_s", 1.5},
+      {"methods", {{"ar", {{"mmd2", 0.1}, {"sample_s", 0.2}, {"train_s", 3.0}}}, {"ncsn", {{"seconds", 4.0}}}}},
+      {"rows", {{{"fd", 1.0}, {"sample_s_per_image", 0.5}}, {{"fd", 2.0}}, 7}},
+      {"empty", nlohmann::json::object()}};
+  write_run_metrics(dir.string(), all);
+  const nlohmann::json metrics = read_json((dir / "metrics.json").string());
+  const nlohmann::json timings = read_json((dir / "timings.json").string());
+  EXPECT_EQ(metrics, (nlohmann::json{{"dataset", "mog"},
+                                     {"methods", {{"ar", {{"mmd2", 0.1}}}, {"ncsn", nlohmann::json::object()}}},
+                                     {"rows", {{{"fd", 1.0}}, {{"fd", 2.0}}, 7}},
+                                     {"empty", nlohmann::json::object()}}));
+  EXPECT_EQ(timings, (nlohmann::json{{"train_s", 1.5},
+                                     {"methods", {{"ar", {{"sample_s", 0.2}, {"train_s", 3.0}}}, {"ncsn", {{"seconds", 4.0}}}}},
+                                     {"rows", {{{"sample_s_per_image", 0.5}}, nlohmann::json::object(), nlohmann::json::object()}}}));
+  EXPECT_EQ(read_run_metrics(dir.string()), all);
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 2);
+}
+
+// A folder written before the split (timings inside metrics.json, no timings.json) still reads whole.
+TEST(RunMetrics, ReadsAnOldFolderWithoutTimings) {
+  const auto dir = fresh_dir("run_metrics_old");
+  const nlohmann::json old = {{"train_s", 2.0}, {"params", 10}};
+  write_json((dir / "metrics.json").string(), old);
+  EXPECT_EQ(read_run_metrics(dir.string()), old);
+  EXPECT_TRUE(is_wall_clock_key("images_per_s"));
+  EXPECT_FALSE(is_wall_clock_key("params"));
+}
+
 }  // namespace
 }  // namespace scorelab

@@ -48,7 +48,7 @@ TEST(ImageTrain, EveryMethodWritesItsMetrics) {
       EXPECT_TRUE(m.contains(k)) << method << " lacks " << k;
     EXPECT_TRUE(std::isfinite(m["test_loss_final"].get<double>())) << method;
     EXPECT_EQ(m["params_sha256"].get<std::string>().size(), 64u);
-    EXPECT_EQ(read_json(out + "/metrics.json"), m);
+    EXPECT_EQ(read_run_metrics(out), m);
     for (const char* f : {"config.json", "train_loss.csv", "test_loss.csv", "checkpoint.ckpt", "model.pt"})
       EXPECT_TRUE(fs::exists(fs::path(out) / f)) << method << " " << f;
   }

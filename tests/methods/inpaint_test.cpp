@@ -206,7 +206,7 @@ TEST(Inpaint, RunWritesGridAndMetrics) {
   EXPECT_GT(metrics["mse_unknown"].get<double>(), 0.0);
   EXPECT_DOUBLE_EQ(metrics["known_fraction"].get<double>(), 0.5);
   EXPECT_EQ(metrics["snapshots"].get<int64_t>(), 2);
-  EXPECT_EQ(read_json(out + "/metrics.json"), metrics);
+  EXPECT_EQ(read_run_metrics(out), metrics);
   EXPECT_EQ(read_json(out + "/config.json")["method"], "ddpm");
   int w = 0, h = 0, ch = 0;
   unsigned char* px = stbi_load((out + "/inpaint.png").c_str(), &w, &h, &ch, 0);

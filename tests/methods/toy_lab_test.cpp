@@ -63,7 +63,7 @@ TEST(ToyLab, EveryMethodReportsEveryMetric) {
   EXPECT_TRUE(metrics["methods"].contains("smoothed-ar/single-step"));
   for (const std::string f : {"report.md", "metrics.json", "config.json"})
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(out) / f)) << f;
-  EXPECT_EQ(read_json(out + "/metrics.json"), metrics);
+  EXPECT_EQ(read_run_metrics(out), metrics);
   EXPECT_NE(read_file(out + "/report.md").find("compare --test"), std::string::npos);
 }
 
