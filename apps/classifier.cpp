@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
         ("dataset", po::value(&dataset)->default_value(dataset), "mnist | fashion-mnist | cifar10")
         ("data-dir", po::value(&data_dir), "data root (default: $SCORELAB_DATA or <repo>/data)")
         ("epochs", po::value(&config.epochs)->default_value(config.epochs),
-         "training epochs (0: the dataset's default: mnist 3, fashion-mnist 5, cifar10 10)")
+         "training epochs (0: the dataset's default: mnist 3, fashion-mnist 10, cifar10 10)")
         ("batch-size", po::value(&config.batch_size)->default_value(config.batch_size), "minibatch size")
         ("lr", po::value(&config.lr)->default_value(config.lr), "Adam learning rate (cosine-decayed to 0)")
         ("weight-decay", po::value(&config.weight_decay)->default_value(config.weight_decay), "Adam L2 weight decay")
@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
                              "Usage: classifier --dataset mnist|fashion-mnist|cifar10 [--data-dir D] [--out DIR] [--epochs E]\n"
                              "                  [--seed S] [--augment] [--train-limit N]\n"
                              "Trains the evaluation classifier; DIR gets classifier.pt (the file load_or_train_classifier\n"
-                             "caches, default data/classifiers/<dataset>/classifier.pt) and metrics.json.",
+                             "caches, default data/classifiers/<dataset>/classifier.pt), metrics.json and timings.json (wall clock).",
                              &runtime.config_file))
       return 0;
     runtime.validate();

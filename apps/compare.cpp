@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
           "               [--iters N | --budget-minutes M] [--from-checkpoints DIR] [--out DIR]\n"
           "Trains (or loads) every chosen method with the same budget, samples, scores the samples with a\n"
           "classifier trained here (FD/KID-classifier, never FID), inpaints test images and writes\n"
-          "DIR/report.md, metrics.json, config.json and PNG grids.",
+          "DIR/report.md, metrics.json, timings.json (wall clock), config.json and PNG grids.",
           config, scorelab::run_image_compare);
     }
     scorelab::ToyLabConfig config;
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
         argc, argv,
         "Usage: compare [--method ar|smoothed-ar|ncsn|ddpm|a,b|all] [--dataset mog|...|mnist|cifar10] [--out DIR]\n"
         "Trains every chosen method on the toy data, draws samples, scores them against the exact\n"
-        "distribution and writes DIR/report.md, metrics.json, config.json and figures.\n"
+        "distribution and writes DIR/report.md, metrics.json, timings.json (wall clock), config.json and figures.\n"
         "With an image data set (--dataset mnist, fashion-mnist, cifar10) see `compare --dataset mnist --help`.",
         config, scorelab::run_toy_compare);
   });

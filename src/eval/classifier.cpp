@@ -194,7 +194,7 @@ ImageClassifier make_classifier(const std::string& dataset) { return ImageClassi
 int64_t default_classifier_epochs(const std::string& dataset) {
   classifier_arch_for(dataset);  // validates the name
   if (dataset == "mnist") return 3;
-  if (dataset == "fashion-mnist") return 5;
+  if (dataset == "fashion-mnist") return 10;
   return 10;
 }
 

@@ -138,7 +138,8 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
        "smoothed-ar rows: all | any of single-step-detached,single-step-full,conditional-ar")
       ("from-checkpoints", po::value(&from_checkpoints), "evaluate the train folders DIR/<key> instead of training")
       ("classifier", po::value(&classifier), "classifier file for FD/KID: loaded if it exists, else trained and saved there (default: data/classifiers/<dataset>/classifier.pt)")
-      ("classifier-epochs", po::value(&classifier_epochs)->default_value(classifier_epochs), "epochs when the classifier is trained")
+      ("classifier-epochs", po::value(&classifier_epochs)->default_value(classifier_epochs),
+       "epochs when the classifier is trained (0: the dataset's default: mnist 3, fashion-mnist 10, cifar10 10)")
       ("bound-images", po::value(&bound_images)->default_value(bound_images), "test images for the smoothed-ar two-stage bound")
       ("neighbours", po::value(&neighbours)->default_value(neighbours), "samples shown with their nearest training images (0: none)")
       ("inpaint-images", po::value(&inpaint_images)->default_value(inpaint_images), "test images to inpaint per method (0: none)")
@@ -174,8 +175,9 @@ void ImageCompareConfig::validate() const {
   if (batch_size < 0)
     throw ConfigError(flag_error("--batch-size", std::to_string(batch_size), "an integer >= 0 (0: the preset's)"));
   if (samples < 2) throw ConfigError(flag_error("--samples", std::to_string(samples), "an integer >= 2"));
-  if (classifier_epochs < 1)
-    throw ConfigError(flag_error("--classifier-epochs", std::to_string(classifier_epochs), "an integer >= 1"));
+  if (classifier_epochs < 0)
+    throw ConfigError(
+        flag_error("--classifier-epochs", std::to_string(classifier_epochs), "an integer >= 0 (0: the dataset's default)"));
   if (bound_images < 0) throw ConfigError(flag_error("--bound-images", std::to_string(bound_images), "an integer >= 0"));
   if (neighbours < 0) throw ConfigError(flag_error("--neighbours", std::to_string(neighbours), "an integer >= 0"));
   if (inpaint_images < 0)

@@ -42,7 +42,7 @@ struct ImageCompareConfig {
   std::string denoisers = "all";        // --denoisers: smoothed-ar rows: all | single-step-detached,single-step-full,conditional-ar
   std::string from_checkpoints;         // --from-checkpoints DIR: evaluate DIR/<key> instead of training
   std::string classifier;               // --classifier FILE (default: the cached classifier of the dataset)
-  int64_t classifier_epochs = 3;        // --classifier-epochs (only when the classifier is trained)
+  int64_t classifier_epochs = 0;        // --classifier-epochs (only when trained; 0: default_classifier_epochs)
   int64_t bound_images = 500;           // --bound-images: test images for the two-stage bound
   int64_t neighbours = 8;               // --neighbours: samples shown with their nearest training images
   int64_t inpaint_images = 6;           // --inpaint-images (0: no inpainting)

@@ -1,5 +1,5 @@
-// Fast classifier tests, plus one slow test (SlowClassifier.*) that trains the real MNIST classifier to
-// >= 99% test accuracy. It is skipped unless SCORELAB_SLOW_TESTS=1:
+// Fast classifier tests, plus two slow tests (SlowClassifier.*) that train the real MNIST classifier to
+// >= 99% and the Fashion-MNIST one to >= 90% test accuracy. They are skipped unless SCORELAB_SLOW_TESTS=1:
 //   SCORELAB_SLOW_TESTS=1 build/tests/scorelab_tests --gtest_filter='SlowClassifier.*'
 #include "eval/classifier.h"
 
@@ -128,7 +128,7 @@ TEST(Classifier, ResnetTrainsOneStepWithAugmentation) {
   cfg.epochs = -1;
   EXPECT_THROW(train_classifier(m, d, d, cfg, gen), ConfigError);
   EXPECT_EQ(default_classifier_epochs("mnist"), 3);
-  EXPECT_EQ(default_classifier_epochs("fashion-mnist"), 5);
+  EXPECT_EQ(default_classifier_epochs("fashion-mnist"), 10);
   EXPECT_THROW(default_classifier_epochs("svhn"), ConfigError);
 }
 
@@ -175,20 +175,39 @@ TEST_F(ClassifierFiles, LoadOrTrainTrainsOnceThenLoads) {
   EXPECT_THROW(load_or_train_classifier("fashion-mnist", "", cache, 7, cfg), DataError);
 }
 
-TEST(SlowClassifier, MnistReaches99PercentTestAccuracy) {
-  const char* slow = std::getenv("SCORELAB_SLOW_TESTS");
-  if (slow == nullptr || std::string(slow) != "1")
-    GTEST_SKIP() << "slow (minutes): SCORELAB_SLOW_TESTS=1 build/tests/scorelab_tests --gtest_filter='SlowClassifier.*'";
-  if (!mnist_present()) GTEST_SKIP() << "run scripts/get-data mnist";
-  const ImageDataset train = load_image_dataset("mnist", "train");
-  const ImageDataset test = load_image_dataset("mnist", "test");
+// Trains the real classifier of `dataset` with its default settings and returns the result.
+ClassifierTrainResult train_default_classifier(const std::string& dataset) {
+  const ImageDataset train = load_image_dataset(dataset, "train");
+  const ImageDataset test = load_image_dataset(dataset, "test");
   seed_module_init(derive_seed(0, "classifier-init"));
-  ImageClassifier m = make_classifier("mnist");
+  ImageClassifier m = make_classifier(dataset);
   at::Generator gen = make_generator(derive_seed(0, "classifier-train"));
-  const ClassifierTrainResult r = train_classifier(m, train, test, ClassifierTrainConfig{}, gen);
+  return train_classifier(m, train, test, ClassifierTrainConfig{}, gen);
+}
+
+bool slow_tests_enabled() {
+  const char* slow = std::getenv("SCORELAB_SLOW_TESTS");
+  return slow != nullptr && std::string(slow) == "1";
+}
+const char* const kSlowHint = "slow (minutes): SCORELAB_SLOW_TESTS=1 build/tests/scorelab_tests --gtest_filter='SlowClassifier.*'";
+
+TEST(SlowClassifier, MnistReaches99PercentTestAccuracy) {
+  if (!slow_tests_enabled()) GTEST_SKIP() << kSlowHint;
+  if (!mnist_present()) GTEST_SKIP() << "run scripts/get-data mnist";
+  const ClassifierTrainResult r = train_default_classifier("mnist");
   EXPECT_GE(r.test_accuracy, 0.99) << "after " << r.seconds << " s";
   EXPECT_EQ(r.test_size, 10000);
   EXPECT_EQ(r.epochs, 3);
+}
+
+// Measured: 91.41% after the default 10 epochs (~4 min on one core); 5 epochs gave 89.57%.
+TEST(SlowClassifier, FashionMnistReaches90PercentTestAccuracy) {
+  if (!slow_tests_enabled()) GTEST_SKIP() << kSlowHint;
+  if (!fs::exists(fs::path(resolve_data_root()) / "fashion-mnist")) GTEST_SKIP() << "run scripts/get-data fashion-mnist";
+  const ClassifierTrainResult r = train_default_classifier("fashion-mnist");
+  EXPECT_GE(r.test_accuracy, 0.90) << "after " << r.seconds << " s";
+  EXPECT_EQ(r.test_size, 10000);
+  EXPECT_EQ(r.epochs, 10);
 }
 
 }  // namespace
