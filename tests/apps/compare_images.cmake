@@ -24,4 +24,5 @@ add_test(NAME rel.determinism_compare_images COMMAND ${CMAKE_CURRENT_SOURCE_DIR}
          -- ${CI_TINY} --method all)
 set_tests_properties(rel.determinism_compare_images PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")
 add_test(NAME bad.compare_images.negative_classifier_epochs COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
-         "flag --classifier-epochs: got '-1'; expected an integer >= 0" ${CI_TINY} --classifier-epochs -1 --out ${CI_DIR}/bad)
+         "flag --classifier-epochs: got '-1'; expected an integer >= 0" ${CMAKE_BINARY_DIR}/apps/compare --dataset mnist
+         --data-dir ${CI_DATA} --classifier-epochs -1 --out ${CI_DIR}/bad)
