@@ -47,18 +47,24 @@ SamplerConfig langevin_config(int64_t steps_per_level) {
   return c;
 }
 
-std::vector<BenchLine> langevin_step(const BenchOptions& opt) {
-  // One annealed Langevin step (NCSN Alg. 1) at the first of 10 levels 1 -> 0.01: NCSNv2 small forward + update.
-  auto net = small_ncsn();
-  AnnealedLangevinSampler sampler(ncsn_score(net), SigmaSchedule(1.0, 0.01, 10), langevin_config(100));
+// Median time of the sampler's first step on a batch of kBatch 28x28 images, with the network's parameter count.
+BenchLine time_first_step(const std::string& name, const Sampler& sampler, const torch::nn::Module& net,
+                          const BenchOptions& opt) {
   auto gen = make_generator(1);
   torch::NoGradGuard ng;
   auto x = sampler.init(kBatch, {1, 28, 28}, gen);
   BenchLine line;
-  line.name = "langevin-step";
+  line.name = name;
   line.ms = median_ms([&] { x = sampler.step(x, 0, gen); }, warmup_or(opt, 2), iters_or(opt, 10));
-  line.add("params", std::to_string(count_params(*net)));
-  return {line};
+  line.add("params", std::to_string(count_params(net)));
+  return line;
+}
+
+std::vector<BenchLine> langevin_step(const BenchOptions& opt) {
+  // One annealed Langevin step (NCSN Alg. 1) at the first of 10 levels 1 -> 0.01: NCSNv2 small forward + update.
+  auto net = small_ncsn();
+  AnnealedLangevinSampler sampler(ncsn_score(net), SigmaSchedule(1.0, 0.01, 10), langevin_config(100));
+  return {time_first_step("langevin-step", sampler, *net, opt)};
 }
 
 std::vector<BenchLine> ddim_step(const BenchOptions& opt) {
@@ -67,14 +73,7 @@ std::vector<BenchLine> ddim_step(const BenchOptions& opt) {
   SamplerConfig cfg;
   cfg.ddim_steps = 50;
   DdimSampler sampler(unet_eps(net), BetaSchedule::linear(1000), cfg);
-  auto gen = make_generator(1);
-  torch::NoGradGuard ng;
-  auto x = sampler.init(kBatch, {1, 28, 28}, gen);
-  BenchLine line;
-  line.name = "ddim-step";
-  line.ms = median_ms([&] { x = sampler.step(x, 0, gen); }, warmup_or(opt, 2), iters_or(opt, 10));
-  line.add("params", std::to_string(count_params(*net)));
-  return {line};
+  return {time_first_step("ddim-step", sampler, *net, opt)};
 }
 
 // A whole run_sampler with the network's forward timed inside the model function.

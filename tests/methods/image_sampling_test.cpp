@@ -9,6 +9,7 @@
 #include "core/io.h"
 #include "core/params_io.h"
 #include "core/runtime.h"
+#include "support/tiny_image.h"
 #include "support/trainer_fixture.h"
 #include "models/discretized_logistic.h"
 #include "models/pixelcnnpp.h"
@@ -22,14 +23,7 @@ std::string fresh(const std::string& name) { return test_support::fresh_path(nam
 
 // Tiny untrained models on 8x8 gray images (all four methods, smoothed-ar stages 1 and 2).
 LoadedImageModel tiny(const std::string& method, int stage = 1, int64_t channels = 1) {
-  ImageTrainConfig c;
-  c.method = method;
-  c.stage = stage;
-  c.preset = "tiny";
-  c.timesteps = 10;
-  c.levels = 3;
-  seed_module_init(11 + stage);
-  return build_loaded_image_model(c, channels, 8);
+  return test_support::tiny_image_model(method, stage, 11 + stage, channels);
 }
 
 LoadedModels models_of(LoadedImageModel main) { return LoadedModels{std::move(main), std::nullopt}; }

@@ -11,6 +11,7 @@
 #include "methods/image_models.h"
 #include "methods/image_train.h"
 #include "support/fake_mnist.h"
+#include "support/tiny_image.h"
 #include "support/trainer_fixture.h"
 
 namespace scorelab {
@@ -21,19 +22,8 @@ namespace fs = std::filesystem;
 using test_support::fake_mnist;
 
 ImageTrainConfig tiny(const std::string& method, int stage = 1) {
-  ImageTrainConfig c;
-  c.method = method;
+  ImageTrainConfig c = test_support::tiny_train_config(method, fake_mnist(16, 8), 2, 4);
   c.stage = stage;
-  c.dataset = "mnist";
-  c.preset = "tiny";
-  c.data_dir = fake_mnist(16, 8);
-  c.runtime.threads = 1;
-  c.runtime.device = "cpu";
-  c.train.quiet = true;
-  c.train.iters = 2;
-  c.train.batch_size = 2;
-  c.eval_images = 4;
-  c.eval_every = 1;
   return c;
 }
 

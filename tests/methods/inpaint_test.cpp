@@ -1,5 +1,4 @@
 #include "methods/inpaint.h"
-#include "support/fake_mnist.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -13,8 +12,10 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/runtime.h"
-#include "support/trainer_fixture.h"
 #include "methods/image_train.h"
+#include "support/fake_mnist.h"
+#include "support/tiny_image.h"
+#include "support/trainer_fixture.h"
 
 namespace scorelab {
 namespace {
@@ -114,14 +115,7 @@ TEST(InpaintMask, BadNamesAndFilesAreClearErrors) {
 }
 
 LoadedImageModel tiny(const std::string& method, int stage = 1) {
-  ImageTrainConfig c;
-  c.method = method;
-  c.stage = stage;
-  c.preset = "tiny";
-  c.timesteps = 10;
-  c.levels = 3;
-  seed_module_init(5 + stage);
-  return build_loaded_image_model(c, 1, 8);
+  return test_support::tiny_image_model(method, stage, 5 + stage);
 }
 
 // Every method keeps the known pixels exactly and fills the rest with finite values in [-1, 1].
@@ -176,18 +170,8 @@ std::string fake_mnist(int n) { return test_support::fake_mnist(n, n, "inpaint-f
 
 // The whole run on a folder written by `train`: grid layout, metrics and config files.
 TEST(Inpaint, RunWritesGridAndMetrics) {
-  ImageTrainConfig t;
-  t.method = "ddpm";
-  t.preset = "tiny";
+  ImageTrainConfig t = test_support::tiny_train_config("ddpm", fake_mnist(6), 1, 2);
   t.timesteps = 10;
-  t.data_dir = fake_mnist(6);
-  t.runtime.threads = 1;
-  t.runtime.device = "cpu";
-  t.train.quiet = true;
-  t.train.iters = 1;
-  t.train.batch_size = 2;
-  t.eval_images = 2;
-  t.eval_every = 1;
   const auto model_dir = fresh("inpaint-model");
   run_image_train(t, model_dir, "train --test");
 
