@@ -56,9 +56,9 @@ NaiveTiming naive_timing(int64_t size, const BenchOptions& opt) {
   torch::NoGradGuard ng;
   auto x = sampler.init(kBatch, {1, size, size}, gen);
   const int64_t k = std::min<int64_t>(opt.positions > 0 ? opt.positions : kDefaultPositions, size * size - 1);
-  x = sampler.step(x, 0, gen);  // warm-up
+  x = sampler.step(x, 0, gen).x;  // warm-up
   const auto t0 = std::chrono::steady_clock::now();
-  for (int64_t i = 1; i <= k; ++i) x = sampler.step(x, i, gen);
+  for (int64_t i = 1; i <= k; ++i) x = sampler.step(x, i, gen).x;
   NaiveTiming t{elapsed_ms(t0) / static_cast<double>(k), k};
   memo[size] = t;
   return t;

@@ -55,7 +55,7 @@ BenchLine time_first_step(const std::string& name, const Sampler& sampler, const
   auto x = sampler.init(kBatch, {1, 28, 28}, gen);
   BenchLine line;
   line.name = name;
-  line.ms = median_ms([&] { x = sampler.step(x, 0, gen); }, warmup_or(opt, 2), iters_or(opt, 10));
+  line.ms = median_ms([&] { x = sampler.step(x, 0, gen).x; }, warmup_or(opt, 2), iters_or(opt, 10));
   line.add("params", std::to_string(count_params(net)));
   return line;
 }

@@ -20,6 +20,7 @@
 #include "models/ncsnv2.h"
 #include "models/pixelcnnpp.h"
 #include "models/unet.h"
+#include "core/noise.h"
 #include "samplers/denoise.h"
 #include "samplers/pixelcnn_sampling.h"
 
@@ -183,7 +184,9 @@ void SamplingConfig::add_options(po::options_description& desc) {
        "smoothed-ar stage 2: single-step (x~ + sigma^2 grad log p(x~)) | conditional-ar (needs --stage2-dir)")
       ("grad", po::value(&grad)->default_value(grad),
        "smoothed-ar single-step gradient: full (backprop through the network) | detached (the authors' quirk)")
-      ("sampler", po::value(&sampler), "ncsn: annealed-langevin (default); ddpm: ddpm (default) | ddim");
+      ("sampler", po::value(&sampler),
+       ("ncsn: annealed-langevin (default); ddpm: ddpm (default); any sampler that runs on the model: " +
+        sampler_registry().known_list()).c_str());
   sampling.add_options(desc);
 }
 
@@ -191,7 +194,8 @@ void SamplingConfig::validate() const {
   require_one_of("--ar-draw", ar_draw, {"bisection", "logistic"});
   require_one_of("--denoise", denoise, {"single-step", "conditional-ar"});
   require_one_of("--grad", grad, {"full", "detached"});
-  if (!sampler.empty()) require_one_of("--sampler", sampler, {"annealed-langevin", "ddpm", "ddim"});
+  if (!sampler.empty() && !sampler_registry().contains(sampler))
+    throw ConfigError(flag_error("--sampler", sampler, "one of " + sampler_registry().known_list()));
   if (snapshots < 0) throw ConfigError(flag_error("--snapshots", std::to_string(snapshots), "an integer >= 0"));
   sampling.validate();
   scorelab::validate(pixelcnn_options(*this, 1, false));  // --clamp and the draw, as the PixelCNN++ sampler sees them
@@ -206,11 +210,9 @@ std::string SamplingConfig::sampler_for(const std::string& method) const {
 void SamplingConfig::validate_for(const LoadedModels& models) const {
   const std::string& method = models.method();
   const std::string s = sampler_for(method);
-  if (method == "ncsn" && s != "annealed-langevin")
-    throw ConfigError("flag --sampler: method ncsn cannot use '" + s + "'; expected annealed-langevin");
+  if (method == "ncsn") check_sampler(s, {"score", "sigmas", "process"}, "method ncsn");
   if (method == "ddpm") {
-    if (s != "ddpm" && s != "ddim")
-      throw ConfigError("flag --sampler: method ddpm cannot use '" + s + "'; expected ddpm or ddim");
+    check_sampler(s, {"eps", "betas", "score", "process"}, "method ddpm");
     if (s == "ddim") ddim_timesteps(models.main.config.timesteps, sampling.ddim_steps, sampling.spacing);
   }
   if (method == "smoothed-ar" && denoise == "conditional-ar" && !models.stage2)
@@ -286,6 +288,19 @@ StepCallback SamplingMonitor::stage(const std::string& name, double scale, doubl
 
 // ---- building blocks ---------------------------------------------------------------------------------------
 
+at::Tensor ImageDataTransform::to_sampler(const at::Tensor& x) const {
+  return scale == 1.0 && shift == 0.0 ? x : (x - shift) * (1.0 / scale);
+}
+
+at::Tensor ImageDataTransform::to_model(const at::Tensor& x) const {
+  return scale == 1.0 && shift == 0.0 ? x : x * scale + shift;
+}
+
+ImageDataTransform sampler_data_transform(const LoadedImageModel& model) {
+  if (model.config.method == "ncsn") return {2.0, -1.0};  // NCSN samples on [0, 1]
+  return {};
+}
+
 PixelCNNppImpl& pixelcnn_of(const ImageModel& model) {
   auto* net = dynamic_cast<PixelCNNppImpl*>(model.module.get());
   if (!net) throw std::logic_error("model '" + model.name + "' is not a PixelCNN++");
@@ -335,14 +350,18 @@ std::unique_ptr<Sampler> make_image_sampler(const SamplingConfig& config, const 
   const std::string& method = model.config.method;
   SamplerArgs args;
   args.config = config.sampling;
+  args.model = "method " + method;
   if (method == "ncsn") {
     args.config.init_low = 0.0;  // NCSN's data scale [0, 1]
     args.config.init_high = 1.0;
     args.score = ncsn_score_fn(model.model);
     args.sigmas = model.model.sigmas;
+    args.process = std::make_shared<VarianceExploding>(*model.model.sigmas);
   } else if (method == "ddpm") {
     args.eps = ddpm_eps_fn(model.model, model.channels);
     args.betas = model.model.betas;
+    args.score = score_from_eps(args.eps, *model.model.betas);  // VE coordinates x_t / sqrt(abar_t)
+    args.process = std::make_shared<VariancePreserving>(*model.model.betas);
   } else {
     throw ConfigError("method " + method + " has no ncsn / ddpm sampler; it draws pixel by pixel");
   }
@@ -386,9 +405,10 @@ ImageSamples draw_samples(const SamplingConfig& config, const LoadedModels& mode
     }
   } else {
     auto sampler = make_image_sampler(config, m);
-    const bool ncsn = method == "ncsn";
-    at::Tensor x = run_sampler(*sampler, n, {c, s, s}, gen, callback(sampler->name(), ncsn ? 2.0 : 1.0, ncsn ? -1.0 : 0.0));
-    out.samples = ncsn ? x * 2 - 1 : x;
+    const ImageDataTransform transform = sampler_data_transform(m);
+    at::Tensor x = run_sampler(*sampler, n, {c, s, s}, gen, callback(sampler->name(), transform.scale, transform.shift));
+    out.samples = transform.to_model(x);
+    out.stats = sampler->stats();
   }
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return out;

@@ -20,6 +20,7 @@
 #include <boost/program_options/options_description.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -144,6 +145,15 @@ class SamplingMonitor {
 
 // ---- building blocks (also used by inpainting) -----------------------------------------------------------
 
+// The affine map between the model scale [-1, 1] and the scale a score model's sampler runs on (NCSN's
+// [0, 1]: to_sampler(x) = (x + 1) / 2; identity otherwise): x_model = scale x_sampler + shift.
+struct ImageDataTransform {
+  double scale = 1.0, shift = 0.0;
+  at::Tensor to_sampler(const at::Tensor& x) const;
+  at::Tensor to_model(const at::Tensor& x) const;
+};
+ImageDataTransform sampler_data_transform(const LoadedImageModel& model);
+
 // The PixelCNN++ inside an ar / smoothed-ar ImageModel (std::logic_error if it holds another network).
 PixelCNNppImpl& pixelcnn_of(const ImageModel& model);
 
@@ -177,6 +187,7 @@ struct ImageSamples {
   at::Tensor samples;  // [n, C, H, W] on the model scale [-1, 1] (not clamped), on the models' device
   at::Tensor noisy;    // smoothed-ar: the stage-1 draws x~ before reverse smoothing; else undefined
   double seconds = 0.0;
+  std::map<std::string, double> stats;  // the score sampler's counters (nfe, ...) where it keeps them
 };
 
 // Draws n samples with the method of models.main (see the table at the top). `monitor` (may be null)

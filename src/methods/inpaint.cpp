@@ -15,7 +15,7 @@
 #include "data/image_data.h"
 #include "eval/image_grid.h"
 #include "models/pixelcnnpp.h"
-#include "samplers/ddpm.h"
+#include "core/noise.h"
 #include "samplers/pixelcnn_sampling.h"
 
 namespace po = boost::program_options;
@@ -36,60 +36,34 @@ StepCallback stage_callback(SamplingMonitor* monitor, const std::string& name, d
   return monitor ? monitor->stage(name, scale, shift) : StepCallback{};
 }
 
-// NCSN Algorithm 2 on the [0, 1] scale: y = x_known + sigma_i z per level, reset after every step.
-at::Tensor inpaint_ncsn(const SamplingConfig& config, const LoadedImageModel& m, const at::Tensor& x0,
-                        const at::Tensor& known, at::Generator& gen, SamplingMonitor* monitor) {
+// Inpainting as the sampler loop's projection hook, for every sampler of a score model: after init (where its
+// level is known) and after every step, the known pixels are replaced by a draw of q(x | x0_known) at the
+// state's level (the noise process's perturb), drawn once per level and reused while the level stays (NCSN
+// Algorithm 2: y = x_known + sigma_i z per level; DDPM / DDIM replacement: a fresh draw at every timestep), and
+// by x0_known itself once the state is clean. NCSN runs on its [0, 1] data scale.
+at::Tensor inpaint_score_model(const SamplingConfig& config, const LoadedImageModel& m, const at::Tensor& x0,
+                               const at::Tensor& known, at::Generator& gen, SamplingMonitor* monitor) {
   auto sampler = make_image_sampler(config, m);
-  const auto& sigmas = *m.model.sigmas;
-  const int64_t per_level = config.sampling.steps_per_level, levels = sigmas.size();
-  const at::Tensor y0 = (x0 + 1) * 0.5;
-  const int64_t steps = sampler->num_steps();
-  auto on_step = stage_callback(monitor, sampler->name(), 2.0, -1.0);
-  at::Tensor x = sampler->init(x0.size(0), x0.sizes().slice(1), gen);
-  at::Tensor y;
-  int64_t level = -1;
-  for (int64_t i = 0; i < steps; ++i) {
-    x = sampler->step(x, i, gen);
-    if (i < levels * per_level) {  // the Langevin steps; the optional last one is the final Tweedie step
-      if (i / per_level != level) {
-        level = i / per_level;
-        y = y0 + sigmas.sigma(level) * torch::randn(y0.sizes(), gen, y0.options());
-      }
-      x = impose(x, y, known);
-    }
-    if (on_step) on_step(i, steps, x);
-  }
-  return x * 2 - 1;
-}
-
-// DDPM / DDIM replacement: the known pixels follow q(x_t | x0_known) at every state's timestep.
-at::Tensor inpaint_ddpm(const SamplingConfig& config, const LoadedImageModel& m, const at::Tensor& x0,
-                        const at::Tensor& known, at::Generator& gen, SamplingMonitor* monitor) {
-  auto sampler = make_image_sampler(config, m);
-  const auto& betas = *m.model.betas;
-  const int64_t steps = sampler->num_steps();
-  // timestep[i]: the timestep of the state after i steps (-1: x0).
-  std::vector<int64_t> timestep;
-  if (const auto* ddim = dynamic_cast<const DdimSampler*>(sampler.get())) {
-    timestep = ddim->timesteps();
-  } else {
-    for (int64_t t = betas.steps() - 1; t >= 0; --t) timestep.push_back(t);  // step i runs at t = T - 1 - i
-  }
-  timestep.push_back(-1);
-  TORCH_CHECK(static_cast<int64_t>(timestep.size()) == steps + 1, "inpaint: ", sampler->name(), " has ", steps,
-              " steps but ", timestep.size() - 1, " timesteps");
-  auto replace = [&](const at::Tensor& x, int64_t t) {
-    if (t < 0) return impose(x, x0, known);
-    const double a = betas.alpha_bar(t);
-    return impose(x, std::sqrt(a) * x0 + std::sqrt(1 - a) * torch::randn(x0.sizes(), gen, x0.options()), known);
+  const ImageDataTransform transform = sampler_data_transform(m);
+  const at::Tensor y0 = transform.to_sampler(x0);
+  struct Held {
+    bool set = false;
+    NoiseLevel level;
+    at::Tensor y;
   };
-  auto on_step = stage_callback(monitor, sampler->name());
-  at::Tensor x = replace(sampler->init(x0.size(0), x0.sizes().slice(1), gen), timestep[0]);
-  for (int64_t i = 0; i < steps; ++i) {
-    x = replace(sampler->step(x, i, gen), timestep[static_cast<size_t>(i + 1)]);
-    if (on_step) on_step(i, steps, x);
-  }
-  return x;
+  auto held = std::make_shared<Held>();
+  SamplerHooks hooks(stage_callback(monitor, sampler->name(), transform.scale, transform.shift));
+  hooks.project = [held, y0, known](const at::Tensor& x, const NoiseLevel& level, at::Generator& g) {
+    if (level.clean()) return impose(x, y0, known);
+    if (!held->set || held->level.index != level.index || held->level.sigma != level.sigma) {
+      held->y = perturb(y0, level, g);
+      held->level = level;
+      held->set = true;
+    }
+    return impose(x, held->y, known);
+  };
+  const at::Tensor x = run_sampler(*sampler, x0.size(0), x0.sizes().slice(1), gen, hooks);
+  return transform.to_model(x);
 }
 
 at::Tensor inpaint_autoregressive(const SamplingConfig& config, const LoadedModels& models, const at::Tensor& x0,
@@ -214,10 +188,8 @@ at::Tensor inpaint(const SamplingConfig& config, const LoadedModels& models, con
   const at::Tensor known_mask = known.to(torch::kFloat32);
   const std::string& method = models.method();
   at::Tensor x;
-  if (method == "ncsn") {
-    x = inpaint_ncsn(config, m, x0, known, gen, monitor);
-  } else if (method == "ddpm") {
-    x = inpaint_ddpm(config, m, x0, known, gen, monitor);
+  if (method == "ncsn" || method == "ddpm") {
+    x = inpaint_score_model(config, m, x0, known, gen, monitor);
   } else {
     x = inpaint_autoregressive(config, models, x0, known_mask, gen, monitor);
   }

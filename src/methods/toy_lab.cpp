@@ -167,6 +167,7 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
       m["train_s"] = method->train_seconds;
       m["sample_s"] = r.seconds;
       if (!r.note.empty()) m["note"] = r.note;
+      for (const auto& [key, value] : r.stats) m[key] = value;  // nfe, acceptance_rate
       if (r.name.empty()) {
         for (auto it = extra.begin(); it != extra.end(); ++it)
           if (it.key() != "test_nll") m[it.key()] = it.value();

@@ -69,6 +69,7 @@ struct NamedSamples {
   at::Tensor samples;
   double seconds = 0.0;
   std::string note;
+  std::map<std::string, double> stats;  // the sampler's counters (nfe, acceptance_rate) where it keeps them
 };
 
 class ToyMethod {

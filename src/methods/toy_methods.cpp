@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/noise.h"
 #include "core/runtime.h"
 #include "data/transforms.h"
 #include "methods/toy_method.h"
@@ -102,7 +103,7 @@ ModelArgs model_args(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim, do
 NamedSamples timed_sample(const std::string& name, const std::function<at::Tensor()>& fn) {
   auto t0 = Clock::now();
   at::Tensor x = fn();
-  return {name, x, seconds_since(t0), ""};
+  return {name, x, seconds_since(t0), "", {}};
 }
 
 at::Tensor draw_ar(ToyAR& model, int64_t n, int64_t dim, const at::Tensor& cond, at::Generator& gen) {
@@ -115,29 +116,51 @@ at::Tensor draw_ar(ToyAR& model, int64_t n, int64_t dim, const at::Tensor& cond,
   return run_sampler(*sampler, n, {dim}, gen);
 }
 
-// Plain autoregressive maximum likelihood: p(x1) p(x2 | x1).
+// Plain autoregressive maximum likelihood: p(x1) p(x2 | x1). Draws by ancestral sampling, or with a --sampler
+// that runs on a log-density (mala); other samplers leave it on its own.
 class ArMethod : public ToyMethod {
  public:
-  explicit ArMethod(ToyMethodConfig c) : c_(std::move(c)) {}
+  explicit ArMethod(ToyMethodConfig c) : c_(std::move(c)) {
+    if (!c_.sampler.empty() && sampler_fits(c_.sampler, offered())) sampler_ = c_.sampler;
+  }
   std::string name() const override { return "ar"; }
   void train(const ToyData& data, at::Generator& gen, const std::string& dir) override {
     dim_ = data.truth.dim();
+    truth_ = std::make_shared<GaussianMixture>(data.truth);
     model_ = ToyAR(build_model<ToyARImpl>("toy-ar", model_args(c_, dim_, 0, data.scale)));
     ObjectiveArgs a;
     a.log_prob = [m = model_](const at::Tensor& x, const at::Tensor& cond) mutable { return m->log_prob(x, cond); };
     fit(*this, "ar", model_.ptr(), *objective_registry().get("nll")(a), data, c_, gen, dir);
   }
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
-    return {timed_sample("", [&] { return draw_ar(model_, n, dim_, {}, gen); })};
+    if (sampler_.empty()) return {timed_sample("", [&] { return draw_ar(model_, n, dim_, {}, gen); })};
+    SamplerArgs args;
+    args.config = with_box(c_.sampling, *truth_);
+    args.model = "method ar";
+    args.log_density = [m = model_](const at::Tensor& x, double) mutable { return m->log_prob(x); };
+    args.ar_draw = [m = model_](const at::Tensor& x, int64_t pos, at::Generator& g) mutable {
+      return m->draw(x, pos, {}, g);
+    };
+    args.ar_positions = dim_;
+    auto sampler = make_sampler(sampler_, args);
+    auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen); });
+    s.note = sampler_ + " on the model's log-density";
+    s.stats = sampler->stats();
+    return {s};
   }
   nlohmann::json evaluate(const ToyData& data, at::Generator&) override {
     torch::NoGradGuard ng;
-    return {{"test_nll", -model_->log_prob(data.test).mean().item<double>()}};
+    nlohmann::json j = {{"test_nll", -model_->log_prob(data.test).mean().item<double>()}};
+    if (!sampler_.empty()) j["sampler"] = sampler_;
+    return j;
   }
 
  private:
+  static std::vector<std::string> offered() { return {"ar_draw", "log_density"}; }
   ToyMethodConfig c_;
+  std::string sampler_;  // "" : ancestral sampling
   int64_t dim_ = 0;
+  std::shared_ptr<GaussianMixture> truth_;
   ToyAR model_{nullptr};
 };
 
@@ -222,8 +245,7 @@ class NcsnMethod : public ToyMethod {
  public:
   explicit NcsnMethod(ToyMethodConfig c) : c_(std::move(c)) {
     sampler_ = c_.sampler.empty() ? "annealed-langevin" : c_.sampler;
-    if (sampler_ != "annealed-langevin" && sampler_ != "langevin")
-      throw ConfigError("flag --sampler: method ncsn cannot use '" + sampler_ + "'; expected annealed-langevin or langevin");
+    check_sampler(sampler_, offered(), "method ncsn");
   }
   std::string name() const override { return "ncsn"; }
   void train(const ToyData& data, at::Generator& gen, const std::string& dir) override {
@@ -249,12 +271,20 @@ class NcsnMethod : public ToyMethod {
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
     SamplerArgs args;
     args.config = with_box(c_.sampling, *truth_);
-    if (sampler_ == "langevin") args.config.langevin_sigma = c_.score == "exact" ? 0.0 : sigmas_->sigmas().back();
+    // Plain Langevin (and single-level mala) run at the smallest trained level, or on the data itself.
+    args.config.langevin_sigma = c_.score == "exact" ? 0.0 : sigmas_->sigmas().back();
+    args.model = "method ncsn";
     args.sigmas = sigmas_;
+    args.process = std::make_shared<VarianceExploding>(*sigmas_);
     args.score = *score_fn();
+    if (c_.score == "exact") {
+      auto truth = truth_;
+      args.log_density = [truth](const at::Tensor& x, double sigma) { return truth->smoothed(sigma).log_prob(x); };
+    }
     auto sampler = make_sampler(sampler_, args);
     auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen); });
     s.note = sampler_ + (c_.score == "exact" ? " with the exact score" : "");
+    s.stats = sampler->stats();
     return {s};
   }
   nlohmann::json evaluate(const ToyData&, at::Generator&) override {
@@ -263,6 +293,11 @@ class NcsnMethod : public ToyMethod {
   }
 
  private:
+  std::vector<std::string> offered() const {
+    std::vector<std::string> o{"score", "sigmas", "process"};
+    if (c_.score == "exact") o.push_back("log_density");
+    return o;
+  }
   ToyMethodConfig c_;
   std::string sampler_;
   int64_t dim_ = 0;
@@ -276,8 +311,7 @@ class DdpmMethod : public ToyMethod {
  public:
   explicit DdpmMethod(ToyMethodConfig c) : c_(std::move(c)) {
     sampler_ = c_.sampler.empty() ? "ddpm" : c_.sampler;
-    if (sampler_ != "ddpm" && sampler_ != "ddim")
-      throw ConfigError("flag --sampler: method ddpm cannot use '" + sampler_ + "'; expected ddpm or ddim");
+    check_sampler(sampler_, {"eps", "betas", "score", "process"}, "method ddpm");
   }
   std::string name() const override { return "ddpm"; }
   void train(const ToyData& data, at::Generator& gen, const std::string& dir) override {
@@ -311,13 +345,19 @@ class DdpmMethod : public ToyMethod {
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
     SamplerArgs args;
     args.config = c_.sampling;
+    args.model = "method ddpm";
     args.betas = betas_;
     args.eps = eps_fn();
+    // Score samplers run on the standardised data in VE coordinates x_t / sqrt(abar_t).
+    args.score = score_from_eps(args.eps, *betas_);
+    args.process = std::make_shared<VariancePreserving>(*betas_);
     auto sampler = make_sampler(sampler_, args);
     auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen) * scale_ + mean_; });
+    s.stats = sampler->stats();
     std::ostringstream note;
     if (sampler_ == "ddim") note << "ddim, " << c_.sampling.ddim_steps << " steps, eta " << c_.sampling.eta;
-    else note << "ancestral, " << c_.timesteps << " steps";
+    else if (sampler_ == "ddpm") note << "ancestral, " << c_.timesteps << " steps";
+    else note << sampler_ << ", " << c_.sampling.ddim_steps << " steps";
     if (c_.score == "exact") note << ", exact eps";
     s.note = note.str();
     return {s};

@@ -18,7 +18,7 @@ at::Tensor AutoregressiveSampler::init(int64_t n, at::IntArrayRef sample_shape, 
   return at::zeros(shape, at::TensorOptions().dtype(at::kFloat).device(gen.device()));
 }
 
-at::Tensor AutoregressiveSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
+StepOutput AutoregressiveSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(i >= 0 && i < positions_, "autoregressive: position ", i, " outside [0, ", positions_, ")");
   TORCH_CHECK(x.dim() >= 1 && x.numel() == x.size(0) * positions_, "autoregressive: x of shape ", x.sizes(),
               " does not hold ", positions_, " positions per sample");
@@ -28,7 +28,7 @@ at::Tensor AutoregressiveSampler::step(const at::Tensor& x, int64_t i, at::Gener
               x.size(0), ")");
   at::Tensor out = x.clone(at::MemoryFormat::Contiguous);
   out.view({x.size(0), positions_}).select(1, i).copy_(value.reshape({x.size(0)}));
-  return out;
+  return {out, NoiseLevel::none(), {}};
 }
 
 }  // namespace scorelab

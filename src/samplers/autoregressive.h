@@ -14,7 +14,9 @@ class AutoregressiveSampler : public Sampler {
   std::string name() const override { return "autoregressive"; }
   int64_t num_steps() const override { return positions_; }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
-  at::Tensor step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  // Each step's state is reported clean: the filled positions are samples (a projection sets known ones).
+  NoiseLevel init_level() const override { return NoiseLevel::none(); }
+  StepOutput step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
 
  private:
   ARDrawFn draw_;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/cli.h"
+#include "core/noise.h"
 
 namespace scorelab {
 
@@ -75,21 +76,25 @@ DdpmSampler::DdpmSampler(EpsFn eps, const BetaSchedule& betas, const SamplerConf
     c.noise = t == 0 ? 0.0 : std::sqrt(small ? betas.posterior_variance(t) : beta);
     coef_.push_back(c);
   }
+  const VariancePreserving vp(betas);
+  for (int64_t t = 0; t < betas.steps(); ++t) levels_.push_back(vp.level(t));
 }
 
 at::Tensor DdpmSampler::init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const {
   return standard_normal(n, sample_shape, gen);
 }
 
-at::Tensor DdpmSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
+StepOutput DdpmSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(i >= 0 && i < num_steps(), "ddpm: step ", i, " outside [0, ", num_steps(), ")");
   const int64_t t = num_steps() - 1 - i;
   const Coef& c = coef_[static_cast<size_t>(t)];
   at::Tensor e = eps_(x, t);
   check_model_output(e, x, "ddpm", "eps");
-  if (!clip_x0_) return combine(x, c.mean_x, e, -c.mean_eps, c.noise, gen);
-  at::Tensor x0 = x.mul(c.x0_x).sub_(e, c.x0_eps).clamp_(-*clip_x0_, *clip_x0_);
-  return combine(x0, c.post_x0, x, c.post_x, c.noise, gen);
+  const NoiseLevel next = t > 0 ? levels_[static_cast<size_t>(t - 1)] : NoiseLevel::none();
+  at::Tensor x0 = x.mul(c.x0_x).sub_(e, c.x0_eps);
+  if (!clip_x0_) return {combine(x, c.mean_x, e, -c.mean_eps, c.noise, gen), next, x0};
+  x0.clamp_(-*clip_x0_, *clip_x0_);
+  return {combine(x0, c.post_x0, x, c.post_x, c.noise, gen), next, x0};
 }
 
 DdimSampler::DdimSampler(EpsFn eps, const BetaSchedule& betas, const SamplerConfig& config)
@@ -114,20 +119,25 @@ DdimSampler::DdimSampler(EpsFn eps, const BetaSchedule& betas, const SamplerConf
     c.noise = c1;
     coef_.push_back(c);
   }
+  const VariancePreserving vp(betas);
+  for (int64_t t : timesteps_) levels_.push_back(vp.level(t));
 }
 
 at::Tensor DdimSampler::init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const {
   return standard_normal(n, sample_shape, gen);
 }
 
-at::Tensor DdimSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
+StepOutput DdimSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(i >= 0 && i < num_steps(), "ddim: step ", i, " outside [0, ", num_steps(), ")");
   const Coef& c = coef_[static_cast<size_t>(i)];
   at::Tensor e = eps_(x, timesteps_[static_cast<size_t>(i)]);
   check_model_output(e, x, "ddim", "eps");
-  if (!clip_x0_) return combine(x, c.x, e, c.eps, c.noise, gen);
-  at::Tensor x0 = x.mul(c.x0_x).sub_(e, c.x0_eps).clamp_(-*clip_x0_, *clip_x0_);
-  return combine(x0, c.clip_x0, x, c.clip_x, c.noise, gen);
+  const auto k = static_cast<size_t>(i + 1);
+  const NoiseLevel next = k < levels_.size() ? levels_[k] : NoiseLevel::none();
+  at::Tensor x0 = x.mul(c.x0_x).sub_(e, c.x0_eps);
+  if (!clip_x0_) return {combine(x, c.x, e, c.eps, c.noise, gen), next, x0};
+  x0.clamp_(-*clip_x0_, *clip_x0_);
+  return {combine(x0, c.clip_x0, x, c.clip_x, c.noise, gen), next, x0};
 }
 
 }  // namespace scorelab

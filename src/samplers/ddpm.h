@@ -11,7 +11,8 @@ namespace scorelab {
 
 // Ancestral sampling, step i at t = T-1-i, from x_T ~ N(0, I):
 //   x_{t-1} = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - abar_t) eps(x_t, t)) + sigma_t z,
-// sigma_t^2 = beta~_t ("small") or beta_t ("large"); no noise at t = 0. With config.clip_x0 = C the
+// sigma_t^2 = beta~_t ("small") or beta_t ("large"); no noise at t = 0. Step i reports the VP level of
+// t - 1 (clean after t = 0) and x0-hat = x_t / sqrt(abar_t) - sqrt(1/abar_t - 1) eps (clipped with clip_x0). With config.clip_x0 = C the
 // mean is the posterior mean mu~(x_t, x0) = c1_t x0 + c2_t x_t of the clipped prediction
 // x0 = clip(x_t / sqrt(abar_t) - sqrt(1/abar_t - 1) eps, -C, C),
 // c1_t = beta_t sqrt(abar_{t-1}) / (1 - abar_t), c2_t = (1 - abar_{t-1}) sqrt(alpha_t) / (1 - abar_t).
@@ -21,7 +22,9 @@ class DdpmSampler : public Sampler {
   std::string name() const override { return "ddpm"; }
   int64_t num_steps() const override { return static_cast<int64_t>(coef_.size()); }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
-  at::Tensor step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  NoiseLevel init_level() const override { return levels_.back(); }
+  StepOutput step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  std::map<std::string, double> stats() const override { return {{"nfe", static_cast<double>(num_steps())}}; }
 
  private:
   struct Coef {
@@ -32,6 +35,7 @@ class DdpmSampler : public Sampler {
   };
   EpsFn eps_;
   std::vector<Coef> coef_;  // indexed by t
+  std::vector<NoiseLevel> levels_;  // VP level of timestep t
   std::optional<double> clip_x0_;
 };
 
@@ -49,7 +53,9 @@ class DdimSampler : public Sampler {
   std::string name() const override { return "ddim"; }
   int64_t num_steps() const override { return static_cast<int64_t>(coef_.size()); }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
-  at::Tensor step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  NoiseLevel init_level() const override { return levels_.front(); }
+  StepOutput step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  std::map<std::string, double> stats() const override { return {{"nfe", static_cast<double>(num_steps())}}; }
   const std::vector<int64_t>& timesteps() const { return timesteps_; }
 
  private:
@@ -61,6 +67,7 @@ class DdimSampler : public Sampler {
   };
   EpsFn eps_;
   std::vector<int64_t> timesteps_;
+  std::vector<NoiseLevel> levels_;  // VP level of timesteps_[i]
   std::vector<Coef> coef_;  // indexed by step
   std::optional<double> clip_x0_;
 };

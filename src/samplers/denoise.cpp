@@ -18,11 +18,12 @@ at::Tensor SingleStepDenoiser::init(int64_t, at::IntArrayRef, at::Generator&) co
       "smoothed model) and call run_sampler_from(sampler, x_noisy, gen)");
 }
 
-at::Tensor SingleStepDenoiser::step(const at::Tensor& x, int64_t i, at::Generator&) const {
+StepOutput SingleStepDenoiser::step(const at::Tensor& x, int64_t i, at::Generator&) const {
   TORCH_CHECK(i == 0, "single-step: step ", i, " outside [0, 1)");
   at::Tensor s = score_(x, sigma_);
   check_model_output(s, x, "single-step", "score");
-  return x.add(s, sigma_ * sigma_);
+  at::Tensor out = x.add(s, sigma_ * sigma_);
+  return {out, NoiseLevel::none(), out};
 }
 
 }  // namespace scorelab

@@ -15,7 +15,7 @@ class SingleStepDenoiser : public Sampler {
   std::string name() const override { return "single-step"; }
   int64_t num_steps() const override { return 1; }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
-  at::Tensor step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  StepOutput step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
   double sigma() const { return sigma_; }
 
  private:

@@ -43,11 +43,13 @@ at::Tensor LangevinSampler::init(int64_t n, at::IntArrayRef sample_shape, at::Ge
   return uniform_box(n, sample_shape, init_low_, init_high_, gen);
 }
 
-at::Tensor LangevinSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
+StepOutput LangevinSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(i >= 0 && i < steps_, "langevin: step ", i, " outside [0, ", steps_, ")");
   at::Tensor s = score_(x, sigma_);
   check_model_output(s, x, "langevin", "score");
-  return langevin_update(x, s, drift_, noise_, gen);
+  at::Tensor denoised = sigma_ > 0 ? x.add(s, sigma_ * sigma_) : at::Tensor();
+  return {langevin_update(x, s, drift_, noise_, gen), sigma_ > 0 ? NoiseLevel::ve(sigma_) : NoiseLevel::none(),
+          denoised};
 }
 
 AnnealedLangevinSampler::AnnealedLangevinSampler(ScoreFn score, const SigmaSchedule& sigmas,
@@ -77,18 +79,22 @@ at::Tensor AnnealedLangevinSampler::init(int64_t n, at::IntArrayRef sample_shape
   return uniform_box(n, sample_shape, init_low_, init_high_, gen);
 }
 
-at::Tensor AnnealedLangevinSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
+StepOutput AnnealedLangevinSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(i >= 0 && i < num_steps(), "annealed-langevin: step ", i, " outside [0, ", num_steps(), ")");
   const auto level = static_cast<size_t>(i / steps_per_level_);
   if (level == sigmas_.size()) {  // final denoising (Tweedie): x + sigma_L^2 s(x, sigma_L)
     const double sigma = sigmas_.back();
     at::Tensor s = score_(x, sigma);
     check_model_output(s, x, "annealed-langevin", "score");
-    return x.add(s, sigma * sigma);
+    at::Tensor out = x.add(s, sigma * sigma);
+    return {out, NoiseLevel::none(), out};
   }
-  at::Tensor s = score_(x, sigmas_[level]);
+  const double sigma = sigmas_[level];
+  at::Tensor s = score_(x, sigma);
   check_model_output(s, x, "annealed-langevin", "score");
-  return langevin_update(x, s, drift_[level], noise_[level], gen);
+  at::Tensor denoised = x.add(s, sigma * sigma);
+  return {langevin_update(x, s, drift_[level], noise_[level], gen),
+          NoiseLevel::ve(sigma, static_cast<int64_t>(level)), denoised};
 }
 
 }  // namespace scorelab

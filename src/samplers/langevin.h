@@ -23,7 +23,8 @@ class LangevinSampler : public Sampler {
   std::string name() const override { return "langevin"; }
   int64_t num_steps() const override { return steps_; }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
-  at::Tensor step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  StepOutput step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  std::map<std::string, double> stats() const override { return {{"nfe", static_cast<double>(steps_)}}; }
 
  private:
   ScoreFn score_;
@@ -36,14 +37,16 @@ class LangevinSampler : public Sampler {
 // Annealed Langevin dynamics (NCSN Alg. 1): for each level i = 1..L, T = steps_per_level steps with
 // h_i = eps sigma_i^2 / sigma_L^2 and the step rule above. With config.final_denoise an extra last
 // step returns the Tweedie estimate x + sigma_L^2 s(x, sigma_L) without noise (NCSNv2), so
-// num_steps = L T (+ 1). Step i uses level i / T.
+// num_steps = L T (+ 1). Step i uses level i / T; its output is reported at sigma_i (the state NCSN's
+// inpainting treats as x0 + sigma_i z), with the Tweedie estimate x + sigma_i^2 s as x0-hat.
 class AnnealedLangevinSampler : public Sampler {
  public:
   AnnealedLangevinSampler(ScoreFn score, const SigmaSchedule& sigmas, const SamplerConfig& config);
   std::string name() const override { return "annealed-langevin"; }
   int64_t num_steps() const override;
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
-  at::Tensor step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  StepOutput step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  std::map<std::string, double> stats() const override { return {{"nfe", static_cast<double>(num_steps())}}; }
 
  private:
   ScoreFn score_;

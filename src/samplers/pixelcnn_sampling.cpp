@@ -136,7 +136,7 @@ at::Tensor PixelCNNSampler::init(int64_t n, at::IntArrayRef sample_shape, at::Ge
   return at::zeros(batch_shape(n, sample_shape), model_options(*model_));
 }
 
-at::Tensor PixelCNNSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
+StepOutput PixelCNNSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == channels_ && x.size(2) == height_ && x.size(3) == width_,
               "pixelcnnpp sampler: x must be [N, ", channels_, ", ", height_, ", ", width_, "], got ", x.sizes());
   TORCH_CHECK(i >= 0 && i < num_steps(), "pixelcnnpp sampler: position ", i, " outside [0, ", num_steps(), ")");
@@ -155,7 +155,7 @@ at::Tensor PixelCNNSampler::step(const at::Tensor& x, int64_t i, at::Generator& 
   auto out = x.clone(at::MemoryFormat::Contiguous);
   pixel(out, r, c).copy_(value);
   next_ = i + 1;
-  return out;
+  return {out, NoiseLevel::none(), {}};
 }
 
 }  // namespace scorelab

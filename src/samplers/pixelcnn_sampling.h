@@ -73,7 +73,8 @@ class PixelCNNSampler : public Sampler {
   int64_t num_steps() const override { return height_ * width_; }
   // Zeros [n, C, H, W] on the model's device; sample_shape must be {C, H, W}.
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
-  at::Tensor step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
+  NoiseLevel init_level() const override { return NoiseLevel::none(); }
+  StepOutput step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
 
  private:
   std::shared_ptr<PixelCNNppImpl> owner_;

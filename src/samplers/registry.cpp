@@ -1,6 +1,7 @@
 #include "samplers/registry.h"
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -8,7 +9,10 @@
 #include "samplers/autoregressive.h"
 #include "samplers/ddpm.h"
 #include "samplers/denoise.h"
+#include "samplers/edm.h"
 #include "samplers/langevin.h"
+#include "samplers/ode.h"
+#include "samplers/pc.h"
 
 namespace po = boost::program_options;
 
@@ -30,7 +34,19 @@ void SamplerConfig::add_options(po::options_description& desc) {
        "DDPM/DDIM: clip the predicted x0 to [-C, C] (off unless given)")
       ("steps", po::value(&ddim_steps)->default_value(ddim_steps), "DDIM: number of timesteps")
       ("eta", po::value(&eta)->default_value(eta), "DDIM: eta in [0, 1] (0: deterministic)")
-      ("spacing", po::value(&spacing)->default_value(spacing), "DDIM timestep spacing: uniform | quad");
+      ("spacing", po::value(&spacing)->default_value(spacing), "DDIM timestep spacing: uniform | quad")
+      ("snr", po::value(&snr)->default_value(snr), "pc: corrector signal-to-noise ratio r, step 2 (r ||z|| / ||s||)^2")
+      ("corrector-steps", po::value(&corrector_steps)->default_value(corrector_steps),
+       "pc: Langevin corrector steps per level (0: predictor only)")
+      ("ode-solver", po::value(&ode_solver)->default_value(ode_solver),
+       "ode: euler | heun | rk4 | rk45 (Dormand-Prince, adaptive with --rtol/--atol) per --steps interval")
+      ("rtol", po::value(&rtol)->default_value(rtol), "ode rk45: relative tolerance")
+      ("atol", po::value(&atol)->default_value(atol), "ode rk45: absolute tolerance")
+      ("rho", po::value(&rho)->default_value(rho), "edm: exponent of the Karras sigma schedule")
+      ("churn", po::value(&churn)->default_value(churn), "edm: S_churn (0: deterministic Heun)")
+      ("s-tmin", po::value(&s_tmin)->default_value(s_tmin), "edm: churn only for sigma >= S_tmin")
+      ("s-tmax", po::value(&s_tmax)->default_value(s_tmax), "edm: churn only for sigma <= S_tmax")
+      ("s-noise", po::value(&s_noise)->default_value(s_noise), "edm: S_noise, the scale of the churn noise");
 }
 
 void SamplerConfig::validate() const {
@@ -49,64 +65,130 @@ void SamplerConfig::validate() const {
   if (ddim_steps < 1) throw ConfigError(flag_error("--steps", std::to_string(ddim_steps), "an integer >= 1"));
   require_range("--eta", eta, 0.0, 1.0);
   require_one_of("--spacing", spacing, {"uniform", "quad"});
+  require_positive("--snr", snr);
+  if (corrector_steps < 0)
+    throw ConfigError(flag_error("--corrector-steps", std::to_string(corrector_steps), "an integer >= 0"));
+  require_one_of("--ode-solver", ode_solver, {"euler", "heun", "rk4", "rk45"});
+  require_positive("--rtol", rtol);
+  require_positive("--atol", atol);
+  require_positive("--rho", rho);
+  require_nonnegative("--churn", churn);
+  require_nonnegative("--s-tmin", s_tmin);
+  require_positive("--s-tmax", s_tmax);
+  if (!(s_tmax >= s_tmin)) throw ConfigError(flag_error("--s-tmax", std::to_string(s_tmax), "a number >= --s-tmin"));
+  require_nonnegative("--s-noise", s_noise);
+}
+
+bool sampler_fits(const std::string& sampler, const std::vector<std::string>& offered) {
+  for (const auto& need : sampler_registry().get(sampler).needs)
+    if (std::find(offered.begin(), offered.end(), need) == offered.end()) return false;
+  return true;
+}
+
+void check_sampler(const std::string& sampler, const std::vector<std::string>& offered, const std::string& model) {
+  const SamplerSpec& spec = sampler_registry().get(sampler);
+  std::string missing;
+  for (const auto& need : spec.needs)
+    if (std::find(offered.begin(), offered.end(), need) == offered.end()) missing += (missing.empty() ? "" : ", ") + need;
+  if (missing.empty()) return;
+  std::string fits;
+  for (const auto& name : sampler_registry().names())
+    if (sampler_fits(name, offered)) fits += (fits.empty() ? "" : ", ") + name;
+  throw ConfigError("flag --sampler: " + model + " cannot use '" + sampler + "': it needs " + missing +
+                    (fits.empty() ? std::string() : "; samplers that fit: " + fits));
+}
+
+void require_input(bool present, const std::string& sampler, const std::string& what, const SamplerArgs& args) {
+  if (present) return;
+  if (args.model.empty()) throw ConfigError("sampler '" + sampler + "' needs SamplerArgs::" + what + ", which is not set");
+  throw ConfigError("flag --sampler: '" + sampler + "' needs " + what + ", which " + args.model + " does not offer");
 }
 
 namespace {
 
-void require_input(bool present, const std::string& sampler, const std::string& what) {
-  if (!present) throw ConfigError("sampler '" + sampler + "' needs SamplerArgs::" + what + ", which is not set");
-}
-
 void register_samplers(SamplerRegistry& reg) {
   reg.add(
       "langevin",
+      SamplerSpec{{"score"},
       [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
-        require_input(static_cast<bool>(a.score), "langevin", "score (a ScoreFn s(x, sigma))");
+        require_input(static_cast<bool>(a.score), "langevin", "score (a ScoreFn s(x, sigma))", a);
         return std::make_unique<LangevinSampler>(a.score, a.config);
-      },
+      }},
       "plain Langevin dynamics at one noise level (needs a score)");
   reg.add(
       "annealed-langevin",
+      SamplerSpec{{"score", "sigmas"},
       [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
-        require_input(static_cast<bool>(a.score), "annealed-langevin", "score (a ScoreFn s(x, sigma))");
-        require_input(a.sigmas != nullptr, "annealed-langevin", "sigmas (a SigmaSchedule)");
+        require_input(static_cast<bool>(a.score), "annealed-langevin", "score (a ScoreFn s(x, sigma))", a);
+        require_input(a.sigmas != nullptr, "annealed-langevin", "sigmas (a SigmaSchedule)", a);
         return std::make_unique<AnnealedLangevinSampler>(a.score, *a.sigmas, a.config);
-      },
+      }},
       "NCSN annealed Langevin over the sigma schedule (needs a score and sigmas)");
   reg.add(
       "ddpm",
+      SamplerSpec{{"eps", "betas"},
       [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
-        require_input(static_cast<bool>(a.eps), "ddpm", "eps (an EpsFn eps(x_t, t))");
-        require_input(a.betas != nullptr, "ddpm", "betas (a BetaSchedule)");
+        require_input(static_cast<bool>(a.eps), "ddpm", "eps (an EpsFn eps(x_t, t))", a);
+        require_input(a.betas != nullptr, "ddpm", "betas (a BetaSchedule)", a);
         return std::make_unique<DdpmSampler>(a.eps, *a.betas, a.config);
-      },
+      }},
       "DDPM ancestral sampling (needs eps and betas)");
   reg.add(
       "ddim",
+      SamplerSpec{{"eps", "betas"},
       [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
-        require_input(static_cast<bool>(a.eps), "ddim", "eps (an EpsFn eps(x_t, t))");
-        require_input(a.betas != nullptr, "ddim", "betas (a BetaSchedule)");
+        require_input(static_cast<bool>(a.eps), "ddim", "eps (an EpsFn eps(x_t, t))", a);
+        require_input(a.betas != nullptr, "ddim", "betas (a BetaSchedule)", a);
         return std::make_unique<DdimSampler>(a.eps, *a.betas, a.config);
-      },
+      }},
       "DDIM over a timestep subsequence (needs eps and betas)");
   reg.add(
       "autoregressive",
+      SamplerSpec{{"ar_draw"},
       [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
-        require_input(static_cast<bool>(a.ar_draw), "autoregressive", "ar_draw (an ARDrawFn)");
-        require_input(a.ar_positions > 0, "autoregressive", "ar_positions (> 0)");
+        require_input(static_cast<bool>(a.ar_draw), "autoregressive", "ar_draw (an ARDrawFn)", a);
+        require_input(a.ar_positions > 0, "autoregressive", "ar_positions (> 0)", a);
         a.config.validate();
         return std::make_unique<AutoregressiveSampler>(a.ar_draw, a.ar_positions);
-      },
+      }},
       "ancestral autoregressive sampling, one position per step (needs ar_draw and ar_positions)");
   reg.add(
       "single-step",
+      SamplerSpec{{"score", "sigmas"},
       [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
-        require_input(static_cast<bool>(a.score), "single-step", "score (a ScoreFn s(x, sigma))");
-        require_input(a.sigmas != nullptr, "single-step", "sigmas (its smallest level is the smoothing sigma)");
+        require_input(static_cast<bool>(a.score), "single-step", "score (a ScoreFn s(x, sigma))", a);
+        require_input(a.sigmas != nullptr, "single-step", "sigmas (its smallest level is the smoothing sigma)", a);
         a.config.validate();
         return std::make_unique<SingleStepDenoiser>(a.score, a.sigmas->sigmas().back());
-      },
+      }},
       "Tweedie denoising x + sigma^2 s(x, sigma) of given noisy samples, sigma = the smallest level");
+  reg.add(
+      "pc",
+      SamplerSpec{{"score", "process"},
+      [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
+        require_input(static_cast<bool>(a.score), "pc", "a score s(x, sigma)", a);
+        require_input(a.process != nullptr, "pc", "a noise process (VE or VP)", a);
+        return std::make_unique<PredictorCorrectorSampler>(a.score, a.process, a.config);
+      }},
+      "predictor-corrector (score_sde): reverse-diffusion predictor + Langevin corrector (--snr, --corrector-steps)");
+  reg.add(
+      "ode",
+      SamplerSpec{{"score", "process"},
+      [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
+        require_input(static_cast<bool>(a.score), "ode", "a score s(x, sigma)", a);
+        require_input(a.process != nullptr, "ode", "a noise process (VE or VP)", a);
+        return std::make_unique<ProbabilityFlowSampler>(a.score, a.process, a.config);
+      }},
+      "probability-flow ODE, --ode-solver euler | heun | rk4 | rk45 (--rtol, --atol); reports its NFE");
+  reg.add(
+      "edm",
+      SamplerSpec{{"score", "process"},
+      [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
+        require_input(static_cast<bool>(a.score), "edm", "a score s(x, sigma)", a);
+        require_input(a.process != nullptr, "edm", "a noise process (VE or VP)", a);
+        return std::make_unique<EdmSampler>(a.score, a.process, a.config);
+      }},
+      "Karras et al. 2022 Heun sampler on the rho = 7 schedule (--rho, --churn, --s-tmin, --s-tmax, --s-noise)");
 }
 
 }  // namespace

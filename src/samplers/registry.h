@@ -29,27 +29,60 @@ struct SamplerConfig {
   int64_t ddim_steps = 50;           // --steps
   double eta = 0.0;                  // --eta
   std::string spacing = "uniform";   // --spacing uniform | quad
+  // Predictor-corrector (score_sde): --steps predictor levels, each followed by corrector Langevin steps.
+  double snr = 0.16;                 // --snr: corrector step 2 (snr ||z|| / ||s||)^2
+  int64_t corrector_steps = 1;       // --corrector-steps
+  // Probability-flow ODE: --steps intervals between sigma_max and sigma_min.
+  std::string ode_solver = "rk45";   // --ode-solver euler | heun | rk4 | rk45 (Dormand-Prince, adaptive)
+  double rtol = 1e-5, atol = 1e-5;   // --rtol, --atol (rk45)
+  // EDM (Karras et al. 2022, Alg. 2): --steps sigmas on the rho schedule, then 0.
+  double rho = 7.0;                  // --rho
+  double churn = 0.0;                // --churn S_churn
+  double s_tmin = 0.0, s_tmax = 1e30;  // --s-tmin, --s-tmax: churn only for sigma in [S_tmin, S_tmax]
+  double s_noise = 1.0;              // --s-noise
 
   void add_options(boost::program_options::options_description& desc);
   void validate() const;
 };
 
 // What a sampler may need; a factory checks that its inputs are set and says which one is missing.
+// A method fills in everything its model offers; each sampler takes what it needs and says what is missing.
 struct SamplerArgs {
   SamplerConfig config;
-  ScoreFn score;
-  EpsFn eps;
+  ScoreFn score;             // s(x, sigma) in the VE coordinates of `process` (x / alpha)
+  EpsFn eps;                 // eps(x_t, t) of a VP network
+  LogDensityFn log_density;  // where the model has one (mala)
   ARDrawFn ar_draw;
   int64_t ar_positions = 0;                 // D for the toy AR model
-  std::shared_ptr<const SigmaSchedule> sigmas;
+  std::shared_ptr<const SigmaSchedule> sigmas;   // the levels a noise-conditional network was trained on
   std::shared_ptr<const BetaSchedule> betas;
+  std::shared_ptr<const NoiseProcess> process;  // the model's noise process (VE for NCSN, VP for DDPM)
+  std::string model;          // what offers these (e.g. "method ncsn (--score learned)"), for error messages
 };
 
 using SamplerFactory = std::function<std::unique_ptr<Sampler>(const SamplerArgs&)>;
-using SamplerRegistry = Registry<SamplerFactory>;
+// A registered sampler: the inputs it needs (names of SamplerArgs fields: "score", "eps", "log_density",
+// "ar_draw", "sigmas", "betas", "process") and its factory. Methods check a choice against the inputs they
+// offer before training (check_sampler), so a wrong --sampler fails at once.
+struct SamplerSpec {
+  std::vector<std::string> needs;
+  SamplerFactory make;
+  std::unique_ptr<Sampler> operator()(const SamplerArgs& args) const { return make(args); }
+};
+using SamplerRegistry = Registry<SamplerSpec>;
 
-// The registry of all samplers: langevin, annealed-langevin, ddpm, ddim, autoregressive, single-step.
+// The registry of all samplers: langevin, annealed-langevin, ddpm, ddim, autoregressive, single-step, pc,
+// ode, edm, mala.
 const SamplerRegistry& sampler_registry();
+
+// ConfigError unless `sampler` is registered and `offered` holds all it needs:
+// "flag --sampler: MODEL cannot use 'NAME': it needs WHAT" (unknown names list the known ones).
+void check_sampler(const std::string& sampler, const std::vector<std::string>& offered, const std::string& model);
+// True when `offered` covers everything the registered `sampler` needs.
+bool sampler_fits(const std::string& sampler, const std::vector<std::string>& offered);
+
+// ConfigError for a sampler that lacks an input: "sampler 'NAME' needs WHAT, which ARGS.model does not offer".
+void require_input(bool present, const std::string& sampler, const std::string& what, const SamplerArgs& args);
 
 // DDIM timestep subsequence (descending) for `steps` out of T with the given spacing.
 std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string& spacing);

@@ -84,19 +84,23 @@ void check_model_output(const at::Tensor& out, const at::Tensor& x, const char* 
 }
 
 at::Tensor run_sampler(const Sampler& sampler, int64_t n, at::IntArrayRef sample_shape, at::Generator& gen,
-                       const StepCallback& on_step) {
+                       const SamplerHooks& hooks) {
   torch::NoGradGuard no_grad;
   at::Tensor x = sampler.init(n, sample_shape, gen);
-  return run_sampler_from(sampler, std::move(x), gen, on_step);
+  const NoiseLevel level = sampler.init_level();
+  if (hooks.project && level.known()) x = hooks.project(x, level, gen);
+  return run_sampler_from(sampler, std::move(x), gen, hooks);
 }
 
-at::Tensor run_sampler_from(const Sampler& sampler, at::Tensor x, at::Generator& gen, const StepCallback& on_step) {
+at::Tensor run_sampler_from(const Sampler& sampler, at::Tensor x, at::Generator& gen, const SamplerHooks& hooks) {
   // Score functions that need autograd (e.g. a likelihood gradient) enable it locally themselves.
   torch::NoGradGuard no_grad;
   const int64_t steps = sampler.num_steps();
   for (int64_t i = 0; i < steps; ++i) {
-    x = sampler.step(x, i, gen);
-    if (on_step) on_step(i, steps, x);
+    StepOutput out = sampler.step(x, i, gen);
+    if (hooks.on_output) hooks.on_output(i, out);
+    x = hooks.project && out.level.known() ? hooks.project(out.x, out.level, gen) : std::move(out.x);
+    if (hooks.on_step) hooks.on_step(i, steps, x);
   }
   return x;
 }

@@ -2,6 +2,7 @@
 """make_data.py KIND DIR: writes a small or deliberately broken dataset under DIR (a --data-dir).
 
   tiny-mnist      valid IDX files, 64 train / 32 test 28x28 images (deterministic pattern), for fast runs
+  tiny-fashion-mnist  the same under DIR/fashion-mnist (tests need no installed data set)
   idx-empty       mnist/train-images-idx3-ubyte is empty
   idx-truncated   train images announce 64 images but hold 10
   idx-magic       train images start with the bytes 0x12 0x34 0x08 0x03 (not the IDX magic 0x00 0x00)
@@ -28,8 +29,8 @@ def write(path, data):
         f.write(data)
 
 
-def tiny_mnist(root, n_train=64, n_test=32, labels_train=None):
-    d = os.path.join(root, "mnist")
+def tiny_mnist(root, n_train=64, n_test=32, labels_train=None, name="mnist"):
+    d = os.path.join(root, name)
     write(os.path.join(d, "train-images-idx3-ubyte"), idx([n_train, 28, 28], pattern(n_train * 784)))
     write(os.path.join(d, "train-labels-idx1-ubyte"),
           idx([labels_train or n_train], bytes(i % 10 for i in range(labels_train or n_train))))
@@ -43,6 +44,8 @@ def main():
     cifar = os.path.join(root, "cifar10", "cifar-10-batches-bin", "data_batch_1.bin")
     if kind == "tiny-mnist":
         tiny_mnist(root)
+    elif kind == "tiny-fashion-mnist":
+        tiny_mnist(root, name="fashion-mnist")
     elif kind == "idx-empty":
         tiny_mnist(root)
         write(images, b"")

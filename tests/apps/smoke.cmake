@@ -52,15 +52,18 @@ add_test(NAME bad.get_data_usage COMMAND ${CMAKE_COMMAND} -E env SCORELAB_DATA=$
          ${PROJECT_SOURCE_DIR}/scripts/get-data nonsense)
 set_tests_properties(bad.get_data_usage PROPERTIES WILL_FAIL TRUE)
 
-# inpaint: tiny models trained once on Fashion-MNIST (Debian's files are the fallback when data/ is empty),
-# then completions by several methods, and its bad-input checks.
+# inpaint: tiny models trained once on a generated 64-image Fashion-MNIST (make_data.py: no installed data set
+# needed), then completions by several methods, and its bad-input checks.
 set(INPAINT_MODELS ${SMOKE_DIR}/inpaint-models)
-set(INPAINT_TRAIN --dataset fashion-mnist --preset tiny --iters 2 --eval-images 4 --threads 1 --quiet)
+set(INPAINT_DATA ${SMOKE_DIR}/inpaint-data)
+add_test(NAME app.inpaint.data COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/apps/make_data.py tiny-fashion-mnist ${INPAINT_DATA})
+set_tests_properties(app.inpaint.data PROPERTIES FIXTURES_SETUP inpaint_data)
+set(INPAINT_TRAIN --dataset fashion-mnist --data-dir ${INPAINT_DATA} --preset tiny --iters 2 --eval-images 4 --threads 1 --quiet)
 add_test(NAME app.inpaint.train_ddpm COMMAND ${APPS}/train --method ddpm --timesteps 10 ${INPAINT_TRAIN} --out ${INPAINT_MODELS}/ddpm)
 add_test(NAME app.inpaint.train_smoothed_ar COMMAND ${APPS}/train --method smoothed-ar ${INPAINT_TRAIN} --out ${INPAINT_MODELS}/s1)
-set_tests_properties(app.inpaint.train_ddpm PROPERTIES FIXTURES_SETUP inpaint_ddpm)
-set_tests_properties(app.inpaint.train_smoothed_ar PROPERTIES FIXTURES_SETUP inpaint_s1)
-set(INPAINT ${APPS}/inpaint --images 2 --samples 2 --threads 1 --quiet)
+set_tests_properties(app.inpaint.train_ddpm PROPERTIES FIXTURES_SETUP inpaint_ddpm FIXTURES_REQUIRED inpaint_data)
+set_tests_properties(app.inpaint.train_smoothed_ar PROPERTIES FIXTURES_SETUP inpaint_s1 FIXTURES_REQUIRED inpaint_data)
+set(INPAINT ${APPS}/inpaint --images 2 --samples 2 --data-dir ${INPAINT_DATA} --threads 1 --quiet)
 add_test(NAME app.inpaint.ddim COMMAND ${INPAINT} --model-dir ${INPAINT_MODELS}/ddpm --mask centre-square --sampler ddim
          --steps 5 --snapshots 2 --out ${SMOKE_DIR}/inpaint-ddim)
 add_test(NAME app.inpaint.smoothed_ar COMMAND ${INPAINT} --model-dir ${INPAINT_MODELS}/s1 --mask bottom-half --grad detached

@@ -28,6 +28,10 @@ SamplerArgs full_args() {
   a.betas = std::make_shared<BetaSchedule>(BetaSchedule::linear(20, 1e-3, 0.2));
   a.eps = eps_from_score(a.score, *a.betas);
   a.sigmas = std::make_shared<SigmaSchedule>(2.0, 0.1, 3);
+  a.process = std::make_shared<VarianceExploding>(*a.sigmas);
+  a.log_density = [](const at::Tensor& x, double sigma) {
+    return (x - kMean).pow(2).sum(1) * (-0.5 / (kStd * kStd + sigma * sigma));
+  };
   a.ar_positions = kDim;
   a.ar_draw = [](const at::Tensor& x, int64_t pos, at::Generator& gen) {
     at::Tensor z = torch::randn({x.size(0)}, gen, x.options());
@@ -83,7 +87,7 @@ TEST_P(SamplerContract, InitShapeAndStepKeepsShapeAndFiniteness) {
   torch::NoGradGuard no_grad;
   const at::Tensor before = x.clone();
   for (int64_t i : {int64_t{0}, s->num_steps() / 2, s->num_steps() - 1}) {
-    at::Tensor y = s->step(x, i, gen);
+    at::Tensor y = s->step(x, i, gen).x;
     EXPECT_EQ(y.sizes(), x.sizes()) << "step " << i;
     EXPECT_TRUE(torch::isfinite(y).all().item<bool>()) << "step " << i;
   }
@@ -116,9 +120,9 @@ TEST_P(SamplerContract, CallbackSeesEveryStep) {
     ++calls;
   };
   if (given)
-    run_sampler_from(*s, given_start(), gen, cb);
+    run_sampler_from(*s, given_start(), gen, StepCallback(cb));
   else
-    run_sampler(*s, 16, {kDim}, gen, cb);
+    run_sampler(*s, 16, {kDim}, gen, StepCallback(cb));
   EXPECT_EQ(calls, s->num_steps());
 }
 
@@ -144,9 +148,50 @@ TEST_P(SamplerContract, MissingInputIsAConfigErrorNamingIt) {
   expect_missing("ar_positions", [](SamplerArgs& a) { a.ar_positions = 0; });
   expect_missing("sigmas", [](SamplerArgs& a) { a.sigmas.reset(); });
   expect_missing("betas", [](SamplerArgs& a) { a.betas.reset(); });
+  expect_missing("process", [](SamplerArgs& a) { a.process.reset(); });
+  expect_missing("log_density", [](SamplerArgs& a) { a.log_density = nullptr; });
   EXPECT_GT(missing_checks, 0) << "no input of " << GetParam() << " is checked";
   // Empty args: whichever is checked first, it is a ConfigError.
   EXPECT_THROW(factory(SamplerArgs{}), ConfigError);
+}
+
+// Every step reports its state: a known level is a valid marginal, x0-hat (where given) has x's shape, the
+// projection hook sees exactly the known levels and what it returns is the state the next step gets.
+TEST_P(SamplerContract, StepOutputsAndProjectionHook) {
+  auto s = make();
+  const bool given = from_given(*s);
+  at::Generator gen = make_generator(4);
+  int64_t outputs = 0, projections = 0, known_levels = 0;
+  at::Tensor projected;
+  SamplerHooks hooks;
+  hooks.on_output = [&](int64_t i, const StepOutput& out) {
+    EXPECT_EQ(out.x.sizes(), (std::vector<int64_t>{16, kDim})) << i;
+    if (out.denoised.defined()) EXPECT_EQ(out.denoised.sizes(), out.x.sizes()) << i;
+    if (out.level.known()) {
+      ++known_levels;
+      EXPECT_GE(out.level.sigma, 0.0) << i;
+      EXPECT_GT(out.level.alpha, 0.0) << i;
+      EXPECT_NEAR(out.level.std, out.level.alpha * out.level.sigma, 1e-9 + 1e-6 * out.level.std) << i;
+    }
+    ++outputs;
+  };
+  hooks.project = [&](const at::Tensor& x, const NoiseLevel& level, at::Generator&) {
+    EXPECT_TRUE(level.known());
+    ++projections;
+    projected = x.clone();
+    projected.select(1, 0).fill_(0.25);  // a constraint the next step must see
+    return projected;
+  };
+  hooks.on_step = [&](int64_t i, int64_t, const at::Tensor& x) {
+    if (projected.defined()) EXPECT_TRUE(torch::equal(x, projected)) << "step " << i << " kept another state";
+    projected = at::Tensor();
+  };
+  if (given)
+    run_sampler_from(*s, given_start(), gen, hooks);
+  else
+    run_sampler(*s, 16, {kDim}, gen, hooks);
+  EXPECT_EQ(outputs, s->num_steps());
+  EXPECT_EQ(projections, known_levels + (!given && s->init_level().known() ? 1 : 0));
 }
 
 TEST_P(SamplerContract, FactoryValidatesConfig) {
@@ -164,7 +209,8 @@ INSTANTIATE_TEST_SUITE_P(AllSamplers, SamplerContract, ::testing::ValuesIn(sampl
                          });
 
 TEST(SamplerRegistry, HasEveryNamedSampler) {
-  for (const char* name : {"langevin", "annealed-langevin", "ddpm", "ddim", "autoregressive", "single-step"})
+  for (const char* name : {"langevin", "annealed-langevin", "ddpm", "ddim", "autoregressive", "single-step", "pc",
+                           "ode", "edm"})
     EXPECT_TRUE(sampler_registry().contains(name)) << name;
   EXPECT_THROW(sampler_registry().get("euler"), ConfigError);
 }
@@ -180,6 +226,25 @@ TEST(SamplerRegistry, StepCountsFollowTheConfig) {
   EXPECT_EQ(reg.get("ddim")(a)->num_steps(), 5);
   EXPECT_EQ(reg.get("autoregressive")(a)->num_steps(), kDim);
   EXPECT_EQ(reg.get("single-step")(a)->num_steps(), 1);
+  EXPECT_EQ(reg.get("pc")(a)->num_steps(), 5);
+  EXPECT_EQ(reg.get("ode")(a)->num_steps(), 5);
+  EXPECT_EQ(reg.get("edm")(a)->num_steps(), 5);
+}
+
+// A method checks --sampler against what its model offers, before any training.
+TEST(SamplerRegistry, CheckSamplerNamesWhatIsMissingAndWhatFits) {
+  EXPECT_NO_THROW(check_sampler("pc", {"score", "process"}, "method x"));
+  EXPECT_TRUE(sampler_fits("ddim", {"eps", "betas"}));
+  EXPECT_FALSE(sampler_fits("ddim", {"score", "sigmas"}));
+  try {
+    check_sampler("ddim", {"score", "sigmas", "process"}, "method ncsn");
+    ADD_FAILURE() << "no error";
+  } catch (const ConfigError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("method ncsn cannot use 'ddim': it needs eps, betas"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("samplers that fit: annealed-langevin, edm"), std::string::npos) << msg;
+  }
+  EXPECT_THROW(check_sampler("euler", {"score"}, "method x"), ConfigError);
 }
 
 TEST(DdimTimesteps, UniformAndQuadMatchTheDdimCode) {
@@ -257,6 +322,15 @@ TEST(SamplerConfig, ValidateNamesTheBadFlag) {
   expect_bad("--eta", [](SamplerConfig& c) { c.eta = 1.5; });
   expect_bad("--spacing", [](SamplerConfig& c) { c.spacing = "log"; });
   expect_bad("init box", [](SamplerConfig& c) { c.init_low = 1.0, c.init_high = -1.0; });
+  expect_bad("--snr", [](SamplerConfig& c) { c.snr = 0; });
+  expect_bad("--corrector-steps", [](SamplerConfig& c) { c.corrector_steps = -1; });
+  expect_bad("--ode-solver", [](SamplerConfig& c) { c.ode_solver = "rk23"; });
+  expect_bad("--rtol", [](SamplerConfig& c) { c.rtol = 0; });
+  expect_bad("--atol", [](SamplerConfig& c) { c.atol = -1; });
+  expect_bad("--rho", [](SamplerConfig& c) { c.rho = 0; });
+  expect_bad("--churn", [](SamplerConfig& c) { c.churn = -1; });
+  expect_bad("--s-tmax", [](SamplerConfig& c) { c.s_tmin = 2, c.s_tmax = 1; });
+  expect_bad("--s-noise", [](SamplerConfig& c) { c.s_noise = -1; });
 }
 
 TEST(AutoregressiveSampler, FillsPositionsInOrder) {

@@ -135,7 +135,7 @@ TEST(PixelCNNSampling, SamplerContractMatchesTheFunctionAndRunsInOrder) {
     // A second run starts afresh at step 0; skipping a step is refused.
     auto g3 = make_generator(7);
     auto x = sampler.init(3, {1, 4, 8}, g3);
-    x = sampler.step(x, 0, g3);
+    x = sampler.step(x, 0, g3).x;
     EXPECT_THROW(sampler.step(x, 2, g3), c10::Error);
   }
   auto model_shared = std::make_shared<PixelCNNppImpl>(model->config());
