@@ -33,7 +33,9 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("beta-schedule", po::value(&beta_schedule)->default_value(beta_schedule), "ddpm betas: linear | cosine")
       ("timesteps", po::value(&timesteps)->default_value(timesteps), "ddpm T")
       ("antithetic", po::bool_switch(&antithetic), "ddpm: antithetic timestep sampling")
-      ("sampler", po::value(&sampler), "sampler: ncsn: annealed-langevin (default) | langevin; ddpm: ddpm (default) | ddim");
+      ("sampler", po::value(&sampler),
+       ("sampler: ncsn: annealed-langevin (default); ddpm: ddpm (default); ar: ancestral unless a sampler that runs "
+        "on its log-density (mala); any of " + sampler_registry().known_list()).c_str());
   sampling.add_options(desc);
   train.add_options(desc);
 }
@@ -53,7 +55,8 @@ void ToyMethodConfig::validate() const {
   if (sigma_max > 0 && sigma_max <= sigma_min)
     throw ConfigError(flag_error("--sigma-max", std::to_string(sigma_max), "a value above --sigma-min (or 0 for the rule)"));
   require_one_of("--beta-schedule", beta_schedule, {"linear", "cosine"});
-  if (!sampler.empty()) require_one_of("--sampler", sampler, {"annealed-langevin", "langevin", "ddpm", "ddim"});
+  if (!sampler.empty() && !sampler_registry().contains(sampler))
+    throw ConfigError(flag_error("--sampler", sampler, "one of " + sampler_registry().known_list()));
   sampling.validate();
   train.validate();
   if (sampler == "ddim") ddim_timesteps(timesteps, sampling.ddim_steps, sampling.spacing);  // throws for --steps

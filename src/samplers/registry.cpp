@@ -154,7 +154,7 @@ void register_samplers(SamplerRegistry& reg) {
       "ancestral autoregressive sampling, one position per step (needs ar_draw and ar_positions)");
   reg.add(
       "single-step",
-      SamplerSpec{{"score", "sigmas"},
+      SamplerSpec{{"score", "sigmas", "noisy_samples"},
       [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
         require_input(static_cast<bool>(a.score), "single-step", "score (a ScoreFn s(x, sigma))", a);
         require_input(a.sigmas != nullptr, "single-step", "sigmas (its smallest level is the smoothing sigma)", a);

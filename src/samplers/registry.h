@@ -62,7 +62,8 @@ struct SamplerArgs {
 
 using SamplerFactory = std::function<std::unique_ptr<Sampler>(const SamplerArgs&)>;
 // A registered sampler: the inputs it needs (names of SamplerArgs fields: "score", "eps", "log_density",
-// "ar_draw", "sigmas", "betas", "process") and its factory. Methods check a choice against the inputs they
+// "ar_draw", "sigmas", "betas", "process"; "noisy_samples": it only maps given samples, e.g. smoothed-ar's x~)
+// and its factory. Methods check a choice against the inputs they
 // offer before training (check_sampler), so a wrong --sampler fails at once.
 struct SamplerSpec {
   std::vector<std::string> needs;
