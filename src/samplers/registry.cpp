@@ -11,6 +11,7 @@
 #include "samplers/denoise.h"
 #include "samplers/edm.h"
 #include "samplers/langevin.h"
+#include "samplers/mala.h"
 #include "samplers/ode.h"
 #include "samplers/pc.h"
 
@@ -189,6 +190,7 @@ void register_samplers(SamplerRegistry& reg) {
         return std::make_unique<EdmSampler>(a.score, a.process, a.config);
       }},
       "Karras et al. 2022 Heun sampler on the rho = 7 schedule (--rho, --churn, --s-tmin, --s-tmax, --s-noise)");
+  reg.add("mala", SamplerSpec{{"log_density"}, make_mala}, "Metropolis-adjusted Langevin on a log-density");
 }
 
 }  // namespace

@@ -1,0 +1,79 @@
+#include "samplers/mala.h"
+
+#include <torch/torch.h>
+
+#include "samplers/langevin.h"
+
+namespace scorelab {
+
+MalaSampler::MalaSampler(LogDensityFn log_density, std::shared_ptr<const SigmaSchedule> sigmas,
+                         const SamplerConfig& config)
+    : log_density_(std::move(log_density)),
+      steps_per_level_(config.steps_per_level),
+      init_low_(config.init_low),
+      init_high_(config.init_high) {
+  TORCH_CHECK(log_density_, "mala: the log-density function is empty");
+  config.validate();
+  sigmas_ = sigmas ? sigmas->sigmas() : std::vector<double>{config.langevin_sigma};
+  const double last = sigmas_.back();
+  for (double sigma : sigmas_) {
+    const double h = sigmas ? config.step_size * (sigma / last) * (sigma / last) : config.step_size;
+    auto [a, b] = langevin_coefficients(config.step_rule, h);
+    drift_.push_back(a);
+    noise_.push_back(b);
+  }
+}
+
+at::Tensor MalaSampler::init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const {
+  accepted_ = proposed_ = 0;
+  evaluations_ = 0;
+  return uniform_box(n, sample_shape, init_low_, init_high_, gen);
+}
+
+std::map<std::string, double> MalaSampler::stats() const {
+  std::map<std::string, double> out{{"nfe", static_cast<double>(evaluations_)}};
+  if (proposed_ > 0) out["acceptance_rate"] = accepted_ / proposed_;
+  return out;
+}
+
+std::pair<at::Tensor, at::Tensor> MalaSampler::density_and_grad(const at::Tensor& x, double sigma) const {
+  torch::AutoGradMode grad_mode(true);
+  at::Tensor xi = x.detach().requires_grad_(true);
+  at::Tensor lp = log_density_(xi, sigma);
+  TORCH_CHECK(lp.defined() && lp.dim() == 1 && lp.size(0) == x.size(0), "mala: the log-density returned shape ",
+              lp.defined() ? lp.sizes() : at::IntArrayRef{}, " for ", x.size(0), " samples; expected one value each");
+  at::Tensor g = torch::autograd::grad({lp.sum()}, {xi})[0];
+  ++evaluations_;
+  return {lp.detach(), g.detach()};
+}
+
+StepOutput MalaSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
+  TORCH_CHECK(i >= 0 && i < num_steps(), "mala: step ", i, " outside [0, ", num_steps(), ")");
+  if (i == 0) accepted_ = proposed_ = 0, evaluations_ = 0;
+  const auto level = static_cast<size_t>(i / steps_per_level_);
+  const double sigma = sigmas_[level], a = drift_[level], b = noise_[level];
+  auto [lp_x, g_x] = density_and_grad(x, sigma);
+  at::Tensor z = torch::randn(x.sizes(), gen, x.options());
+  at::Tensor y = x.add(g_x, a).add_(z, b);
+  auto [lp_y, g_y] = density_and_grad(y, sigma);
+  auto sq = [](const at::Tensor& v) { return v.pow(2).reshape({v.size(0), -1}).sum(1); };
+  // log q(x | y) - log q(y | x), with y - x - a g(x) = b z.
+  at::Tensor log_q = (sq(x - y - a * g_y) - sq(b * z)) * (-0.5 / (b * b));
+  at::Tensor log_r = lp_y - lp_x + log_q;
+  at::Tensor u = torch::rand({x.size(0)}, gen, log_r.options());
+  at::Tensor accept = u.log() < log_r;
+  accepted_ += accept.sum().item<double>();
+  proposed_ += static_cast<double>(x.size(0));
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[0] = x.size(0);
+  at::Tensor out = torch::where(accept.reshape(shape), y, x);
+  at::Tensor denoised = sigma > 0 ? x.add(g_x, sigma * sigma) : at::Tensor();
+  return {out, sigma > 0 ? NoiseLevel::ve(sigma, static_cast<int64_t>(level)) : NoiseLevel::none(), denoised};
+}
+
+std::unique_ptr<Sampler> make_mala(const SamplerArgs& a) {
+  require_input(static_cast<bool>(a.log_density), "mala", "log_density (the exact mixture or an AR model)", a);
+  return std::make_unique<MalaSampler>(a.log_density, a.sigmas, a.config);
+}
+
+}  // namespace scorelab
