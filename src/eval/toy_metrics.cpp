@@ -162,4 +162,9 @@ ToyMetrics compute_toy_metrics(const at::Tensor& samples, const at::Tensor& refe
   return out;
 }
 
+nlohmann::json toy_metrics_json(const ToyMetrics& m) {
+  return {{"mmd2", m.mmd2}, {"mode_tv", m.mode_tv}, {"off_mode", m.off_mode}, {"true_logp", m.true_logp},
+          {"mode_weights", m.mode_weights}, {"nonfinite", m.nonfinite}};
+}
+
 }  // namespace scorelab

@@ -1,6 +1,7 @@
 // Exact-truth metrics for the 1-D / 2-D mixture toys (REFERENCE 5: "for the 2-D toys, everything is
 // exact"): kernel MMD against exact draws, mode weights by nearest mode, off-mode mass, true log-density.
 #pragma once
+#include <nlohmann/json.hpp>
 #include <ATen/Tensor.h>
 
 #include <cstdint>
@@ -45,5 +46,8 @@ ToyMetrics compute_toy_metrics(const at::Tensor& samples, const at::Tensor& refe
 // row-chunk size (0: chosen from the memory budget above). Exposed for tests and other toy reports.
 double mmd2_unbiased(const at::Tensor& x, const at::Tensor& y, const std::vector<double>& bandwidths,
                      int64_t chunk_rows = 0);
+
+// {"mmd2", "mode_tv", "off_mode", "true_logp", "mode_weights", "nonfinite"}: the keys of metrics.json.
+nlohmann::json toy_metrics_json(const ToyMetrics& m);
 
 }  // namespace scorelab

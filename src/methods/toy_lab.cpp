@@ -88,11 +88,6 @@ void setup_runtime(const ToyLabConfig& c) {
     std::cerr << "note: the toy lab runs its small MLPs on the CPU (faster than CUDA at this size)\n";
 }
 
-nlohmann::json metrics_json(const ToyMetrics& m) {
-  return {{"mmd2", m.mmd2}, {"mode_tv", m.mode_tv}, {"off_mode", m.off_mode}, {"true_logp", m.true_logp},
-          {"mode_weights", m.mode_weights}, {"nonfinite", m.nonfinite}};
-}
-
 std::string num(const nlohmann::json& j, const char* key, int sig = 4) {
   if (!j.contains(key) || j.at(key).is_null()) return "-";
   return fmt_number(j.at(key).get<double>(), sig);
@@ -139,7 +134,7 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
   nlohmann::json metrics = {{"dataset", c.dataset}, {"dataset_description", truth.describe()},
                             {"samples", c.samples}, {"nll_unit", "nats per example"}, {"methods", nlohmann::json::object()}};
   {
-    auto m = metrics_json(compute_toy_metrics(exact, reference, truth));
+    auto m = toy_metrics_json(compute_toy_metrics(exact, reference, truth));
     m["test_nll"] = -truth.log_prob(data.test.to(torch::kFloat64)).mean().item<double>();
     m["train_s"] = 0.0;
     m["sample_s"] = 0.0;
@@ -162,7 +157,7 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
     nlohmann::json extra = method->evaluate(data, eval_gen);
     for (const auto& r : results) {
       const std::string key = r.name.empty() ? name : name + "/" + r.name;
-      nlohmann::json m = metrics_json(compute_toy_metrics(r.samples, reference, truth));
+      nlohmann::json m = toy_metrics_json(compute_toy_metrics(r.samples, reference, truth));
       m["test_nll"] = r.name.empty() && extra.contains("test_nll") ? extra["test_nll"] : nlohmann::json(nullptr);
       m["train_s"] = method->train_seconds;
       m["sample_s"] = r.seconds;

@@ -26,3 +26,28 @@ set_tests_properties(rel.determinism_compare_images PROPERTIES FIXTURES_REQUIRED
 add_test(NAME bad.compare_images.negative_classifier_epochs COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --classifier-epochs: got '-1'; expected an integer >= 0" ${CMAKE_BINARY_DIR}/apps/compare --dataset mnist
          --data-dir ${CI_DATA} --classifier-epochs -1 --out ${CI_DIR}/bad)
+# sample (issue 11): every score sampler on the tiny MNIST models compare trained above, in batches; mala is
+# refused for a score-only model; same seed, same metrics.json.
+set(SAMPLE ${CMAKE_BINARY_DIR}/apps/sample --n 3 --batch-size 2 --steps 3 --steps-per-level 1 --threads 1 --quiet)
+foreach(s ddpm ddim pc ode edm)
+  add_test(NAME app.sample.mnist_ddpm_${s} COMMAND ${SAMPLE} --model-dir ${CI_DIR}/all/checkpoints/ddpm --sampler ${s}
+           --out ${CI_DIR}/sample-ddpm-${s})
+  set_tests_properties(app.sample.mnist_ddpm_${s} PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                       PASS_REGULAR_EXPRESSION "3 samples")
+endforeach()
+foreach(s annealed-langevin langevin pc ode edm)
+  add_test(NAME app.sample.mnist_ncsn_${s} COMMAND ${SAMPLE} --model-dir ${CI_DIR}/all/checkpoints/ncsn --sampler ${s}
+           --out ${CI_DIR}/sample-ncsn-${s})
+  set_tests_properties(app.sample.mnist_ncsn_${s} PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                       PASS_REGULAR_EXPRESSION "3 samples")
+endforeach()
+add_test(NAME app.sample.mnist_ar COMMAND ${SAMPLE} --model-dir ${CI_DIR}/all/checkpoints/ar --out ${CI_DIR}/sample-ar)
+set_tests_properties(app.sample.mnist_ar PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                     PASS_REGULAR_EXPRESSION "3 samples")
+add_test(NAME bad.sample.mala_on_score_model COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --sampler: method ncsn cannot use 'mala': it needs log_density" ${SAMPLE}
+         --model-dir ${CI_DIR}/all/checkpoints/ncsn --sampler mala --out ${CI_DIR}/sample-bad)
+set_tests_properties(bad.sample.mala_on_score_model PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")
+add_test(NAME rel.determinism_sample COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/determinism.sh ${CI_DIR}/det-sample
+         -- ${SAMPLE} --model-dir ${CI_DIR}/all/checkpoints/ddpm --sampler pc)
+set_tests_properties(rel.determinism_sample PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")

@@ -104,3 +104,34 @@ add_test(NAME bad.classifier_negative_epochs COMMAND ${EXPECT} 2 "flag --epochs:
 add_test(NAME rel.determinism_inpaint COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/determinism.sh ${SMOKE_DIR}/det-inpaint
          -- ${INPAINT} --model-dir ${INPAINT_MODELS}/s1 --mask bottom-half --grad full)
 set_tests_properties(rel.determinism_inpaint PROPERTIES FIXTURES_REQUIRED inpaint_s1)
+# sample on toy model folders (train --dataset mog), every new sampler as a toy compare row, and bad input.
+set(TOY_TRAIN --dataset mog --iters 10 --timesteps 20 --threads 1 --quiet)
+add_test(NAME app.sample.train_toy_ncsn COMMAND ${APPS}/train --method ncsn ${TOY_TRAIN} --out ${SMOKE_DIR}/toy-ncsn)
+add_test(NAME app.sample.train_toy_ar COMMAND ${APPS}/train --method ar ${TOY_TRAIN} --out ${SMOKE_DIR}/toy-ar)
+set_tests_properties(app.sample.train_toy_ncsn PROPERTIES FIXTURES_SETUP toy_ncsn)
+set_tests_properties(app.sample.train_toy_ar PROPERTIES FIXTURES_SETUP toy_ar)
+set(TOY_SAMPLE ${APPS}/sample --n 50 --batch-size 20 --steps 5 --steps-per-level 2 --threads 1 --quiet)
+foreach(s pc ode edm annealed-langevin)
+  add_test(NAME app.sample.toy_ncsn_${s} COMMAND ${TOY_SAMPLE} --model-dir ${SMOKE_DIR}/toy-ncsn --sampler ${s}
+           --out ${SMOKE_DIR}/toy-ncsn-${s})
+  set_tests_properties(app.sample.toy_ncsn_${s} PROPERTIES FIXTURES_REQUIRED toy_ncsn PASS_REGULAR_EXPRESSION "50 samples")
+endforeach()
+add_test(NAME app.sample.toy_ar_mala COMMAND ${TOY_SAMPLE} --model-dir ${SMOKE_DIR}/toy-ar --sampler mala --step-size 0.01
+         --out ${SMOKE_DIR}/toy-ar-mala)
+set_tests_properties(app.sample.toy_ar_mala PROPERTIES FIXTURES_REQUIRED toy_ar PASS_REGULAR_EXPRESSION "50 samples")
+add_test(NAME app.sample.help COMMAND ${APPS}/sample --help)
+set_tests_properties(app.sample.help PROPERTIES PASS_REGULAR_EXPRESSION "Usage: sample")
+add_test(NAME bad.sample_missing_model COMMAND ${EXPECT} 3 "model folder '.*no-model' does not exist" ${TOY_SAMPLE}
+         --model-dir ${SMOKE_DIR}/no-model --out ${SMOKE_DIR}/sample-bad)
+add_test(NAME bad.sample_zero_n COMMAND ${EXPECT} 2 "flag --n: got '0'" ${APPS}/sample --model-dir ${SMOKE_DIR}/toy-ar
+         --n 0 --out ${SMOKE_DIR}/sample-bad)
+add_test(NAME bad.sample_unknown_sampler COMMAND ${EXPECT} 2 "flag --sampler: got 'euler'; expected one of" ${TOY_SAMPLE}
+         --model-dir ${SMOKE_DIR}/toy-ar --sampler euler --out ${SMOKE_DIR}/sample-bad)
+foreach(s pc ode edm)
+  add_test(NAME app.compare.sampler_${s} COMMAND ${APPS}/compare --method ncsn,ddpm --dataset mog ${TINY} --no-plots
+           --sampler ${s} --out ${SMOKE_DIR}/compare-${s})
+endforeach()
+add_test(NAME app.compare.sampler_mala COMMAND ${APPS}/compare --method ar,ncsn --score exact --dataset mog ${TINY} --no-plots
+         --sampler mala --out ${SMOKE_DIR}/compare-mala)
+add_test(NAME bad.mala_on_learned_score COMMAND ${EXPECT} 2 "method ncsn cannot use 'mala': it needs log_density" ${BAD}
+         --method ncsn --sampler mala)

@@ -1,0 +1,266 @@
+#include "methods/sample.h"
+
+#include <torch/torch.h>
+
+#include <boost/program_options.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "core/cli.h"
+#include "core/error.h"
+#include "core/io.h"
+#include "data/toy.h"
+#include "eval/image_grid.h"
+#include "eval/plot.h"
+#include "eval/toy_metrics.h"
+#include "methods/toy_method.h"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+
+namespace scorelab {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string numbered(const std::string& stem, int64_t k, int width, const std::string& ext) {
+  std::ostringstream os;
+  os << stem << std::setw(width) << std::setfill('0') << k << ext;
+  return os.str();
+}
+
+void save_tensor(const std::string& path, const at::Tensor& samples) {
+  c10::Dict<std::string, at::Tensor> dict;
+  dict.insert("samples", samples.detach().to(torch::kCPU).contiguous());
+  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  atomic_write_text(path, std::string(bytes.begin(), bytes.end()));
+}
+
+at::Tensor load_tensor(const std::string& path) {
+  const std::string text = read_file(path);
+  try {
+    auto value = torch::pickle_load(std::vector<char>(text.begin(), text.end()));
+    return value.toGenericDict().at("samples").toTensor();
+  } catch (const c10::Error& e) {
+    throw DataError("'" + path + "' is not a sample batch of `sample` (" + e.what_without_backtrace() +
+                    "); delete it or run without --resume");
+  }
+}
+
+template <typename T>
+void read_field(const nlohmann::json& j, const char* key, T& field) {
+  if (j.contains(key) && !j.at(key).is_null()) field = j.at(key).get<T>();
+}
+
+// The toy method config `train --dataset <toy>` wrote (ToyMethodConfig::to_json), with the sampler flags.
+ToyMethodConfig toy_config_from_json(const nlohmann::json& j, const SamplingConfig& sampling) {
+  ToyMethodConfig c;
+  read_field(j, "hidden", c.hidden);
+  read_field(j, "depth", c.depth);
+  read_field(j, "mixtures", c.mixtures);
+  read_field(j, "sigma", c.sigma);
+  read_field(j, "denoise", c.denoise);
+  read_field(j, "grad", c.grad);
+  read_field(j, "objective", c.objective);
+  read_field(j, "score", c.score);
+  read_field(j, "sigma_max", c.sigma_max);
+  read_field(j, "sigma_min", c.sigma_min);
+  read_field(j, "levels", c.levels);
+  read_field(j, "beta_schedule", c.beta_schedule);
+  read_field(j, "timesteps", c.timesteps);
+  read_field(j, "antithetic", c.antithetic);
+  if (j.contains("train")) {
+    const auto& t = j.at("train");
+    read_field(t, "iters", c.train.iters);
+    read_field(t, "batch_size", c.train.batch_size);
+    read_field(t, "lr", c.train.lr);
+    read_field(t, "lr_schedule", c.train.lr_schedule);
+    read_field(t, "lr_decay", c.train.lr_decay);
+    read_field(t, "ema", c.train.ema);
+    read_field(t, "grad_clip", c.train.grad_clip);
+    read_field(t, "checkpoint_every", c.train.checkpoint_every);
+  }
+  // The sampler and its knobs are the user's; everything else (the grad of smoothed-ar's single step
+  // included) is part of the checkpoint's fingerprint and stays as trained.
+  c.sampler = sampling.sampler;
+  c.sampling = sampling.sampling;
+  return c;
+}
+
+struct Batches {
+  int64_t count = 0;
+  std::vector<int64_t> sizes;
+};
+
+Batches plan(int64_t n, int64_t batch) {
+  Batches b;
+  for (int64_t done = 0; done < n; done += batch) b.sizes.push_back(std::min(batch, n - done));
+  b.count = static_cast<int64_t>(b.sizes.size());
+  return b;
+}
+
+void add_stats(nlohmann::json& metrics, const std::map<std::string, double>& stats, int64_t batches) {
+  // Per-sample counters are the same in every batch for fixed-step samplers; rates are averaged over batches.
+  for (const auto& [key, value] : stats) {
+    const double prev = metrics.value(key, 0.0);
+    metrics[key] = prev + value / static_cast<double>(batches);
+  }
+}
+
+}  // namespace
+
+void SampleConfig::add_options(po::options_description& desc) {
+  po::options_description s("Sample");
+  s.add_options()
+      ("model-dir", po::value(&model_dir), "a `train` output folder (image or toy)")
+      ("stage2-dir", po::value(&stage2_dir), "image smoothed-ar: the stage-2 folder, for --denoise conditional-ar")
+      ("n", po::value(&n)->default_value(n), "number of samples")
+      ("batch-size", po::value(&batch_size)->default_value(batch_size), "samples drawn (and held in memory) at once")
+      ("resume", po::bool_switch(&resume), "keep the batches already written to OUT/tensors")
+      ("quiet", po::bool_switch(&quiet), "no progress lines");
+  desc.add(s);
+  po::options_description m("Sampling");
+  sampling.add_options(m);
+  desc.add(m);
+  po::options_description r("Run");
+  runtime.add_options(r);
+  desc.add(r);
+}
+
+void SampleConfig::validate() const {
+  if (model_dir.empty()) throw ConfigError(flag_error("--model-dir", "", "a `train` output folder"));
+  if (n < 1) throw ConfigError(flag_error("--n", std::to_string(n), "an integer >= 1"));
+  if (batch_size < 1) throw ConfigError(flag_error("--batch-size", std::to_string(batch_size), "an integer >= 1"));
+  sampling.validate();
+  runtime.validate();
+}
+
+nlohmann::json SampleConfig::to_json() const {
+  return {{"model_dir", model_dir}, {"stage2_dir", stage2_dir}, {"n", n},           {"batch_size", batch_size},
+          {"sampling", sampling.to_json()}, {"seed", runtime.seed}, {"device", runtime.device},
+          {"threads", runtime.threads}};
+}
+
+nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const std::string& command) {
+  c.validate();
+  set_threads(c.runtime.threads);
+  const auto device = resolve_device(c.runtime.device);
+  const fs::path root(c.model_dir);
+  const std::string config_path = (root / "config.json").string();
+  if (!fs::is_directory(root))
+    throw DataError("model folder '" + c.model_dir + "' does not exist; train one with `train --out DIR` first");
+  if (!fs::exists(config_path))
+    throw DataError("'" + config_path + "' is missing; --model-dir takes a `train` output folder");
+  const nlohmann::json model_config = read_json(config_path);
+  const std::string dataset = model_config.value("dataset", "");
+  const bool toy = toy_dataset_registry().contains(dataset) && dataset != "file";
+  ensure_writable_dir(out);
+  fs::create_directories(fs::path(out) / "tensors");
+
+  nlohmann::json config = c.to_json();
+  config["command"] = command;
+  config["dataset"] = dataset;
+  config["method"] = model_config.value("method", "");
+  write_json((fs::path(out) / "config.json").string(), config);
+
+  const Batches batches = plan(c.n, c.batch_size);
+  nlohmann::json metrics = {{"model_dir", c.model_dir}, {"dataset", dataset}, {"method", config["method"]},
+                            {"n", c.n}, {"batches", batches.count}};
+  double seconds = 0.0;
+  SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots").string() : "", c.sampling.snapshots,
+                          !c.quiet);
+  auto batch_path = [&](int64_t k) { return (fs::path(out) / "tensors" / numbered("batch-", k, 5, ".pt")).string(); };
+
+  if (toy) {
+    // Rebuild the method from its config and load its checkpoints (copied: the model folder is never written).
+    ToyMethodConfig mc = toy_config_from_json(model_config, c.sampling);
+    mc.train.resume = true;
+    mc.train.quiet = true;
+    mc.validate();
+    const fs::path ckpts = fs::path(out) / "checkpoints";
+    fs::create_directories(ckpts);
+    int copied = 0;
+    for (const auto& e : fs::directory_iterator(root))
+      if (e.path().extension() == ".ckpt") {
+        fs::copy_file(e.path(), ckpts / e.path().filename(), fs::copy_options::overwrite_existing);
+        ++copied;
+      }
+    if (copied == 0) throw DataError("'" + c.model_dir + "' holds no .ckpt checkpoint of a toy model; train it again");
+    const GaussianMixture truth = make_toy_dataset(dataset);
+    const uint64_t seed = model_config.value("seed", uint64_t{0});
+    ToyData data = make_toy_data(truth, seed, 1000);
+    seed_module_init(derive_seed(seed, "init/" + config["method"].get<std::string>()));
+    auto method = toy_method_registry().get(config["method"])(mc);
+    auto train_gen = make_generator(derive_seed(seed, "train/" + config["method"].get<std::string>()));
+    method->train(data, train_gen, ckpts.string());
+    for (const auto& [label, info] : method->train_info.items())
+      if (info.value("iters", int64_t{0}) < mc.train.iters || !info.value("resumed", false))
+        throw DataError("the checkpoint of '" + label + "' in '" + c.model_dir +
+                        "' is not a finished training run of its config.json; finish it with `train ... --resume`");
+    std::ofstream csv((fs::path(out) / "samples.csv").string());
+    at::Tensor first;
+    for (int64_t k = 0; k < batches.count; ++k) {
+      at::Tensor x;
+      if (c.resume && fs::exists(batch_path(k))) {
+        x = load_tensor(batch_path(k));
+      } else {
+        auto gen = make_generator(derive_seed(c.runtime.seed, "sample/batch-" + std::to_string(k)));
+        auto results = method->sample(batches.sizes[static_cast<size_t>(k)], gen);
+        x = results.front().samples.to(torch::kCPU);
+        seconds += results.front().seconds;
+        add_stats(metrics, results.front().stats, batches.count);
+        metrics["note"] = results.front().note;
+        save_tensor(batch_path(k), x);
+      }
+      if (k == 0) first = x;
+      auto acc = x.accessor<float, 2>();
+      for (int64_t i = 0; i < x.size(0); ++i) {
+        for (int64_t d = 0; d < x.size(1); ++d) csv << (d ? "," : "") << acc[i][d];
+        csv << "\n";
+      }
+    }
+    auto ref_gen = make_generator(derive_seed(c.runtime.seed, "sample/reference"));
+    metrics["first_batch"] = toy_metrics_json(compute_toy_metrics(first, truth.sample(first.size(0), ref_gen), truth));
+    if (gnuplot_available() && truth.dim() <= 2)
+      plot_samples((fs::path(out) / "samples.png").string(), truth, {{config["method"], first}},
+                   config["method"].get<std::string>() + " samples");
+  } else {
+    LoadedModels models = load_models(c.model_dir, c.stage2_dir, device);
+    c.sampling.validate_for(models);
+    metrics["sampler"] = c.sampling.sampler_for(models.method());
+    fs::create_directories(fs::path(out) / "images");
+    int64_t index = 0;
+    at::Tensor grid;
+    for (int64_t k = 0; k < batches.count; ++k) {
+      at::Tensor x;
+      if (c.resume && fs::exists(batch_path(k))) {
+        x = load_tensor(batch_path(k));
+      } else {
+        auto gen = make_generator(derive_seed(c.runtime.seed, "sample/batch-" + std::to_string(k)), device);
+        ImageSamples s = draw_samples(c.sampling, models, batches.sizes[static_cast<size_t>(k)], gen, &monitor);
+        x = s.samples.to(torch::kCPU);
+        seconds += s.seconds;
+        add_stats(metrics, s.stats, batches.count);
+        save_tensor(batch_path(k), x);
+      }
+      for (int64_t i = 0; i < x.size(0); ++i, ++index)
+        write_png_grid((fs::path(out) / "images" / numbered("", index, 6, ".png")).string(), x.slice(0, i, i + 1), 1, 0);
+      if (!grid.defined() || grid.size(0) < 64)
+        grid = grid.defined() ? torch::cat({grid, x}, 0).slice(0, 0, 64) : x.slice(0, 0, 64);
+    }
+    write_png_grid((fs::path(out) / "grid.png").string(), grid);
+    metrics["shape"] = {models.main.channels, models.main.size, models.main.size};
+    metrics["scale"] = "model range [-1, 1] (tensors), PNGs clamped and quantised to 8 bits";
+  }
+  metrics["seconds"] = seconds;
+  metrics["seconds_per_sample"] = seconds / static_cast<double>(c.n);
+  write_run_metrics(out, metrics);
+  return read_run_metrics(out);
+}
+
+}  // namespace scorelab
