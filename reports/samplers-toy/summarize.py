@@ -17,7 +17,7 @@ for name in sorted(os.listdir(runs)):
     tt = t.get("methods", {}).get(method, {})
     rows.append((method, score, sampler, r["mmd2"], r["mode_tv"], r["off_mode"], r.get("nfe"),
                  r.get("acceptance_rate"), tt.get("sample_s")))
-ref = m["methods"].get("reference", {})
+ref = m.get("reference", {})
 
 
 def f(v, p=4):

@@ -36,24 +36,34 @@ at::Tensor NoiseProcess::prior_ve(int64_t n, at::IntArrayRef sample_shape, at::G
   return kind() == "vp" ? z * (1.0 / top.alpha) : z * top.sigma;
 }
 
-Perturbed NoiseProcess::perturb_batch(const at::Tensor& x0, const at::Tensor& index, at::Generator& gen) const {
-  TORCH_CHECK(index.dim() == 1 && index.size(0) == x0.size(0), "perturb_batch: expected one index per example");
-  const int64_t n = index.size(0);
-  std::vector<double> alpha(static_cast<size_t>(n)), stdv(static_cast<size_t>(n));
-  const at::Tensor idx = index.to(torch::kCPU).to(torch::kLong).contiguous();
-  const auto* p = idx.data_ptr<int64_t>();
-  for (int64_t i = 0; i < n; ++i) {
-    const NoiseLevel l = level(p[i]);
-    alpha[static_cast<size_t>(i)] = l.alpha;
-    stdv[static_cast<size_t>(i)] = l.std;
-  }
-  std::vector<int64_t> shape(static_cast<size_t>(x0.dim()), 1);
-  shape[0] = n;
-  auto as = [&](const std::vector<double>& v) {
-    return torch::tensor(v, torch::kFloat64).to(x0.device()).to(x0.scalar_type()).reshape(shape);
-  };
-  const at::Tensor z = torch::randn(x0.sizes(), gen, x0.options());
-  return {as(alpha) * x0 + as(stdv) * z, z};
+namespace {
+at::Tensor per_example(const at::Tensor& v, const at::Tensor& like) {
+  std::vector<int64_t> shape(static_cast<size_t>(like.dim()), 1);
+  shape[0] = like.size(0);
+  return v.reshape(shape);
+}
+at::Tensor gather(const std::vector<double>& table, const at::Tensor& index, const at::Tensor& like) {
+  return torch::tensor(table, torch::kFloat64).to(like.device()).to(like.scalar_type()).index_select(0, index);
+}
+}  // namespace
+
+Perturbed perturb_ve(const at::Tensor& x0, double sigma, at::Generator& gen) {
+  TORCH_CHECK(sigma >= 0, "noise sigma must be >= 0, got ", sigma);
+  at::Tensor z = torch::randn(x0.sizes(), gen, x0.options());
+  return {x0 + sigma * z, z};
+}
+
+Perturbed perturb_ve(const at::Tensor& x0, const at::Tensor& sigma, at::Generator& gen) {
+  TORCH_CHECK(sigma.dim() == 1 && sigma.size(0) == x0.size(0), "per-example sigma must be [N]");
+  at::Tensor z = torch::randn(x0.sizes(), gen, x0.options());
+  return {x0 + per_example(sigma.to(x0.scalar_type()), x0) * z, z};
+}
+
+Perturbed perturb_vp(const at::Tensor& x0, const at::Tensor& alpha_bar, at::Generator& gen) {
+  TORCH_CHECK(alpha_bar.dim() == 1 && alpha_bar.size(0) == x0.size(0), "per-example alpha_bar must be [N]");
+  const at::Tensor a = per_example(alpha_bar, x0);
+  at::Tensor z = torch::randn(x0.sizes(), gen, x0.options());
+  return {torch::sqrt(a) * x0 + torch::sqrt(1 - a) * z, z};
 }
 
 VarianceExploding::VarianceExploding(std::vector<double> sigmas) : sigmas_(std::move(sigmas)) {
@@ -69,6 +79,10 @@ VarianceExploding::VarianceExploding(const SigmaSchedule& sigmas) : VarianceExpl
 NoiseLevel VarianceExploding::level(int64_t index) const {
   TORCH_CHECK(index >= 0 && index < size(), "variance-exploding level ", index, " outside [0, ", size(), ")");
   return NoiseLevel::ve(sigmas_[static_cast<size_t>(index)], index);
+}
+
+Perturbed VarianceExploding::perturb_batch(const at::Tensor& x0, const at::Tensor& index, at::Generator& gen) const {
+  return perturb_ve(x0, gather(sigmas_, index, x0), gen);
 }
 
 NoiseLevel VarianceExploding::at_sigma(double sigma) const {
@@ -92,6 +106,10 @@ NoiseLevel VariancePreserving::level(int64_t t) const {
   TORCH_CHECK(t >= 0 && t < size(), "variance-preserving timestep ", t, " outside [0, ", size(), ")");
   const double a = alpha_bar_[static_cast<size_t>(t)];
   return {sigma_[static_cast<size_t>(t)], std::sqrt(a), std::sqrt(1 - a), t};
+}
+
+Perturbed VariancePreserving::perturb_batch(const at::Tensor& x0, const at::Tensor& index, at::Generator& gen) const {
+  return perturb_vp(x0, gather(alpha_bar_, index, x0), gen);
 }
 
 NoiseLevel VariancePreserving::at_sigma(double sigma) const {

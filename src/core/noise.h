@@ -41,6 +41,15 @@ struct Perturbed {
   at::Tensor noise;  // z
 };
 
+// The marginals every objective, sampler, inpainting and bound draws from (each draws z ~ N(0, I) of x0's
+// shape from `gen`, also when the level is 0, so the stream does not depend on the level):
+//   perturb_ve(x0, sigma)        x0 + sigma z: distribution smoothing, the bound's q(x~ | x), NCSN's DSM;
+//   perturb_ve(x0, sigma [N])    one sigma per example;
+//   perturb_vp(x0, abar [N])     sqrt(abar) x0 + sqrt(1 - abar) z per example: DDPM's q(x_t | x0).
+Perturbed perturb_ve(const at::Tensor& x0, double sigma, at::Generator& gen);
+Perturbed perturb_ve(const at::Tensor& x0, const at::Tensor& sigma, at::Generator& gen);
+Perturbed perturb_vp(const at::Tensor& x0, const at::Tensor& alpha_bar, at::Generator& gen);
+
 class NoiseProcess {
  public:
   virtual ~NoiseProcess() = default;
@@ -59,7 +68,7 @@ class NoiseProcess {
   // A draw from the prior (the largest level) in VE coordinates x / alpha: VE sigma_max z; VP z / sqrt(abar_{T-1}).
   at::Tensor prior_ve(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const;
   // x = perturb(x0, level(index)) per example (index [N], long): the noisy batch and the noise drawn.
-  Perturbed perturb_batch(const at::Tensor& x0, const at::Tensor& index, at::Generator& gen) const;
+  virtual Perturbed perturb_batch(const at::Tensor& x0, const at::Tensor& index, at::Generator& gen) const = 0;
 };
 
 class VarianceExploding : public NoiseProcess {
@@ -71,6 +80,7 @@ class VarianceExploding : public NoiseProcess {
   NoiseLevel level(int64_t index) const override;
   NoiseLevel at_sigma(double sigma) const override;
   bool continuous() const override { return true; }
+  Perturbed perturb_batch(const at::Tensor& x0, const at::Tensor& index, at::Generator& gen) const override;
 
  private:
   std::vector<double> sigmas_;
@@ -84,6 +94,7 @@ class VariancePreserving : public NoiseProcess {
   NoiseLevel level(int64_t index) const override;
   NoiseLevel at_sigma(double sigma) const override;
   bool continuous() const override { return false; }
+  Perturbed perturb_batch(const at::Tensor& x0, const at::Tensor& index, at::Generator& gen) const override;
 
  private:
   std::vector<double> alpha_bar_, sigma_, log_sigma_;

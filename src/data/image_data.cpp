@@ -1,4 +1,5 @@
 #include "data/image_data.h"
+#include "data/datasets.h"
 
 #include <torch/torch.h>
 
@@ -92,7 +93,21 @@ ImageDataset load_cifar10(const std::string& split, const std::string& root) {
 
 }  // namespace
 
-std::vector<std::string> image_dataset_names() { return {"mnist", "fashion-mnist", "cifar10"}; }
+std::vector<std::string> image_dataset_names() {
+  std::vector<std::string> out;
+  for (const auto& d : image_datasets()) out.push_back(d.name);
+  return out;
+}
+
+ImageDataset load_mnist_files(const std::string& split, const std::string& root) {
+  return load_idx_dataset("mnist", split, {(fs::path(root) / "mnist").string()});
+}
+
+ImageDataset load_fashion_mnist_files(const std::string& split, const std::string& root) {
+  return load_idx_dataset("fashion-mnist", split, {(fs::path(root) / "fashion-mnist").string(), kFashionSystemDir});
+}
+
+ImageDataset load_cifar10_files(const std::string& split, const std::string& root) { return load_cifar10(split, root); }
 
 std::string resolve_data_root(const std::string& data_dir) {
   if (!data_dir.empty()) return data_dir;
@@ -102,17 +117,9 @@ std::string resolve_data_root(const std::string& data_dir) {
 }
 
 ImageDataset load_image_dataset(const std::string& name, const std::string& split, const std::string& data_dir) {
-  const auto names = image_dataset_names();
-  if (std::find(names.begin(), names.end(), name) == names.end()) {
-    throw ConfigError(flag_error("--dataset", name, "one of " + join_names()));
-  }
+  const ImageDatasetInfo& info = image_dataset(name);
   if (split != "train" && split != "test") throw ConfigError(flag_error("--split", split, "train or test"));
-  const std::string root = resolve_data_root(data_dir);
-  if (name == "mnist") return load_idx_dataset(name, split, {(fs::path(root) / "mnist").string()});
-  if (name == "fashion-mnist") {
-    return load_idx_dataset(name, split, {(fs::path(root) / "fashion-mnist").string(), kFashionSystemDir});
-  }
-  return load_cifar10(split, root);
+  return info.load(split, resolve_data_root(data_dir));
 }
 
 at::Tensor to_model_range(const at::Tensor& uint8_images) {

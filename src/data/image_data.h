@@ -32,6 +32,11 @@ std::string resolve_data_root(const std::string& data_dir = "");
 // naming the file and the scripts/get-data command that fetches it.
 ImageDataset load_image_dataset(const std::string& name, const std::string& split, const std::string& data_dir = "");
 
+// The loaders behind the data set registry (data/datasets.h), from a data root.
+ImageDataset load_mnist_files(const std::string& split, const std::string& root);
+ImageDataset load_fashion_mnist_files(const std::string& split, const std::string& root);
+ImageDataset load_cifar10_files(const std::string& split, const std::string& root);
+
 // uint8 levels k -> float32 x = k / 127.5 - 1 in [-1, 1].
 at::Tensor to_model_range(const at::Tensor& uint8_images);
 

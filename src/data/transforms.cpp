@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "core/noise.h"
+
 namespace scorelab {
 
 at::Tensor per_example(const at::Tensor& v, const at::Tensor& like) {
@@ -11,15 +13,13 @@ at::Tensor per_example(const at::Tensor& v, const at::Tensor& like) {
 }
 
 Noised add_gaussian_noise(const at::Tensor& x, double sigma, at::Generator& gen) {
-  TORCH_CHECK(sigma >= 0, "noise sigma must be >= 0, got ", sigma);
-  auto z = at::normal(0.0, 1.0, x.sizes(), gen, x.options());
-  return {x + sigma * z, z};
+  Perturbed p = perturb_ve(x, sigma, gen);
+  return {p.noisy, p.noise};
 }
 
 Noised add_gaussian_noise(const at::Tensor& x, const at::Tensor& sigma, at::Generator& gen) {
-  TORCH_CHECK(sigma.dim() == 1 && sigma.size(0) == x.size(0), "per-example sigma must be [N]");
-  auto z = at::normal(0.0, 1.0, x.sizes(), gen, x.options());
-  return {x + per_example(sigma.to(x.scalar_type()), x) * z, z};
+  Perturbed p = perturb_ve(x, sigma, gen);
+  return {p.noisy, p.noise};
 }
 
 at::Tensor smooth(const at::Tensor& x, double sigma, at::Generator& gen) { return add_gaussian_noise(x, sigma, gen).noisy; }

@@ -1,4 +1,5 @@
-// The one place Gaussian smoothing / perturbation noise is added to data (STYLE 4).
+// Gaussian smoothing / perturbation noise on data, as the objectives name it: forwards to the VE marginals of
+// core/noise.h, the one place noise is added to data (STYLE 4).
 #pragma once
 #include <ATen/Tensor.h>
 #include <ATen/core/Generator.h>

@@ -1,5 +1,7 @@
 #include "eval/classifier.h"
 
+#include "data/datasets.h"
+
 #include <torch/torch.h>
 
 #include <chrono>
@@ -183,19 +185,12 @@ at::Tensor ImageClassifierImpl::classify(const at::Tensor& features) {
   return head_(features);
 }
 
-std::string classifier_arch_for(const std::string& dataset) {
-  if (dataset == "mnist" || dataset == "fashion-mnist") return "lenet";
-  if (dataset == "cifar10") return "resnet";
-  throw ConfigError(flag_error("--dataset", dataset, "one of mnist, fashion-mnist, cifar10"));
-}
+std::string classifier_arch_for(const std::string& dataset) { return image_dataset(dataset).classifier_arch; }
 
 ImageClassifier make_classifier(const std::string& dataset) { return ImageClassifier(classifier_arch_for(dataset)); }
 
 int64_t default_classifier_epochs(const std::string& dataset) {
-  classifier_arch_for(dataset);  // validates the name
-  if (dataset == "mnist") return 3;
-  if (dataset == "fashion-mnist") return 10;
-  return 10;
+  return image_dataset(dataset).classifier_epochs;
 }
 
 void ClassifierTrainConfig::validate() const {

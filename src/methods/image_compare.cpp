@@ -11,6 +11,7 @@
 
 #include "core/cli.h"
 #include "core/error.h"
+#include "core/noise.h"
 #include "core/io.h"
 #include "core/registry.h"
 #include "data/image_data.h"
@@ -116,10 +117,6 @@ std::string fmt_or_dash(const nlohmann::json& j, int digits = 4) {
 
 }  // namespace
 
-bool is_image_dataset(const std::string& name) {
-  const auto names = image_dataset_names();
-  return std::find(names.begin(), names.end(), name) != names.end();
-}
 
 ImageCompareConfig::ImageCompareConfig() { mask.mask = "bottom-half"; }
 
@@ -209,8 +206,8 @@ at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImage
   const double t = stage2.config.target_noise;
   auto& net1 = pixelcnn_of(stage1.model);
   auto& net2 = pixelcnn_of(stage2.model);
-  const at::Tensor x_tilde = x + sigma * at::randn(x.sizes(), gen, x.options());
-  const at::Tensor target = t > 0 ? x + t * at::randn(x.sizes(), gen, x.options()) : x;
+  const at::Tensor x_tilde = perturb_ve(x, sigma, gen).noisy;
+  const at::Tensor target = t > 0 ? perturb_ve(x, t, gen).noisy : x;
   const at::Tensor log_p1 = mix_logistic_log_prob(x_tilde, net1.forward(x_tilde));
   const at::Tensor log_p2 = mix_logistic_log_prob(target, net2.forward(target, x_tilde));
   return smoothing_log_bound(log_p1, log_p2, x, x_tilde, sigma);
@@ -318,7 +315,7 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
       {
         torch::NoGradGuard ng;
         x_tilde = sample_pixelcnnpp(pixelcnn_of(m1.model), n, m1.channels, m1.size, m1.size, gen,
-                                    pixelcnn_options(c.sampling, m1.channels, /*continuous=*/true), {}, {}, {},
+                                    pixelcnn_options(c.sampling, m1.config.dataset, /*continuous=*/true), {}, {}, {},
                                     monitor.stage("stage1"));
       }
       const double stage1_s = seconds_since(t0);
@@ -356,7 +353,7 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
           torch::NoGradGuard ng;
           const auto& m2 = *models.stage2;
           x = sample_pixelcnnpp(pixelcnn_of(m2.model), n, m2.channels, m2.size, m2.size, dgen,
-                                pixelcnn_options(sc, m2.channels, /*continuous=*/false), x_tilde, {}, {},
+                                pixelcnn_options(sc, m2.config.dataset, /*continuous=*/false), x_tilde, {}, {},
                                 monitor.stage("stage2"));
         } else {
           x = denoise_single_step(pixelcnn_score_fn(m1.model, sc.grad == "detached"), x_tilde, sigma, dgen,

@@ -25,6 +25,7 @@
 #include <ATen/core/Generator.h>
 
 #include "core/runtime.h"
+#include "data/datasets.h"  // is_image_dataset: compare runs this pipeline for an image data set
 #include "methods/image_sampling.h"
 #include "methods/inpaint.h"
 
@@ -60,8 +61,6 @@ struct ImageCompareConfig {
   std::vector<std::string> denoiser_list() const;    // expanded --denoisers
 };
 
-// True when --dataset names an image data set (compare then runs this pipeline instead of the toy lab).
-bool is_image_dataset(const std::string& name);
 
 // Per-example two-stage bound of distribution smoothing on clean images x (model scale), in nats:
 //   log p(x) >= log p1(x~) + log p2(x + t e | x~) - log q(x~ | x),  x~ = x + sigma z, e ~ N(0, I)

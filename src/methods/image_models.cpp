@@ -1,5 +1,7 @@
 #include "methods/image_models.h"
 
+#include "data/datasets.h"
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -31,9 +33,8 @@ PixelCNNppConfig pixelcnn_config(const ImageTrainConfig& c, int64_t channels) {
 }  // namespace
 
 ImageShape image_dataset_shape(const std::string& dataset) {
-  if (dataset == "cifar10") return {3, 32};
-  if (dataset == "mnist" || dataset == "fashion-mnist") return {1, 28};
-  throw ConfigError(flag_error("--dataset", dataset, "one of mnist, fashion-mnist, cifar10"));
+  const ImageDatasetInfo& info = image_dataset(dataset);
+  return {info.channels, info.size};
 }
 
 int64_t count_parameters(const torch::nn::Module& module) {
@@ -87,9 +88,11 @@ ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_
     m.module = net;
     m.loss_unit = c.objective;
     m.eval_needs_grad = c.objective == "ssm";
-    const bool paper_cifar = c.preset == "paper" && channels == 3;
-    const double smax = c.sigma_max > 0 ? c.sigma_max : (paper_cifar ? 50.0 : 1.0);
-    const int64_t levels = c.levels > 0 ? c.levels : (paper_cifar ? 232 : 10);
+    // The preset's noise set: NCSNv2's per-dataset one at --preset paper, sigma 1 -> 0.01 over 10 levels else.
+    const bool paper = c.preset == "paper";
+    const ImageDatasetInfo& info = image_dataset(c.dataset);
+    const double smax = c.sigma_max > 0 ? c.sigma_max : (paper ? info.ncsn_paper_sigma_max : 1.0);
+    const int64_t levels = c.levels > 0 ? c.levels : (paper ? info.ncsn_paper_levels : 10);
     if (smax <= c.sigma_min)
       throw ConfigError(flag_error("--sigma-max", std::to_string(smax), "a value above --sigma-min"));
     ObjectiveArgs a;

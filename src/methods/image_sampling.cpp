@@ -14,6 +14,7 @@
 #include "core/zip_check.h"
 #include "core/io.h"
 #include "core/params_io.h"
+#include "data/datasets.h"
 #include "data/image_data.h"
 #include "eval/image_grid.h"
 #include "models/discretized_logistic.h"
@@ -32,12 +33,6 @@ namespace scorelab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-bool is_image_dataset(const std::string& name) {
-  for (const auto& d : image_dataset_names())
-    if (d == name) return true;
-  return false;
-}
 
 template <typename T>
 void read_field(const nlohmann::json& j, const char* key, T& field) {
@@ -198,7 +193,7 @@ void SamplingConfig::validate() const {
     throw ConfigError(flag_error("--sampler", sampler, "one of " + sampler_registry().known_list()));
   if (snapshots < 0) throw ConfigError(flag_error("--snapshots", std::to_string(snapshots), "an integer >= 0"));
   sampling.validate();
-  scorelab::validate(pixelcnn_options(*this, 1, false));  // --clamp and the draw, as the PixelCNN++ sampler sees them
+  scorelab::validate(pixelcnn_options(*this, image_datasets().front().name, false));  // --clamp and the draw, as the PixelCNN++ sampler sees them
 }
 
 std::string SamplingConfig::sampler_for(const std::string& method) const {
@@ -307,11 +302,11 @@ PixelCNNppImpl& pixelcnn_of(const ImageModel& model) {
   return *net;
 }
 
-PixelCNNSampleOptions pixelcnn_options(const SamplingConfig& config, int64_t channels, bool continuous) {
+PixelCNNSampleOptions pixelcnn_options(const SamplingConfig& config, const std::string& dataset, bool continuous) {
   PixelCNNSampleOptions o;
   o.draw = config.ar_draw;
   o.continuous = continuous;
-  o.bisection = channels == 1 ? bisection_mnist() : bisection_cifar10();
+  o.bisection = image_dataset(dataset).bisection;
   o.clamp = config.clamp;
   o.cached = !config.ar_naive;
   return o;
@@ -391,17 +386,17 @@ ImageSamples draw_samples(const SamplingConfig& config, const LoadedModels& mode
   const std::string& method = models.method();
   ImageSamples out;
   if (method == "ar") {
-    out.samples = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, c, false), {}, {},
+    out.samples = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, false), {}, {},
                                     {}, callback("ar"));
   } else if (method == "smoothed-ar") {
-    out.noisy = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, c, true), {}, {}, {},
+    out.noisy = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, true), {}, {}, {},
                                   callback("stage1"));
     if (config.denoise == "single-step") {
       out.samples = denoise_single_step(pixelcnn_score_fn(m.model, config.grad == "detached"), out.noisy,
                                         m.config.smoothing_sigma(), gen, callback("single-step"));
     } else {
       out.samples = sample_pixelcnnpp(pixelcnn_of(models.stage2->model), n, c, s, s, gen,
-                                      pixelcnn_options(config, c, false), out.noisy, {}, {}, callback("stage2"));
+                                      pixelcnn_options(config, m.config.dataset, false), out.noisy, {}, {}, callback("stage2"));
     }
   } else {
     auto sampler = make_image_sampler(config, m);

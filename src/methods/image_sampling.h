@@ -159,7 +159,7 @@ PixelCNNppImpl& pixelcnn_of(const ImageModel& model);
 
 // PixelCNN++ sampling options from the config: --ar-draw, --clamp, cached unless --ar-naive, bisection
 // bounds of the MNIST preset for 1 channel and of CIFAR-10 for 3; `continuous` for stage 1's x~.
-PixelCNNSampleOptions pixelcnn_options(const SamplingConfig& config, int64_t channels, bool continuous);
+PixelCNNSampleOptions pixelcnn_options(const SamplingConfig& config, const std::string& dataset, bool continuous);
 
 // s(x~) = grad_x~ log p_theta(x~) of a smoothed-ar stage-1 PixelCNN++ (continuous mixture), computed
 // with autograd enabled locally. detached: params = net(x~).detach(), so each pixel contributes only the

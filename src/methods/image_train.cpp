@@ -1,5 +1,7 @@
 #include "methods/image_train.h"
 
+#include "data/datasets.h"
+
 #include <torch/torch.h>
 
 #include <boost/program_options.hpp>
@@ -102,7 +104,7 @@ void ImageTrainConfig::apply_preset(const po::variables_map& vm) {
 
 double ImageTrainConfig::smoothing_sigma() const {
   if (sigma > 0) return sigma;
-  return dataset == "cifar10" ? 0.3 : 0.5;
+  return image_dataset(dataset).smoothing_sigma;
 }
 
 void ImageTrainConfig::validate() const {

@@ -71,17 +71,17 @@ at::Tensor inpaint_autoregressive(const SamplingConfig& config, const LoadedMode
   const auto& m = models.main;
   const int64_t n = x0.size(0), c = m.channels, s = m.size;
   if (models.method() == "ar")
-    return sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, c, false), {}, x0,
+    return sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, false), {}, x0,
                              known_mask, stage_callback(monitor, "ar"));
   // smoothed-ar: inpaint x~ given the smoothed known pixels, then reverse the smoothing.
   const double sigma = m.config.smoothing_sigma();
-  const at::Tensor known_noisy = x0 + sigma * torch::randn(x0.sizes(), gen, x0.options());
-  const at::Tensor noisy = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, c, true),
+  const at::Tensor known_noisy = perturb_ve(x0, sigma, gen).noisy;
+  const at::Tensor noisy = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, true),
                                              {}, known_noisy, known_mask, stage_callback(monitor, "stage1"));
   if (config.denoise == "single-step")
     return denoise_single_step(pixelcnn_score_fn(m.model, config.grad == "detached"), noisy, sigma, gen,
                                stage_callback(monitor, "single-step"));
-  return sample_pixelcnnpp(pixelcnn_of(models.stage2->model), n, c, s, s, gen, pixelcnn_options(config, c, false),
+  return sample_pixelcnnpp(pixelcnn_of(models.stage2->model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, false),
                            noisy, x0, known_mask, stage_callback(monitor, "stage2"));
 }
 

@@ -1,5 +1,6 @@
 #include <torch/torch.h>
 
+#include "core/noise.h"
 #include "data/transforms.h"
 #include "objectives/objective.h"
 
@@ -83,11 +84,8 @@ LossOutput ddpm_loss(const EpsNetFn& eps, const at::Tensor& x0, const BetaSchedu
   const int64_t n = x0.size(0);
   const int64_t T = betas.steps();
   const at::Tensor t = sample_timesteps(n, T, antithetic, x0, gen);
-  auto abar = torch::tensor(betas.alpha_bars(), torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t);
-  auto noise = at::normal(0.0, 1.0, x0.sizes(), gen, x0.options());
-  auto a = per_example(abar, x0);
-  auto xt = torch::sqrt(a) * x0 + torch::sqrt(1 - a) * noise;
-  auto per = (eps(xt, t) - noise).pow(2).flatten(1).mean(1);
+  const Perturbed p = VariancePreserving(betas).perturb_batch(x0, t, gen);
+  auto per = (eps(p.noisy, t) - p.noise).pow(2).flatten(1).mean(1);
   return {per.mean(), per.detach()};
 }
 
@@ -127,8 +125,9 @@ LossOutput ddpm_hybrid_loss(const EpsNetFn& eps_var, const at::Tensor& x0, const
     return per_example(torch::tensor(v, torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t), x0);
   };
   auto abar = gather(betas.alpha_bars());
-  auto noise = at::normal(0.0, 1.0, x0.sizes(), gen, x0.options());
-  auto xt = torch::sqrt(abar) * x0 + torch::sqrt(1 - abar) * noise;
+  const Perturbed p = VariancePreserving(betas).perturb_batch(x0, t, gen);
+  const at::Tensor& noise = p.noise;
+  const at::Tensor& xt = p.noisy;
   auto out = eps_var(xt, t);
   TORCH_CHECK(out.size(1) == 2 * x0.size(1), "ddpm-hybrid needs a network with 2C outputs (learned variances), got ",
               out.size(1), " channels for C = ", x0.size(1));
