@@ -12,6 +12,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/noise.h"
+#include "methods/image_method.h"
 #include "core/io.h"
 #include "core/registry.h"
 #include "data/image_data.h"
@@ -33,7 +34,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-const std::vector<std::string> kMethods{"ar", "smoothed-ar", "ncsn", "ddpm"};
 const std::vector<std::string> kDenoisers{"single-step-detached", "single-step-full", "conditional-ar"};
 
 // "a,b" -> {a, b}; "all" -> every allowed name; unknown names are a ConfigError naming the flag.
@@ -66,11 +66,11 @@ struct ModelSpec {
 std::vector<ModelSpec> model_specs(const ImageCompareConfig& c) {
   std::vector<ModelSpec> specs;
   for (const auto& m : c.method_list()) {
-    if (m == "smoothed-ar") {
-      specs.push_back({"smoothed-ar-stage1", m, 1});
+    if (image_method(m).max_stage() > 1) {  // a stage-2 model: the reverse-smoothing p(x | x~)
+      specs.push_back({m + "-stage1", m, 1});
       const auto d = c.denoiser_list();
       if (std::find(d.begin(), d.end(), "conditional-ar") != d.end())
-        specs.push_back({"smoothed-ar-stage2-stacked", m, 2});
+        specs.push_back({m + "-stage2-stacked", m, 2});
     } else {
       specs.push_back({m, m, 1});
     }
@@ -155,7 +155,7 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
 }
 
 std::vector<std::string> ImageCompareConfig::method_list() const {
-  return split_names("--method", methods, kMethods);
+  return split_names("--method", methods, image_method_names());
 }
 
 std::vector<std::string> ImageCompareConfig::denoiser_list() const {
@@ -163,7 +163,18 @@ std::vector<std::string> ImageCompareConfig::denoiser_list() const {
 }
 
 void ImageCompareConfig::validate() const {
-  method_list();
+  // --sampler must fit at least one chosen method that samples with a sampler (the others keep their own).
+  if (!sampling.sampler.empty()) {
+    const ImageMethod* first = nullptr;
+    bool fits = false;
+    for (const auto& m : method_list()) {
+      const ImageMethod& im = image_method(m);
+      if (im.default_sampler().empty()) continue;
+      if (!first) first = &im;
+      fits = fits || sampler_fits(sampling.sampler, im.offered());
+    }
+    if (first && !fits) check_sampler(sampling.sampler, first->offered(), "method " + first->name());
+  }
   denoiser_list();
   require_one_of("--dataset", dataset, image_dataset_names());
   require_one_of("--preset", preset, {"tiny", "small", "paper"});
@@ -369,12 +380,14 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
     }
     LoadedModels models;
     models.main = load_image_model(dir_of(method), device);
+    const ImageMethod& im = image_method(method);
     SamplingConfig sc = c.sampling;
-    if (method == "ncsn") sc.sampler = "annealed-langevin";
+    // One --sampler for all rows: each score method runs it where it fits, else its own default.
+    if (!sc.sampler.empty() && !sampler_fits(sc.sampler, im.offered())) sc.sampler = "";
     nlohmann::json row = base_row(method, method);
-    if (method != "ar") row["test_loss_final"] = nullptr;  // not a likelihood
-    if (method == "ar") row["bits_per_dim"] = train_metrics["ar"].value("test_loss_final", NAN);
-    row["sampler"] = method == "ar" ? "pixelcnn++ " + sc.ar_draw : sc.sampler_for(method);
+    if (!im.likelihood()) row["test_loss_final"] = nullptr;  // not a likelihood
+    if (im.likelihood()) row["bits_per_dim"] = train_metrics[method].value("test_loss_final", NAN);
+    row["sampler"] = im.default_sampler().empty() ? "pixelcnn++ " + sc.ar_draw : sc.sampler_for(method);
     auto gen = make_generator(derive_seed(c.runtime.seed, "sample-" + method), device);
     SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / method).string() : "",
                             c.sampling.snapshots, !c.quiet);

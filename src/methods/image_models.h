@@ -34,7 +34,15 @@ struct ImageShape {
 };
 ImageShape image_dataset_shape(const std::string& dataset);
 
+// The network and objective of config.method (the image method registry, image_method.h).
 ImageModel build_image_model(const ImageTrainConfig& config, int64_t channels, int64_t size);
+
+// Building blocks of the methods' networks: the PixelCNN++ config of the preset with the size flags, and the
+// model-registry arguments (channels, size, preset, --base-channels, --hybrid) of NCSNv2 / the U-Net.
+struct PixelCNNppConfig;
+struct ModelArgs;
+PixelCNNppConfig pixelcnn_config(const ImageTrainConfig& config, int64_t channels);
+ModelArgs model_args(const ImageTrainConfig& config, int64_t channels, int64_t size);
 
 int64_t count_parameters(const torch::nn::Module& module);
 

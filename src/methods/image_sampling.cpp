@@ -16,6 +16,7 @@
 #include "core/params_io.h"
 #include "data/datasets.h"
 #include "data/image_data.h"
+#include "methods/image_method.h"
 #include "eval/image_grid.h"
 #include "models/discretized_logistic.h"
 #include "models/ncsnv2.h"
@@ -136,16 +137,16 @@ LoadedImageModel load_image_model(const std::string& dir, c10::Device device) {
 LoadedModels load_models(const std::string& model_dir, const std::string& stage2_dir, c10::Device device) {
   LoadedModels m{load_image_model(model_dir, device), std::nullopt};
   const auto& c = m.main.config;
-  if (c.method == "smoothed-ar" && c.stage == 2)
+  if (c.stage > 1)
     throw ConfigError(flag_error("--model-dir", model_dir,
-                                 "the smoothed-ar stage-1 model p(x~); give the stage-2 folder as --stage2-dir"));
+                                 "the " + c.method + " stage-1 model p(x~); give the stage-2 folder as --stage2-dir"));
   if (stage2_dir.empty()) return m;
-  if (c.method != "smoothed-ar")
+  if (image_method(c.method).max_stage() < 2)
     throw ConfigError(flag_error("--stage2-dir", stage2_dir, "only with a smoothed-ar --model-dir (method here: " +
                                                                  c.method + ")"));
   m.stage2 = load_image_model(stage2_dir, device);
   const auto& c2 = m.stage2->config;
-  if (c2.method != "smoothed-ar" || c2.stage != 2)
+  if (c2.method != c.method || c2.stage != 2)
     throw ConfigError(flag_error("--stage2-dir", stage2_dir,
                                  "a smoothed-ar stage-2 model (train --method smoothed-ar --stage 2); this one is " +
                                      c2.method + " stage " + std::to_string(c2.stage)));
@@ -197,23 +198,13 @@ void SamplingConfig::validate() const {
 }
 
 std::string SamplingConfig::sampler_for(const std::string& method) const {
-  if (method == "ncsn") return sampler.empty() ? "annealed-langevin" : sampler;
-  if (method == "ddpm") return sampler.empty() ? "ddpm" : sampler;
-  return "";
+  const std::string fallback = image_method(method).default_sampler();
+  if (fallback.empty()) return "";  // draws pixel by pixel
+  return sampler.empty() ? fallback : sampler;
 }
 
 void SamplingConfig::validate_for(const LoadedModels& models) const {
-  const std::string& method = models.method();
-  const std::string s = sampler_for(method);
-  if (method == "ncsn") check_sampler(s, {"score", "sigmas", "process"}, "method ncsn");
-  if (method == "ddpm") {
-    check_sampler(s, {"eps", "betas", "score", "process"}, "method ddpm");
-    if (s == "ddim") ddim_timesteps(models.main.config.timesteps, sampling.ddim_steps, sampling.spacing);
-  }
-  if (method == "smoothed-ar" && denoise == "conditional-ar" && !models.stage2)
-    throw ConfigError(
-        "flag --denoise: conditional-ar needs the stage-2 model p(x | x~); give --stage2-dir DIR (a folder of "
-        "`train --method smoothed-ar --stage 2`) or use --denoise single-step");
+  image_method(models.method()).validate_for(*this, models);
 }
 
 nlohmann::json SamplingConfig::to_json() const {
@@ -292,8 +283,7 @@ at::Tensor ImageDataTransform::to_model(const at::Tensor& x) const {
 }
 
 ImageDataTransform sampler_data_transform(const LoadedImageModel& model) {
-  if (model.config.method == "ncsn") return {2.0, -1.0};  // NCSN samples on [0, 1]
-  return {};
+  return image_method(model.config.method).data_transform();
 }
 
 PixelCNNppImpl& pixelcnn_of(const ImageModel& model) {
@@ -342,25 +332,8 @@ EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels) {
 }
 
 std::unique_ptr<Sampler> make_image_sampler(const SamplingConfig& config, const LoadedImageModel& model) {
-  const std::string& method = model.config.method;
-  SamplerArgs args;
-  args.config = config.sampling;
-  args.model = "method " + method;
-  if (method == "ncsn") {
-    args.config.init_low = 0.0;  // NCSN's data scale [0, 1]
-    args.config.init_high = 1.0;
-    args.score = ncsn_score_fn(model.model);
-    args.sigmas = model.model.sigmas;
-    args.process = std::make_shared<VarianceExploding>(*model.model.sigmas);
-  } else if (method == "ddpm") {
-    args.eps = ddpm_eps_fn(model.model, model.channels);
-    args.betas = model.model.betas;
-    args.score = score_from_eps(args.eps, *model.model.betas);  // VE coordinates x_t / sqrt(abar_t)
-    args.process = std::make_shared<VariancePreserving>(*model.model.betas);
-  } else {
-    throw ConfigError("method " + method + " has no ncsn / ddpm sampler; it draws pixel by pixel");
-  }
-  return sampler_registry().get(config.sampler_for(method))(args);
+  const ImageMethod& method = image_method(model.config.method);
+  return sampler_registry().get(config.sampler_for(method.name()))(method.sampler_args(config, model));
 }
 
 at::Tensor denoise_single_step(const ScoreFn& score, const at::Tensor& x_noisy, double sigma, at::Generator& gen,
@@ -376,35 +349,9 @@ ImageSamples draw_samples(const SamplingConfig& config, const LoadedModels& mode
   config.validate();
   config.validate_for(models);
   TORCH_CHECK(n > 0, "draw_samples: expected n > 0, got ", n);
-  auto callback = [monitor](const std::string& stage, double scale = 1.0, double shift = 0.0) {
-    return monitor ? monitor->stage(stage, scale, shift) : StepCallback{};
-  };
   const auto t0 = Clock::now();
   torch::NoGradGuard no_grad;
-  const LoadedImageModel& m = models.main;
-  const int64_t c = m.channels, s = m.size;
-  const std::string& method = models.method();
-  ImageSamples out;
-  if (method == "ar") {
-    out.samples = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, false), {}, {},
-                                    {}, callback("ar"));
-  } else if (method == "smoothed-ar") {
-    out.noisy = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, true), {}, {}, {},
-                                  callback("stage1"));
-    if (config.denoise == "single-step") {
-      out.samples = denoise_single_step(pixelcnn_score_fn(m.model, config.grad == "detached"), out.noisy,
-                                        m.config.smoothing_sigma(), gen, callback("single-step"));
-    } else {
-      out.samples = sample_pixelcnnpp(pixelcnn_of(models.stage2->model), n, c, s, s, gen,
-                                      pixelcnn_options(config, m.config.dataset, false), out.noisy, {}, {}, callback("stage2"));
-    }
-  } else {
-    auto sampler = make_image_sampler(config, m);
-    const ImageDataTransform transform = sampler_data_transform(m);
-    at::Tensor x = run_sampler(*sampler, n, {c, s, s}, gen, callback(sampler->name(), transform.scale, transform.shift));
-    out.samples = transform.to_model(x);
-    out.stats = sampler->stats();
-  }
+  ImageSamples out = image_method(models.method()).draw(config, models, n, gen, monitor);
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return out;
 }

@@ -1,6 +1,7 @@
 #include "methods/image_train.h"
 
 #include "data/datasets.h"
+#include "methods/image_method.h"
 
 #include <torch/torch.h>
 
@@ -34,7 +35,11 @@ ImageTrainConfig::ImageTrainConfig() {
 void ImageTrainConfig::add_options(po::options_description& desc) {
   po::options_description m("Image training");
   m.add_options()
-      ("method", po::value(&method)->default_value(method), "ar | smoothed-ar | ncsn | ddpm")
+      ("method", po::value(&method)->default_value(method), [] {
+        std::string names;
+        for (const auto& m : image_methods()) names += (names.empty() ? "" : " | ") + m->name() + ": " + m->help();
+        return names;
+      }().c_str())
       ("stage", po::value(&stage)->default_value(stage), "smoothed-ar: 1 (p(x~)) or 2 (reverse smoothing p(x | x~))")
       ("dataset", po::value(&dataset)->default_value(dataset), "mnist | fashion-mnist | cifar10, or a toy data set (mog, mog-ring, mog-weights, mog-1d: trains the toy lab's model)")
       ("data-dir", po::value(&data_dir), "data folder (default: $SCORELAB_DATA or <repo>/data; scripts/get-data fills it)")
@@ -68,35 +73,20 @@ void ImageTrainConfig::add_options(po::options_description& desc) {
 
 void ImageTrainConfig::apply_preset(const po::variables_map& vm) {
   auto unset = [&](const char* flag) { return !vm.count(flag) || vm[flag].defaulted(); };
-  const bool likelihood = method == "ar" || method == "smoothed-ar";
   if (preset == "tiny") {
     if (unset("iters")) train.iters = 3;
     if (unset("batch-size")) train.batch_size = 4;
     if (eval_images == 0) eval_images = 8;
   } else if (preset == "paper") {
     // The references' settings: PixelCNN++ (Meng et al. configs), NCSNv2, DDPM.
-    if (likelihood) {
-      if (unset("batch-size")) train.batch_size = stage == 2 ? 50 : 80;
-      if (unset("lr")) train.lr = 2e-4;
-      if (unset("lr-schedule")) train.lr_schedule = "exp";
-      if (unset("lr-decay")) train.lr_decay = 0.999995;
-    } else if (method == "ncsn") {
-      if (unset("batch-size")) train.batch_size = 128;
-      if (unset("lr")) train.lr = 1e-4;
-      if (unset("ema")) train.ema = 0.999;
-    } else {
-      if (unset("batch-size")) train.batch_size = 128;
-      if (unset("lr")) train.lr = 2e-4;
-      if (unset("ema")) train.ema = 0.9999;
-      if (unset("grad-clip")) train.grad_clip = 1.0;
-    }
+    image_method(method).paper_preset(*this, unset);
     if (unset("iters")) train.iters = 100000;
     if (eval_images == 0) eval_images = 10000;
   } else {
     // small: a few minutes per model on a 2-core CPU.
     if (unset("iters")) train.iters = 1000;
     if (unset("batch-size")) train.batch_size = 16;
-    if (method == "ddpm" && unset("grad-clip")) train.grad_clip = 1.0;
+    image_method(method).small_preset(*this, unset);
     if (eval_images == 0) eval_images = 500;
   }
   if (eval_every == 0) eval_every = std::max<int64_t>(1, train.iters / 10);
@@ -108,11 +98,18 @@ double ImageTrainConfig::smoothing_sigma() const {
 }
 
 void ImageTrainConfig::validate() const {
-  require_one_of("--method", method, {"ar", "smoothed-ar", "ncsn", "ddpm"});
+  const ImageMethod& m = image_method(method);
   if (stage != 1 && stage != 2) throw ConfigError(flag_error("--stage", std::to_string(stage), "1 or 2"));
-  if (hybrid && method != "ddpm") throw ConfigError(flag_error("--hybrid", "on", "only with --method ddpm"));
-  if (stage == 2 && method != "smoothed-ar")
-    throw ConfigError(flag_error("--stage", "2", "1 for method " + method + " (stage 2 is smoothed-ar's reverse smoothing)"));
+  std::string hybrid_methods, staged_methods;
+  for (const auto& other : image_methods()) {
+    if (other->supports_hybrid()) hybrid_methods += (hybrid_methods.empty() ? "" : ", ") + other->name();
+    if (other->max_stage() > 1) staged_methods += (staged_methods.empty() ? "" : ", ") + other->name();
+  }
+  if (hybrid && !m.supports_hybrid())
+    throw ConfigError(flag_error("--hybrid", "on", "only with --method " + hybrid_methods));
+  if (stage > m.max_stage())
+    throw ConfigError(flag_error("--stage", std::to_string(stage), "1 for method " + method + " (stage 2 is " +
+                                                                        staged_methods + "'s reverse smoothing)"));
   require_one_of("--dataset", dataset, image_dataset_names());
   require_one_of("--preset", preset, {"tiny", "small", "paper"});
   require_nonnegative("--sigma", sigma);

@@ -14,6 +14,7 @@
 #include "core/io.h"
 #include "data/image_data.h"
 #include "eval/image_grid.h"
+#include "methods/image_method.h"
 #include "models/pixelcnnpp.h"
 #include "core/noise.h"
 #include "samplers/pixelcnn_sampling.h"
@@ -30,59 +31,6 @@ using Clock = std::chrono::steady_clock;
 // Known pixels from `known`, the rest from `x` (exact: no arithmetic on the known values).
 at::Tensor impose(const at::Tensor& x, const at::Tensor& known, const at::Tensor& known_bool) {
   return torch::where(known_bool, known, x);
-}
-
-StepCallback stage_callback(SamplingMonitor* monitor, const std::string& name, double scale = 1.0, double shift = 0.0) {
-  return monitor ? monitor->stage(name, scale, shift) : StepCallback{};
-}
-
-// Inpainting as the sampler loop's projection hook, for every sampler of a score model: after init (where its
-// level is known) and after every step, the known pixels are replaced by a draw of q(x | x0_known) at the
-// state's level (the noise process's perturb), drawn once per level and reused while the level stays (NCSN
-// Algorithm 2: y = x_known + sigma_i z per level; DDPM / DDIM replacement: a fresh draw at every timestep), and
-// by x0_known itself once the state is clean. NCSN runs on its [0, 1] data scale.
-at::Tensor inpaint_score_model(const SamplingConfig& config, const LoadedImageModel& m, const at::Tensor& x0,
-                               const at::Tensor& known, at::Generator& gen, SamplingMonitor* monitor) {
-  auto sampler = make_image_sampler(config, m);
-  const ImageDataTransform transform = sampler_data_transform(m);
-  const at::Tensor y0 = transform.to_sampler(x0);
-  struct Held {
-    bool set = false;
-    NoiseLevel level;
-    at::Tensor y;
-  };
-  auto held = std::make_shared<Held>();
-  SamplerHooks hooks(stage_callback(monitor, sampler->name(), transform.scale, transform.shift));
-  hooks.project = [held, y0, known](const at::Tensor& x, const NoiseLevel& level, at::Generator& g) {
-    if (level.clean()) return impose(x, y0, known);
-    if (!held->set || held->level.index != level.index || held->level.sigma != level.sigma) {
-      held->y = perturb(y0, level, g);
-      held->level = level;
-      held->set = true;
-    }
-    return impose(x, held->y, known);
-  };
-  const at::Tensor x = run_sampler(*sampler, x0.size(0), x0.sizes().slice(1), gen, hooks);
-  return transform.to_model(x);
-}
-
-at::Tensor inpaint_autoregressive(const SamplingConfig& config, const LoadedModels& models, const at::Tensor& x0,
-                                  const at::Tensor& known_mask, at::Generator& gen, SamplingMonitor* monitor) {
-  const auto& m = models.main;
-  const int64_t n = x0.size(0), c = m.channels, s = m.size;
-  if (models.method() == "ar")
-    return sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, false), {}, x0,
-                             known_mask, stage_callback(monitor, "ar"));
-  // smoothed-ar: inpaint x~ given the smoothed known pixels, then reverse the smoothing.
-  const double sigma = m.config.smoothing_sigma();
-  const at::Tensor known_noisy = perturb_ve(x0, sigma, gen).noisy;
-  const at::Tensor noisy = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, true),
-                                             {}, known_noisy, known_mask, stage_callback(monitor, "stage1"));
-  if (config.denoise == "single-step")
-    return denoise_single_step(pixelcnn_score_fn(m.model, config.grad == "detached"), noisy, sigma, gen,
-                               stage_callback(monitor, "single-step"));
-  return sample_pixelcnnpp(pixelcnn_of(models.stage2->model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, false),
-                           noisy, x0, known_mask, stage_callback(monitor, "stage2"));
 }
 
 int64_t as_int(double v) { return static_cast<int64_t>(std::llround(v)); }
@@ -185,14 +133,7 @@ at::Tensor inpaint(const SamplingConfig& config, const LoadedModels& models, con
   torch::NoGradGuard no_grad;
   const at::Tensor x0 = images.to(torch::kFloat32);
   const at::Tensor known = mask.to(x0.device()).gt(0.5).expand_as(x0);
-  const at::Tensor known_mask = known.to(torch::kFloat32);
-  const std::string& method = models.method();
-  at::Tensor x;
-  if (method == "ncsn" || method == "ddpm") {
-    x = inpaint_score_model(config, m, x0, known, gen, monitor);
-  } else {
-    x = inpaint_autoregressive(config, models, x0, known_mask, gen, monitor);
-  }
+  const at::Tensor x = image_method(models.method()).inpaint(config, models, x0, known, gen, monitor);
   return impose(x.clamp(-1.0, 1.0), x0, known);
 }
 
@@ -293,14 +234,7 @@ nlohmann::json run_inpaint(const InpaintConfig& c, const std::string& out, const
                             {"mse_known", number(err.mse_known)}, {"mse_unknown", number(err.mse_unknown)},
                             {"mse_scale", "model range [-1, 1], completions clamped"}, {"seconds", seconds},
                             {"device", device.str()}, {"snapshots", monitor.snapshot_files().size()}};
-  if (m.config.method == "smoothed-ar") {
-    metrics["denoise"] = c.sampling.denoise;
-    if (c.sampling.denoise == "single-step") metrics["grad"] = c.sampling.grad;
-  } else {
-    metrics["sampler"] = c.sampling.sampler_for(m.config.method);
-  }
-  if (m.config.method == "ar" || m.config.method == "smoothed-ar")
-    metrics["note"] = "raster-order conditioning: known pixels after an unknown pixel cannot inform it";
+  metrics.update(image_method(m.config.method).sampling_summary(c.sampling));
   write_run_metrics(out, metrics);
   return metrics;
 }

@@ -59,7 +59,8 @@ nlohmann::json run_score_field(const ToyLabConfig& c, const std::string& out, co
     method->train(data, gen, ckpt_dir);
     auto fn = method->score_fn();
     if (!fn) continue;
-    std::vector<double> use = name == "smoothed-ar" ? std::vector<double>{c.method.sigma} : levels;
+    const auto fixed = method->score_level();
+    std::vector<double> use = fixed ? std::vector<double>{*fixed} : levels;
     nlohmann::json errs = nlohmann::json::object();
     for (double s : use) {
       double e = relative_score_error(truth, *fn, s, c.runtime.seed);

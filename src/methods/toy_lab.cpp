@@ -143,6 +143,7 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
   std::vector<std::pair<std::string, at::Tensor>> panels{{"data (exact draws)", exact}};
   std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> curves;
   std::vector<std::pair<std::string, ScoreFn>> score_fns;
+  std::map<std::string, double> score_levels;  // methods whose score exists at one level only
   std::vector<std::string> notes;
 
   for (const auto& name : expand_names(toy_method_registry(), c.methods)) {
@@ -173,6 +174,7 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
     }
     for (auto& lc : method->loss_curves) curves.push_back(lc);
     if (auto s = method->score_fn()) score_fns.emplace_back(name, *s);
+    if (auto level = method->score_level()) score_levels[name] = *level;
   }
 
   std::vector<std::string> figures;
@@ -189,7 +191,7 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
       auto sigmas = toy_sigmas(c.method, truth).sigmas();
       std::vector<double> pick{sigmas.front(), sigmas[sigmas.size() / 2], sigmas.back()};
       for (auto& [name, fn] : score_fns) {
-        std::vector<double> levels = name == "smoothed-ar" ? std::vector<double>{c.method.sigma} : pick;
+        std::vector<double> levels = score_levels.count(name) ? std::vector<double>{score_levels.at(name)} : pick;
         const std::string png = (fs::path(out) / ("score_field_" + name + ".png")).string();
         plot_score_field(png, truth, fn, levels, name + ": learned (black) vs true (red) score");
         figures.push_back(png);

@@ -84,6 +84,9 @@ class ToyMethod {
   virtual nlohmann::json evaluate(const ToyData& data, at::Generator& gen) = 0;
   // The learned score at noise level sigma, where the method has one (for score-field plots).
   virtual std::optional<ScoreFn> score_fn() { return std::nullopt; }
+  // The one noise level its score is defined at, where it has only one (smoothed-ar: its sigma); otherwise
+  // the score is noise-conditional and any level may be asked for.
+  virtual std::optional<double> score_level() const { return std::nullopt; }
   // Training summary: seconds, iterations, parameter count, loss curves.
   nlohmann::json train_info;  // per trained model (label): params, iters, seconds, test_loss_initial/final...
   std::map<std::string, std::shared_ptr<torch::nn::Module>> modules;  // trained models by label

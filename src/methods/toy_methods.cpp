@@ -186,6 +186,7 @@ class SmoothedArMethod : public ToyMethod {
           dir);
     }
   }
+  std::optional<double> score_level() const override { return c_.sigma; }
   std::optional<ScoreFn> score_fn() override {
     // The stage-1 model's score is that of the data smoothed at the model's sigma only.
     // Captures the model (a shared handle), not the method: the function may outlive this object.
