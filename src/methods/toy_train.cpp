@@ -10,6 +10,8 @@
 #include "data/toy.h"
 #include "methods/toy_train.h"
 
+#include "methods/image_method.h"
+
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
 
@@ -18,9 +20,9 @@ namespace scorelab {
 nlohmann::json run_toy_train(const ImageTrainConfig& c, const po::variables_map& vm, const std::string& out,
                              const std::string& command) {
   auto given = [&](const char* flag) { return vm.count(flag) && !vm[flag].defaulted(); };
-  require_one_of("--method", c.method, {"ar", "smoothed-ar", "ncsn", "ddpm"});
-  if (c.stage != 1 && !(c.stage == 2 && c.method == "smoothed-ar"))
-    throw ConfigError(flag_error("--stage", std::to_string(c.stage), "1 (2 only for smoothed-ar)"));
+  const ImageMethod& method_info = image_method(c.method);  // the same names and stages as the toy methods
+  if (c.stage != 1 && !(c.stage == 2 && method_info.max_stage() >= 2))
+    throw ConfigError(flag_error("--stage", std::to_string(c.stage), "1 (2 only for a method with a stage-2 model)"));
   ToyMethodConfig mc;  // the toy lab's defaults, overridden by the flags given
   if (given("iters")) mc.train.iters = c.train.iters;
   if (given("batch-size")) mc.train.batch_size = c.train.batch_size;
@@ -54,7 +56,7 @@ nlohmann::json run_toy_train(const ImageTrainConfig& c, const po::variables_map&
   auto method = toy_method_registry().get(c.method)(mc);
   auto gen = make_generator(derive_seed(c.runtime.seed, "train/" + c.method));
   method->train(data, gen, out);
-  const std::string label = c.method == "smoothed-ar" ? "smoothed-ar-stage" + std::to_string(c.stage) : c.method;
+  const std::string label = method_info.max_stage() > 1 ? c.method + "-stage" + std::to_string(c.stage) : c.method;
   if (!method->train_info.contains(label) || !method->modules.count(label))
     throw std::logic_error("train: method " + c.method + " trained no model named " + label);
   const auto& info = method->train_info[label];

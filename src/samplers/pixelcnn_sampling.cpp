@@ -83,24 +83,10 @@ at::Tensor draw_pixel(const at::Tensor& params, int64_t channels, at::Generator&
 at::Tensor sample_pixelcnnpp(PixelCNNppImpl& model, int64_t n, int64_t channels, int64_t height, int64_t width,
                              at::Generator& gen, const PixelCNNSampleOptions& options, const at::Tensor& cond,
                              const at::Tensor& known, const at::Tensor& known_mask, const StepCallback& on_step) {
-  validate(options);
-  check_setup(model, channels, height, width);
+  // The one path: the sampler contract, driven by the one loop.
   TORCH_CHECK(n > 0, "pixelcnnpp sampler: n must be positive, got ", n);
-  check_known(known, known_mask, n, channels, height, width);
-  torch::NoGradGuard no_grad;
-  auto x = at::zeros({n, channels, height, width}, model_options(model));
-  std::unique_ptr<PixelCNNppCache> cache;
-  if (options.cached) cache = std::make_unique<PixelCNNppCache>(model, n, height, width, cond);
-  const int64_t steps = height * width;
-  for (int64_t pos = 0; pos < steps; ++pos) {
-    const int64_t r = pos / width, c = pos % width;
-    auto params = params_at(model, cache.get(), x, cond, r, c);
-    auto value = keep_known(draw_pixel(params, channels, gen, options), known, known_mask, r, c);
-    pixel(x, r, c).copy_(value);
-    if (cache) cache->set_pixel(pos, value);
-    if (on_step) on_step(pos, steps, x);
-  }
-  return x;
+  PixelCNNSampler sampler(model, channels, height, width, options, cond, known, known_mask);
+  return run_sampler(sampler, n, {channels, height, width}, gen, on_step);
 }
 
 PixelCNNSampler::PixelCNNSampler(PixelCNNppImpl& model, int64_t channels, int64_t height, int64_t width,

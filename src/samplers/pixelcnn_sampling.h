@@ -54,7 +54,7 @@ at::Tensor sample_pixelcnnpp(PixelCNNppImpl& model, int64_t n, int64_t channels,
                              const at::Tensor& known = {}, const at::Tensor& known_mask = {},
                              const StepCallback& on_step = {});
 
-// The same behind the sampler contract: steps are the H*W raster positions and must run in order from 0
+// The sampler behind sample_pixelcnnpp (its one path, through run_sampler): steps are the H*W raster positions and must run in order from 0
 // (step 0 starts a fresh cache for x's batch). Step i takes pixels [0, i) from x, so run_sampler_from with a
 // partly filled x continues from it. cond / known / known_mask as above, with the batch size of the run.
 class PixelCNNSampler : public Sampler {
