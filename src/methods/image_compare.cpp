@@ -141,7 +141,9 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
       ("neighbours", po::value(&neighbours)->default_value(neighbours), "samples shown with their nearest training images (0: none)")
       ("inpaint-images", po::value(&inpaint_images)->default_value(inpaint_images), "test images to inpaint per method (0: none)")
       ("inpaint-samples", po::value(&inpaint_samples)->default_value(inpaint_samples), "completions per inpainted image")
-      ("sampler", po::value(&sampling.sampler), "ddpm rows: ddpm (default) | ddim")
+      ("sampler", po::value(&sampling.sampler),
+       ("one sampler for the score-model rows, each where it fits (others keep their default): " +
+        sampler_registry().known_list()).c_str())
       ("quiet", po::bool_switch(&quiet), "no progress lines");
   sampling.add_image_options(m);
   mask.add_options(m);
@@ -401,7 +403,10 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
   nlohmann::json metrics = {{"dataset", c.dataset}, {"preset", c.preset}, {"device", device.str()},
                             {"samples_per_method", n}, {"classifier", {{"path", cls_path}, {"arch", classifier->arch()},
                                                                        {"test_accuracy", cls_acc}, {"trained_now", cls_trained}}},
-                            {"rows", rows}, {"models", train_metrics}};
+                            {"models", train_metrics}};
+  // One schema with the toy compare: a "methods" object keyed by row name (e.g. "smoothed-ar (single-step-full)").
+  metrics["methods"] = nlohmann::json::object();
+  for (const auto& r : rows) metrics["methods"][r["method"].get<std::string>()] = r;
   write_run_metrics(out, metrics);
 
   std::vector<std::vector<std::string>> table;
