@@ -6,7 +6,7 @@
 #include "core/cli.h"
 #include "core/io.h"
 #include "methods/image_train.h"
-#include "data/toy.h"
+#include "toy/toy.h"
 #include "methods/toy_lab.h"
 #include "methods/toy_train.h"
 

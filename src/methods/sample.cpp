@@ -13,10 +13,10 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
-#include "data/toy.h"
+#include "toy/toy.h"
 #include "eval/image_grid.h"
 #include "eval/plot.h"
-#include "eval/toy_metrics.h"
+#include "toy/toy_metrics.h"
 #include "methods/toy_method.h"
 
 namespace po = boost::program_options;

@@ -12,10 +12,10 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
-#include "data/toy.h"
+#include "toy/toy.h"
 #include "eval/markdown.h"
 #include "eval/plot.h"
-#include "eval/toy_metrics.h"
+#include "toy/toy_metrics.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;

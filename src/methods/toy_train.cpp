@@ -7,7 +7,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/params_io.h"
-#include "data/toy.h"
+#include "toy/toy.h"
 #include "methods/toy_train.h"
 
 #include "methods/image_method.h"

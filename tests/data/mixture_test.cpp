@@ -4,7 +4,7 @@
 #include "core/error.h"
 #include "core/runtime.h"
 #include "data/mixture.h"
-#include "data/toy.h"
+#include "toy/toy.h"
 
 namespace scorelab {
 namespace {

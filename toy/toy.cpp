@@ -1,4 +1,4 @@
-#include "data/toy.h"
+#include "toy/toy.h"
 
 #include <cmath>
 #include <nlohmann/json.hpp>

@@ -8,10 +8,10 @@
 
 #include "core/error.h"
 #include "core/io.h"
-#include "data/toy.h"
+#include "toy/toy.h"
 #include "eval/markdown.h"
 #include "eval/plot.h"
-#include "eval/toy_metrics.h"
+#include "toy/toy_metrics.h"
 #include "methods/toy_lab.h"
 
 namespace fs = std::filesystem;

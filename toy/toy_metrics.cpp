@@ -1,4 +1,4 @@
-#include "eval/toy_metrics.h"
+#include "toy/toy_metrics.h"
 
 #include <torch/torch.h>
 
