@@ -54,6 +54,12 @@ std::vector<std::string> split_names(const std::string& flag, const std::string&
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
+// A path inside the source tree as repo-relative, so committed reports hold no machine's absolute paths.
+std::string repo_relative(const std::string& path) {
+  const std::string root = std::string(SCORELAB_SOURCE_DIR) + "/";
+  return path.rfind(root, 0) == 0 ? path.substr(root.size()) : path;
+}
+
 nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 // One model to train or load: the checkpoint key and the train settings that differ between methods.
@@ -401,7 +407,7 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
 
   // 4. The floor and the report.
   nlohmann::json metrics = {{"dataset", c.dataset}, {"preset", c.preset}, {"device", device.str()},
-                            {"samples_per_method", n}, {"classifier", {{"path", cls_path}, {"arch", classifier->arch()},
+                            {"samples_per_method", n}, {"classifier", {{"path", repo_relative(cls_path)}, {"arch", classifier->arch()},
                                                                        {"test_accuracy", cls_acc}, {"trained_now", cls_trained}}},
                             {"models", train_metrics}};
   // One schema with the toy compare: a "methods" object keyed by row name (e.g. "smoothed-ar (single-step-full)").

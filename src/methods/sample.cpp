@@ -104,12 +104,18 @@ Batches plan(int64_t n, int64_t batch) {
   return b;
 }
 
-void add_stats(nlohmann::json& metrics, const std::map<std::string, double>& stats, int64_t batches) {
-  // Per-sample counters are the same in every batch for fixed-step samplers; rates are averaged over batches.
-  for (const auto& [key, value] : stats) {
-    const double prev = metrics.value(key, 0.0);
-    metrics[key] = prev + value / static_cast<double>(batches);
-  }
+// Sums of the sampler's counters over the batches drawn in this run, averaged at the end (finish_stats):
+// batches kept by --resume were counted by the run that drew them.
+void add_stats(std::map<std::string, double>& sums, const std::map<std::string, double>& stats) {
+  for (const auto& [key, value] : stats) sums[key] += value;
+  sums["batches drawn"] += 1;
+}
+
+void finish_stats(nlohmann::json& metrics, const std::map<std::string, double>& sums) {
+  const auto it = sums.find("batches drawn");
+  if (it == sums.end()) return;
+  for (const auto& [key, value] : sums)
+    if (key != "batches drawn") metrics[key] = value / it->second;
 }
 
 }  // namespace
@@ -172,6 +178,7 @@ nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const s
   nlohmann::json metrics = {{"model_dir", c.model_dir}, {"dataset", dataset}, {"method", config["method"]},
                             {"n", c.n}, {"batches", batches.count}};
   double seconds = 0.0;
+  std::map<std::string, double> sums;
   SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots").string() : "", c.sampling.snapshots,
                           !c.quiet);
   auto batch_path = [&](int64_t k) { return (fs::path(out) / "tensors" / numbered("batch-", k, 5, ".pt")).string(); };
@@ -213,7 +220,7 @@ nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const s
         auto results = method->sample(batches.sizes[static_cast<size_t>(k)], gen);
         x = results.front().samples.to(torch::kCPU);
         seconds += results.front().seconds;
-        add_stats(metrics, results.front().stats, batches.count);
+        add_stats(sums, results.front().stats);
         metrics["note"] = results.front().note;
         save_tensor(batch_path(k), x);
       }
@@ -245,7 +252,7 @@ nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const s
         ImageSamples s = draw_samples(c.sampling, models, batches.sizes[static_cast<size_t>(k)], gen, &monitor);
         x = s.samples.to(torch::kCPU);
         seconds += s.seconds;
-        add_stats(metrics, s.stats, batches.count);
+        add_stats(sums, s.stats);
         save_tensor(batch_path(k), x);
       }
       for (int64_t i = 0; i < x.size(0); ++i, ++index)
@@ -257,6 +264,7 @@ nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const s
     metrics["shape"] = {models.main.channels, models.main.size, models.main.size};
     metrics["scale"] = "model range [-1, 1] (tensors), PNGs clamped and quantised to 8 bits";
   }
+  finish_stats(metrics, sums);
   metrics["seconds"] = seconds;
   metrics["seconds_per_sample"] = seconds / static_cast<double>(c.n);
   write_run_metrics(out, metrics);

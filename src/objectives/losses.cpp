@@ -84,7 +84,8 @@ LossOutput ddpm_loss(const EpsNetFn& eps, const at::Tensor& x0, const BetaSchedu
   const int64_t n = x0.size(0);
   const int64_t T = betas.steps();
   const at::Tensor t = sample_timesteps(n, T, antithetic, x0, gen);
-  const Perturbed p = VariancePreserving(betas).perturb_batch(x0, t, gen);
+  auto abar = torch::tensor(betas.alpha_bars(), torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t);
+  const Perturbed p = perturb_vp(x0, abar, gen);
   auto per = (eps(p.noisy, t) - p.noise).pow(2).flatten(1).mean(1);
   return {per.mean(), per.detach()};
 }
@@ -125,7 +126,7 @@ LossOutput ddpm_hybrid_loss(const EpsNetFn& eps_var, const at::Tensor& x0, const
     return per_example(torch::tensor(v, torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t), x0);
   };
   auto abar = gather(betas.alpha_bars());
-  const Perturbed p = VariancePreserving(betas).perturb_batch(x0, t, gen);
+  const Perturbed p = perturb_vp(x0, abar.flatten(), gen);
   const at::Tensor& noise = p.noise;
   const at::Tensor& xt = p.noisy;
   auto out = eps_var(xt, t);
