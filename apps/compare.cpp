@@ -9,6 +9,7 @@
 #include "core/cli.h"
 #include "core/io.h"
 #include "methods/image_compare.h"
+#include "data/source.h"
 #include "methods/toy_lab.h"
 
 namespace {
@@ -55,7 +56,9 @@ int parse_and_run(int argc, char** argv, const std::string& usage, Config& confi
 
 int main(int argc, char** argv) {
   return scorelab::run_main("compare", [&] {
-    if (scorelab::is_image_dataset(peek_dataset(argc, argv))) {
+    const std::string dataset = peek_dataset(argc, argv);
+    // An unknown name is the toy pipeline's error (it lists every data source); a known one picks the pipeline.
+    if (scorelab::is_data_source(dataset) && scorelab::data_source(dataset).images()) {
       scorelab::ImageCompareConfig config;
       return parse_and_run(
           argc, argv,

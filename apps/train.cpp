@@ -6,7 +6,7 @@
 #include "core/cli.h"
 #include "core/io.h"
 #include "methods/image_train.h"
-#include "toy/toy.h"
+#include "data/source.h"
 #include "methods/toy_lab.h"
 #include "methods/toy_train.h"
 
@@ -29,7 +29,11 @@ int main(int argc, char** argv) {
               << "; results in " << out << "\n";
       return 0;
     };
-    if (scorelab::toy_dataset_registry().contains(config.dataset) && config.dataset != "file") {
+    const scorelab::DataSource source = scorelab::data_source(config.dataset);
+    if (source.mixture()) {
+      if (source.from_file)
+        throw scorelab::ConfigError("flag --dataset: train does not read --mixture files; train and compare a mixture from a "
+                                    "file with `compare --dataset " + config.dataset + " --mixture FILE`");
       return summary(scorelab::run_toy_train(config, vm, out, scorelab::command_line(argc, argv)));
     }
     config.apply_preset(vm);

@@ -11,7 +11,7 @@ namespace scorelab {
 const ToyDatasetRegistry& toy_dataset_registry() {
   static const ToyDatasetRegistry reg = [] {
     ToyDatasetRegistry r("dataset");
-    r.add("mog", [] {
+    r.add("mog", {[] {
       // 25 equal modes on a 5x5 grid with spacing 2 and std 0.1: sharp, well separated modes (a
       // high-Lipschitz density) of the kind where plain autoregressive fits struggle.
       std::vector<double> w, s;
@@ -23,8 +23,8 @@ const ToyDatasetRegistry& toy_dataset_registry() {
           s.push_back(0.1);
         }
       return GaussianMixture(w, m, s);
-    }, "25 modes on a 5x5 grid (spacing 2, std 0.1)");
-    r.add("mog-ring", [] {
+    }}, "25 modes on a 5x5 grid (spacing 2, std 0.1)");
+    r.add("mog-ring", {[] {
       std::vector<double> w, s;
       std::vector<std::vector<double>> m;
       const double kPi = 3.14159265358979323846;
@@ -34,15 +34,16 @@ const ToyDatasetRegistry& toy_dataset_registry() {
         s.push_back(0.15);
       }
       return GaussianMixture(w, m, s);
-    }, "8 modes on a circle of radius 4 (std 0.15)");
-    r.add("mog-weights", [] {
+    }}, "8 modes on a circle of radius 4 (std 0.15)");
+    r.add("mog-weights", {[] {
       return GaussianMixture({0.2, 0.8}, {{-5.0, -5.0}, {5.0, 5.0}}, {1.0, 1.0});
-    }, "NCSN's 0.2 N((-5,-5), I) + 0.8 N((5,5), I)");
-    r.add("mog-1d", [] {
+    }}, "NCSN's 0.2 N((-5,-5), I) + 0.8 N((5,5), I)");
+    r.add("mog-1d", {[] {
       // Two sharp modes and a broad one: the 1-D illustration of distribution smoothing.
       return GaussianMixture({0.4, 0.4, 0.2}, {{-2.0}, {2.0}, {0.0}}, {0.05, 0.05, 0.5});
-    }, "1-D: 0.4 N(-2, 0.05^2) + 0.4 N(2, 0.05^2) + 0.2 N(0, 0.5^2)");
-    r.add("file", [] { return GaussianMixture({1.0}, {{0.0}}, {1.0}); }, "a mixture from --mixture FILE (JSON)");
+    }}, "1-D: 0.4 N(-2, 0.05^2) + 0.4 N(2, 0.05^2) + 0.2 N(0, 0.5^2)");
+    r.add("file", {[] { return GaussianMixture({1.0}, {{0.0}}, {1.0}); }, /*from_file=*/true},
+          "a mixture from --mixture FILE (JSON)");
     return r;
   }();
   return reg;
@@ -72,8 +73,8 @@ GaussianMixture load_mixture_file(const std::string& path) {
 }
 
 GaussianMixture make_toy_dataset(const std::string& name, const std::string& mixture_file) {
-  if (name == "file" || (!mixture_file.empty() && name.empty())) {
-    if (mixture_file.empty()) throw ConfigError("flag --dataset: 'file' needs --mixture FILE (a JSON mixture)");
+  if ((!name.empty() && toy_dataset_registry().get(name).from_file) || (!mixture_file.empty() && name.empty())) {
+    if (mixture_file.empty()) throw ConfigError("flag --dataset: '" + name + "' needs --mixture FILE (a JSON mixture)");
     return load_mixture_file(mixture_file);
   }
   return toy_dataset_registry().get(name)();

@@ -41,11 +41,30 @@ std::string params_sha256(const torch::nn::Module& module) {
   return hex.str();
 }
 
-void export_state_dict(const torch::nn::Module& module, const std::string& path) {
+void save_tensor_dict(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
   c10::Dict<std::string, at::Tensor> dict;
-  for (const auto& [name, t] : named_state(module)) dict.insert(name, t.detach().to(torch::kCPU).contiguous());
+  for (const auto& [name, t] : tensors) dict.insert(name, t.detach().to(torch::kCPU).contiguous());
   const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
   atomic_write_text(path, std::string(bytes.begin(), bytes.end()));
+}
+
+std::vector<std::pair<std::string, at::Tensor>> load_tensor_dict(const std::string& path, const std::string& what) {
+  const std::string text = read_file(path);
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  try {
+    auto value = torch::pickle_load(std::vector<char>(text.begin(), text.end()));
+    if (!value.isGenericDict()) throw DataError("'" + path + "' does not hold a dict of tensors; expected " + what);
+    for (const auto& kv : value.toGenericDict()) out.emplace_back(kv.key().toStringRef(), kv.value().toTensor());
+  } catch (const c10::Error& e) {
+    throw DataError("'" + path + "' is not " + what + " (" + e.what_without_backtrace() + ")");
+  }
+  return out;
+}
+
+void export_state_dict(const torch::nn::Module& module, const std::string& path) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& [name, t] : named_state(module)) tensors.emplace_back(name, t);
+  save_tensor_dict(path, tensors);
 }
 
 void import_state_dict(torch::nn::Module& module, const std::string& path) {

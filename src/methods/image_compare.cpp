@@ -12,7 +12,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/noise.h"
-#include "methods/image_method.h"
+#include "methods/method.h"
 #include "core/io.h"
 #include "core/registry.h"
 #include "data/image_data.h"
@@ -32,7 +32,6 @@ namespace scorelab {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 
 const std::vector<std::string> kDenoisers{"single-step-detached", "single-step-full", "conditional-ar"};
 
@@ -52,15 +51,11 @@ std::vector<std::string> split_names(const std::string& flag, const std::string&
   return out;
 }
 
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
 // A path inside the source tree as repo-relative, so committed reports hold no machine's absolute paths.
 std::string repo_relative(const std::string& path) {
   const std::string root = std::string(SCORELAB_SOURCE_DIR) + "/";
   return path.rfind(root, 0) == 0 ? path.substr(root.size()) : path;
 }
-
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 // One model to train or load: the checkpoint key and the train settings that differ between methods.
 struct ModelSpec {
@@ -72,7 +67,7 @@ struct ModelSpec {
 std::vector<ModelSpec> model_specs(const ImageCompareConfig& c) {
   std::vector<ModelSpec> specs;
   for (const auto& m : c.method_list()) {
-    if (image_method(m).max_stage() > 1) {  // a stage-2 model: the reverse-smoothing p(x | x~)
+    if (get_method(m).max_stage() > 1) {  // a stage-2 model: the reverse-smoothing p(x | x~)
       specs.push_back({m + "-stage1", m, 1});
       const auto d = c.denoiser_list();
       if (std::find(d.begin(), d.end(), "conditional-ar") != d.end())
@@ -163,7 +158,7 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
 }
 
 std::vector<std::string> ImageCompareConfig::method_list() const {
-  return split_names("--method", methods, image_method_names());
+  return split_names("--method", methods, method_names());
 }
 
 std::vector<std::string> ImageCompareConfig::denoiser_list() const {
@@ -173,10 +168,10 @@ std::vector<std::string> ImageCompareConfig::denoiser_list() const {
 void ImageCompareConfig::validate() const {
   // --sampler must fit at least one chosen method that samples with a sampler (the others keep their own).
   if (!sampling.sampler.empty()) {
-    const ImageMethod* first = nullptr;
+    const Method* first = nullptr;
     bool fits = false;
     for (const auto& m : method_list()) {
-      const ImageMethod& im = image_method(m);
+      const Method& im = get_method(m);
       if (im.default_sampler().empty()) continue;
       if (!first) first = &im;
       fits = fits || sampler_fits(sampling.sampler, im.offered());
@@ -200,7 +195,6 @@ void ImageCompareConfig::validate() const {
     throw ConfigError(flag_error("--inpaint-images", std::to_string(inpaint_images), "an integer >= 0"));
   if (inpaint_samples < 1)
     throw ConfigError(flag_error("--inpaint-samples", std::to_string(inpaint_samples), "an integer >= 1"));
-  if (!sampling.sampler.empty()) require_one_of("--sampler", sampling.sampler, {"ddpm", "ddim"});
   if (!from_checkpoints.empty() && !fs::is_directory(from_checkpoints))
     throw ConfigError(flag_error("--from-checkpoints", from_checkpoints,
                                  "a folder holding train outputs named ar, smoothed-ar-stage1, ncsn, ddpm, ..."));
@@ -230,6 +224,33 @@ at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImage
   const at::Tensor log_p1 = mix_logistic_log_prob(x_tilde, net1.forward(x_tilde));
   const at::Tensor log_p2 = mix_logistic_log_prob(target, net2.forward(target, x_tilde));
   return smoothing_log_bound(log_p1, log_p2, x, x_tilde, sigma);
+}
+
+// One row: the method's samples with its default sampler (or --sampler where it fits), inpainting, quality.
+void Method::compare_rows(ImageCompareRows& r) const {
+  const ImageCompareConfig& c = r.config;
+  const std::string& method = r.method;
+  const auto& device = r.device;
+  const auto& out = r.out;
+  const int64_t n = r.n;
+  const auto& train_metrics = r.train_metrics;
+  LoadedModels models;
+  models.main = load_image_model(r.dir_of(method), device);
+  const Method& im = *this;
+  SamplingConfig sc = c.sampling;
+  // One --sampler for all rows: each score method runs it where it fits, else its own default.
+  if (!sc.sampler.empty() && !sampler_fits(sc.sampler, im.offered())) sc.sampler = "";
+  nlohmann::json row = r.base_row(method, method);
+  if (!im.likelihood()) row["test_loss_final"] = nullptr;  // not a likelihood
+  if (im.likelihood()) row["bits_per_dim"] = train_metrics.at(method).value("test_loss_final", NAN);
+  row["sampler"] = im.default_sampler().empty() ? "pixelcnn++ " + sc.ar_draw : sc.sampler_for(method);
+  auto gen = make_generator(derive_seed(c.runtime.seed, "sample-" + method), device);
+  SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / method).string() : "",
+                          c.sampling.snapshots, !c.quiet);
+  ImageSamples s = draw_samples(sc, models, n, gen, &monitor);
+  row["sample_s_per_image"] = s.seconds / static_cast<double>(n);
+  r.inpaint_row(row, r.dir_of(method), "", sc, method);
+  r.score_row(row, s.samples, method);
 }
 
 nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string& out, const std::string& command) {
@@ -315,94 +336,12 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
     return row;
   };
   const int64_t n = c.samples;
+  auto write_grid = [](const std::string& path, const at::Tensor& x) { write_samples(path, x); };
   for (const auto& method : c.method_list()) {
     std::cerr << "[compare] sampling " << method << "\n";
-    if (method == "smoothed-ar") {
-      const auto denoisers = c.denoiser_list();
-      const bool need_stage2 = std::find(denoisers.begin(), denoisers.end(), "conditional-ar") != denoisers.end();
-      LoadedModels models;
-      models.main = load_image_model(dir_of("smoothed-ar-stage1"), device);
-      if (need_stage2) models.stage2 = load_image_model(dir_of("smoothed-ar-stage2-stacked"), device);
-      const auto& m1 = models.main;
-      const double sigma = m1.config.smoothing_sigma();
-      // The stage-1 draws x~, shared by every reverse-smoothing row.
-      auto gen = make_generator(derive_seed(c.runtime.seed, "sample-smoothed-ar"), device);
-      SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / "smoothed-ar").string() : "",
-                              c.sampling.snapshots, !c.quiet);
-      auto t0 = Clock::now();
-      at::Tensor x_tilde;
-      {
-        torch::NoGradGuard ng;
-        x_tilde = sample_pixelcnnpp(pixelcnn_of(m1.model), n, m1.channels, m1.size, m1.size, gen,
-                                    pixelcnn_options(c.sampling, m1.config.dataset, /*continuous=*/true), {}, {}, {},
-                                    monitor.stage("stage1"));
-      }
-      const double stage1_s = seconds_since(t0);
-      write_samples((fs::path(out) / "samples-smoothed-ar-x-tilde.png").string(), x_tilde.cpu());
-      // Two-stage bound on test images (needs stage 2).
-      double bound_bits = NAN;
-      if (need_stage2 && c.bound_images > 0) {
-        auto bgen = make_generator(derive_seed(c.runtime.seed, "bound"), device);
-        const int64_t nb = std::min<int64_t>(c.bound_images, test_set.images.size(0));
-        double total = 0.0;
-        for (int64_t i = 0; i < nb; i += 50) {
-          const at::Tensor x = to_model_range(test_set.images.slice(0, i, std::min(nb, i + 50))).to(device);
-          total += two_stage_log_bound(m1, *models.stage2, x, bgen).sum().item<double>();
-        }
-        const int64_t dims = m1.channels * m1.size * m1.size;
-        // Continuous density on [-1, 1]; + log2(127.5) per dim converts to the 0..255 scale (bins of width 1).
-        bound_bits = -total / nb / (dims * std::log(2.0)) + std::log2(127.5);
-      }
-      for (const auto& d : denoisers) {
-        nlohmann::json row = base_row("smoothed-ar (" + d + ")", "smoothed-ar-stage1");
-        row["stage1_bits_per_dim_x_tilde"] = row["test_loss_final"];
-        row["test_loss_final"] = nullptr;
-        row["two_stage_bound_bits_per_dim"] = number(bound_bits);
-        if (d == "conditional-ar") {
-          row["stage2_params"] = train_metrics["smoothed-ar-stage2-stacked"].value("params", 0);
-          row["stage2_train_s"] = train_metrics["smoothed-ar-stage2-stacked"].value("train_s", 0.0);
-        }
-        SamplingConfig sc = c.sampling;
-        sc.denoise = d == "conditional-ar" ? "conditional-ar" : "single-step";
-        sc.grad = d == "single-step-full" ? "full" : "detached";
-        auto dgen = make_generator(derive_seed(c.runtime.seed, "denoise-" + d), device);
-        t0 = Clock::now();
-        at::Tensor x;
-        if (d == "conditional-ar") {
-          torch::NoGradGuard ng;
-          const auto& m2 = *models.stage2;
-          x = sample_pixelcnnpp(pixelcnn_of(m2.model), n, m2.channels, m2.size, m2.size, dgen,
-                                pixelcnn_options(sc, m2.config.dataset, /*continuous=*/false), x_tilde, {}, {},
-                                monitor.stage("stage2"));
-        } else {
-          x = denoise_single_step(pixelcnn_score_fn(m1.model, sc.grad == "detached"), x_tilde, sigma, dgen,
-                                  monitor.stage("single-step"));
-        }
-        row["sample_s_per_image"] = (stage1_s + seconds_since(t0)) / static_cast<double>(n);
-        row["stage1_sample_s_per_image"] = stage1_s / static_cast<double>(n);
-        inpaint_row(row, dir_of("smoothed-ar-stage1"), need_stage2 ? dir_of("smoothed-ar-stage2-stacked") : "", sc,
-                    "smoothed-ar-" + d);
-        score_row(row, x, "smoothed-ar-" + d);
-      }
-      continue;
-    }
-    LoadedModels models;
-    models.main = load_image_model(dir_of(method), device);
-    const ImageMethod& im = image_method(method);
-    SamplingConfig sc = c.sampling;
-    // One --sampler for all rows: each score method runs it where it fits, else its own default.
-    if (!sc.sampler.empty() && !sampler_fits(sc.sampler, im.offered())) sc.sampler = "";
-    nlohmann::json row = base_row(method, method);
-    if (!im.likelihood()) row["test_loss_final"] = nullptr;  // not a likelihood
-    if (im.likelihood()) row["bits_per_dim"] = train_metrics[method].value("test_loss_final", NAN);
-    row["sampler"] = im.default_sampler().empty() ? "pixelcnn++ " + sc.ar_draw : sc.sampler_for(method);
-    auto gen = make_generator(derive_seed(c.runtime.seed, "sample-" + method), device);
-    SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / method).string() : "",
-                            c.sampling.snapshots, !c.quiet);
-    ImageSamples s = draw_samples(sc, models, n, gen, &monitor);
-    row["sample_s_per_image"] = s.seconds / static_cast<double>(n);
-    inpaint_row(row, dir_of(method), "", sc, method);
-    score_row(row, s.samples, method);
+    ImageCompareRows r{c, method, device, out, n, train_metrics, test_set, dir_of, base_row, inpaint_row, score_row,
+                       write_grid};
+    get_method(method).compare_rows(r);
   }
 
   // 4. The floor and the report.

@@ -14,6 +14,7 @@
 // smoothed-ar-stage2-stacked, ncsn, ddpm); training resumes there if interrupted, and
 // --from-checkpoints DIR reads DIR/<key> instead of training.
 #pragma once
+#include <functional>
 #include <boost/program_options/options_description.hpp>
 #include <boost/program_options/variables_map.hpp>
 #include <cstdint>
@@ -25,7 +26,7 @@
 #include <ATen/core/Generator.h>
 
 #include "core/runtime.h"
-#include "data/datasets.h"  // is_image_dataset: compare runs this pipeline for an image data set
+#include "data/datasets.h"
 #include "methods/image_sampling.h"
 #include "methods/inpaint.h"
 
@@ -61,6 +62,27 @@ struct ImageCompareConfig {
   std::vector<std::string> denoiser_list() const;    // expanded --denoisers
 };
 
+// What a method's compare_rows (method.h) works with: the run's settings and data, its trained models'
+// folders and metrics, and the row writers. Each row gets the same inpainting and sample-quality treatment.
+struct ImageCompareRows {
+  const ImageCompareConfig& config;
+  std::string method;                   // the method whose rows these are
+  c10::Device device;
+  std::string out;                      // the report folder
+  int64_t n = 0;                        // samples per row
+  const nlohmann::json& train_metrics;  // metrics.json of each trained model, by key
+  const ImageDataset& test_set;
+  std::function<std::string(const std::string& key)> dir_of;  // the folder of a trained model
+  // A row with the training numbers of model `key` (params, train_s, iters, images_per_s, test_loss_final, loss_unit).
+  std::function<nlohmann::json(const std::string& name, const std::string& key)> base_row;
+  // Adds row["inpaint"] (test images completed with these models and settings) unless inpainting is off.
+  std::function<void(nlohmann::json& row, const std::string& model_dir, const std::string& stage2_dir,
+                     const SamplingConfig& sampling, const std::string& tag)>
+      inpaint_row;
+  // Scores the samples (FD / KID, classifier scores, grids, neighbours) and appends the row.
+  std::function<void(nlohmann::json row, const at::Tensor& samples, const std::string& tag)> score_row;
+  std::function<void(const std::string& path, const at::Tensor& samples)> write_grid;  // PNG grid of <= 64 samples
+};
 
 // Per-example two-stage bound of distribution smoothing on clean images x (model scale), in nats:
 //   log p(x) >= log p1(x~) + log p2(x + t e | x~) - log q(x~ | x),  x~ = x + sigma z, e ~ N(0, I)

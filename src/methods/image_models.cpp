@@ -1,7 +1,7 @@
 #include "methods/image_models.h"
 
 #include "data/datasets.h"
-#include "methods/image_method.h"
+#include "methods/method.h"
 
 #include <torch/torch.h>
 
@@ -51,7 +51,7 @@ ModelArgs model_args(const ImageTrainConfig& c, int64_t channels, int64_t size) 
 }
 
 ImageModel build_image_model(const ImageTrainConfig& c, int64_t channels, int64_t size) {
-  return image_method(c.method).build(c, channels, size);
+  return get_method(c.method).build(c, channels, size);
 }
 
 }  // namespace scorelab

@@ -34,7 +34,7 @@ struct ImageShape {
 };
 ImageShape image_dataset_shape(const std::string& dataset);
 
-// The network and objective of config.method (the image method registry, image_method.h).
+// The network and objective of config.method (the method registry, method.h).
 ImageModel build_image_model(const ImageTrainConfig& config, int64_t channels, int64_t size);
 
 // Building blocks of the methods' networks: the PixelCNN++ config of the preset with the size flags, and the

@@ -16,7 +16,8 @@
 #include "core/params_io.h"
 #include "data/datasets.h"
 #include "data/image_data.h"
-#include "methods/image_method.h"
+#include "core/json_field.h"
+#include "methods/method.h"
 #include "eval/image_grid.h"
 #include "models/discretized_logistic.h"
 #include "models/ncsnv2.h"
@@ -35,37 +36,32 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-template <typename T>
-void read_field(const nlohmann::json& j, const char* key, T& field) {
-  if (j.contains(key) && !j.at(key).is_null()) field = j.at(key).get<T>();
-}
-
 }  // namespace
 
 // ---- loading -----------------------------------------------------------------------------------------------
 
 ImageTrainConfig image_train_config_from_json(const nlohmann::json& j) {
   ImageTrainConfig c;
-  read_field(j, "method", c.method);
-  read_field(j, "stage", c.stage);
-  read_field(j, "dataset", c.dataset);
-  read_field(j, "preset", c.preset);
-  read_field(j, "sigma", c.sigma);
-  read_field(j, "conditioning", c.conditioning);
-  read_field(j, "target_noise", c.target_noise);
-  read_field(j, "nr_resnet", c.nr_resnet);
-  read_field(j, "nr_filters", c.nr_filters);
-  read_field(j, "nr_logistic_mix", c.nr_logistic_mix);
-  read_field(j, "base_channels", c.base_channels);
-  read_field(j, "sigma_max", c.sigma_max);
-  read_field(j, "sigma_min", c.sigma_min);
-  read_field(j, "levels", c.levels);
-  read_field(j, "objective", c.objective);
-  read_field(j, "timesteps", c.timesteps);
-  read_field(j, "beta_schedule", c.beta_schedule);
-  read_field(j, "antithetic", c.antithetic);
-  read_field(j, "hybrid", c.hybrid);
-  read_field(j, "seed", c.runtime.seed);
+  read_json_field(j, "method", c.method);
+  read_json_field(j, "stage", c.stage);
+  read_json_field(j, "dataset", c.dataset);
+  read_json_field(j, "preset", c.preset);
+  read_json_field(j, "sigma", c.sigma);
+  read_json_field(j, "conditioning", c.conditioning);
+  read_json_field(j, "target_noise", c.target_noise);
+  read_json_field(j, "nr_resnet", c.nr_resnet);
+  read_json_field(j, "nr_filters", c.nr_filters);
+  read_json_field(j, "nr_logistic_mix", c.nr_logistic_mix);
+  read_json_field(j, "base_channels", c.base_channels);
+  read_json_field(j, "sigma_max", c.sigma_max);
+  read_json_field(j, "sigma_min", c.sigma_min);
+  read_json_field(j, "levels", c.levels);
+  read_json_field(j, "objective", c.objective);
+  read_json_field(j, "timesteps", c.timesteps);
+  read_json_field(j, "beta_schedule", c.beta_schedule);
+  read_json_field(j, "antithetic", c.antithetic);
+  read_json_field(j, "hybrid", c.hybrid);
+  read_json_field(j, "seed", c.runtime.seed);
   return c;
 }
 
@@ -141,7 +137,7 @@ LoadedModels load_models(const std::string& model_dir, const std::string& stage2
     throw ConfigError(flag_error("--model-dir", model_dir,
                                  "the " + c.method + " stage-1 model p(x~); give the stage-2 folder as --stage2-dir"));
   if (stage2_dir.empty()) return m;
-  if (image_method(c.method).max_stage() < 2)
+  if (get_method(c.method).max_stage() < 2)
     throw ConfigError(flag_error("--stage2-dir", stage2_dir, "only with a smoothed-ar --model-dir (method here: " +
                                                                  c.method + ")"));
   m.stage2 = load_image_model(stage2_dir, device);
@@ -198,13 +194,13 @@ void SamplingConfig::validate() const {
 }
 
 std::string SamplingConfig::sampler_for(const std::string& method) const {
-  const std::string fallback = image_method(method).default_sampler();
+  const std::string fallback = get_method(method).default_sampler();
   if (fallback.empty()) return "";  // draws pixel by pixel
   return sampler.empty() ? fallback : sampler;
 }
 
 void SamplingConfig::validate_for(const LoadedModels& models) const {
-  image_method(models.method()).validate_for(*this, models);
+  get_method(models.method()).validate_for(*this, models);
 }
 
 nlohmann::json SamplingConfig::to_json() const {
@@ -283,7 +279,7 @@ at::Tensor ImageDataTransform::to_model(const at::Tensor& x) const {
 }
 
 ImageDataTransform sampler_data_transform(const LoadedImageModel& model) {
-  return image_method(model.config.method).data_transform();
+  return get_method(model.config.method).data_transform();
 }
 
 PixelCNNppImpl& pixelcnn_of(const ImageModel& model) {
@@ -332,7 +328,7 @@ EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels) {
 }
 
 std::unique_ptr<Sampler> make_image_sampler(const SamplingConfig& config, const LoadedImageModel& model) {
-  const ImageMethod& method = image_method(model.config.method);
+  const Method& method = get_method(model.config.method);
   return sampler_registry().get(config.sampler_for(method.name()))(method.sampler_args(config, model));
 }
 
@@ -351,7 +347,7 @@ ImageSamples draw_samples(const SamplingConfig& config, const LoadedModels& mode
   TORCH_CHECK(n > 0, "draw_samples: expected n > 0, got ", n);
   const auto t0 = Clock::now();
   torch::NoGradGuard no_grad;
-  ImageSamples out = image_method(models.method()).draw(config, models, n, gen, monitor);
+  ImageSamples out = get_method(models.method()).draw(config, models, n, gen, monitor);
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   return out;
 }

@@ -1,7 +1,8 @@
 #include "methods/image_train.h"
 
 #include "data/datasets.h"
-#include "methods/image_method.h"
+#include "data/source.h"
+#include "methods/method.h"
 
 #include <torch/torch.h>
 
@@ -35,13 +36,18 @@ ImageTrainConfig::ImageTrainConfig() {
 void ImageTrainConfig::add_options(po::options_description& desc) {
   po::options_description m("Image training");
   m.add_options()
-      ("method", po::value(&method)->default_value(method), [] {
-        std::string names;
-        for (const auto& m : image_methods()) names += (names.empty() ? "" : " | ") + m->name() + ": " + m->help();
-        return names;
-      }().c_str())
+      ("method", po::value(&method)->default_value(method), methods_help(" | ").c_str())
       ("stage", po::value(&stage)->default_value(stage), "smoothed-ar: 1 (p(x~)) or 2 (reverse smoothing p(x | x~))")
-      ("dataset", po::value(&dataset)->default_value(dataset), "mnist | fashion-mnist | cifar10, or a toy data set (mog, mog-ring, mog-weights, mog-1d: trains the toy lab's model)")
+      ("dataset", po::value(&dataset)->default_value(dataset), [] {
+        std::string images, mixtures;
+        for (const auto& name : data_source_names()) {
+          const DataSource s = data_source(name);
+          if (s.from_file) continue;  // train reads no --mixture file
+          std::string& list = s.images() ? images : mixtures;
+          list += (list.empty() ? "" : " | ") + name;
+        }
+        return images + ", or a mixture (" + mixtures + ": trains the toy lab's model)";
+      }().c_str())
       ("data-dir", po::value(&data_dir), "data folder (default: $SCORELAB_DATA or <repo>/data; scripts/get-data fills it)")
       ("preset", po::value(&preset)->default_value(preset), "model and training sizes: tiny (tests) | small (this CPU, minutes) | paper (reference sizes)")
       ("sigma", po::value(&sigma)->default_value(sigma), "smoothing sigma (0: 0.5 for MNIST and Fashion-MNIST, 0.3 for CIFAR-10)")
@@ -79,14 +85,14 @@ void ImageTrainConfig::apply_preset(const po::variables_map& vm) {
     if (eval_images == 0) eval_images = 8;
   } else if (preset == "paper") {
     // The references' settings: PixelCNN++ (Meng et al. configs), NCSNv2, DDPM.
-    image_method(method).paper_preset(*this, unset);
+    get_method(method).paper_preset(*this, unset);
     if (unset("iters")) train.iters = 100000;
     if (eval_images == 0) eval_images = 10000;
   } else {
     // small: a few minutes per model on a 2-core CPU.
     if (unset("iters")) train.iters = 1000;
     if (unset("batch-size")) train.batch_size = 16;
-    image_method(method).small_preset(*this, unset);
+    get_method(method).small_preset(*this, unset);
     if (eval_images == 0) eval_images = 500;
   }
   if (eval_every == 0) eval_every = std::max<int64_t>(1, train.iters / 10);
@@ -98,10 +104,10 @@ double ImageTrainConfig::smoothing_sigma() const {
 }
 
 void ImageTrainConfig::validate() const {
-  const ImageMethod& m = image_method(method);
+  const Method& m = get_method(method);
   if (stage != 1 && stage != 2) throw ConfigError(flag_error("--stage", std::to_string(stage), "1 or 2"));
   std::string hybrid_methods, staged_methods;
-  for (const auto& other : image_methods()) {
+  for (const auto& other : methods()) {
     if (other->supports_hybrid()) hybrid_methods += (hybrid_methods.empty() ? "" : ", ") + other->name();
     if (other->max_stage() > 1) staged_methods += (staged_methods.empty() ? "" : ", ") + other->name();
   }

@@ -14,7 +14,7 @@
 #include "core/io.h"
 #include "data/image_data.h"
 #include "eval/image_grid.h"
-#include "methods/image_method.h"
+#include "methods/method.h"
 #include "models/pixelcnnpp.h"
 #include "core/noise.h"
 #include "samplers/pixelcnn_sampling.h"
@@ -27,11 +27,6 @@ namespace scorelab {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// Known pixels from `known`, the rest from `x` (exact: no arithmetic on the known values).
-at::Tensor impose(const at::Tensor& x, const at::Tensor& known, const at::Tensor& known_bool) {
-  return torch::where(known_bool, known, x);
-}
 
 int64_t as_int(double v) { return static_cast<int64_t>(std::llround(v)); }
 
@@ -118,6 +113,10 @@ at::Tensor make_mask(const MaskConfig& config, int64_t n, int64_t height, int64_
   return m.expand({n, 1, height, width}).contiguous();
 }
 
+at::Tensor impose_known(const at::Tensor& x, const at::Tensor& known, const at::Tensor& known_bool) {
+  return torch::where(known_bool, known, x);
+}
+
 // ---- completion --------------------------------------------------------------------------------------------
 
 at::Tensor inpaint(const SamplingConfig& config, const LoadedModels& models, const at::Tensor& images,
@@ -133,8 +132,8 @@ at::Tensor inpaint(const SamplingConfig& config, const LoadedModels& models, con
   torch::NoGradGuard no_grad;
   const at::Tensor x0 = images.to(torch::kFloat32);
   const at::Tensor known = mask.to(x0.device()).gt(0.5).expand_as(x0);
-  const at::Tensor x = image_method(models.method()).inpaint(config, models, x0, known, gen, monitor);
-  return impose(x.clamp(-1.0, 1.0), x0, known);
+  const at::Tensor x = get_method(models.method()).inpaint(config, models, x0, known, gen, monitor);
+  return impose_known(x.clamp(-1.0, 1.0), x0, known);
 }
 
 InpaintErrors inpaint_errors(const at::Tensor& completions, const at::Tensor& originals, const at::Tensor& mask) {
@@ -234,7 +233,7 @@ nlohmann::json run_inpaint(const InpaintConfig& c, const std::string& out, const
                             {"mse_known", number(err.mse_known)}, {"mse_unknown", number(err.mse_unknown)},
                             {"mse_scale", "model range [-1, 1], completions clamped"}, {"seconds", seconds},
                             {"device", device.str()}, {"snapshots", monitor.snapshot_files().size()}};
-  metrics.update(image_method(m.config.method).sampling_summary(c.sampling));
+  metrics.update(get_method(m.config.method).sampling_summary(c.sampling));
   write_run_metrics(out, metrics);
   return metrics;
 }

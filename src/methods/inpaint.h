@@ -62,6 +62,10 @@ at::Tensor read_mask_png(const std::string& path, int64_t height, int64_t width)
 // Writes a mask ([H, W], [1, H, W] or [1, 1, H, W], 1 = known) as a grey PNG: known white, unknown black.
 void write_mask_png(const std::string& path, const at::Tensor& mask);
 
+// Known pixels from `known` where known_bool is true, the rest from `x` (exact: no arithmetic on the
+// known values). The inpainting projection of every method.
+at::Tensor impose_known(const at::Tensor& x, const at::Tensor& known, const at::Tensor& known_bool);
+
 // ---- completion --------------------------------------------------------------------------------------------
 
 // Completes `images` [N, C, H, W] (model scale [-1, 1], on the models' device) where `mask`

@@ -13,6 +13,8 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/params_io.h"
+#include "data/source.h"
 #include "toy/toy.h"
 #include "eval/image_grid.h"
 #include "eval/plot.h"
@@ -34,62 +36,13 @@ std::string numbered(const std::string& stem, int64_t k, int width, const std::s
   return os.str();
 }
 
-void save_tensor(const std::string& path, const at::Tensor& samples) {
-  c10::Dict<std::string, at::Tensor> dict;
-  dict.insert("samples", samples.detach().to(torch::kCPU).contiguous());
-  const std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
-  atomic_write_text(path, std::string(bytes.begin(), bytes.end()));
-}
+void save_tensor(const std::string& path, const at::Tensor& samples) { save_tensor_dict(path, {{"samples", samples}}); }
 
 at::Tensor load_tensor(const std::string& path) {
-  const std::string text = read_file(path);
-  try {
-    auto value = torch::pickle_load(std::vector<char>(text.begin(), text.end()));
-    return value.toGenericDict().at("samples").toTensor();
-  } catch (const c10::Error& e) {
-    throw DataError("'" + path + "' is not a sample batch of `sample` (" + e.what_without_backtrace() +
-                    "); delete it or run without --resume");
-  }
-}
-
-template <typename T>
-void read_field(const nlohmann::json& j, const char* key, T& field) {
-  if (j.contains(key) && !j.at(key).is_null()) field = j.at(key).get<T>();
-}
-
-// The toy method config `train --dataset <toy>` wrote (ToyMethodConfig::to_json), with the sampler flags.
-ToyMethodConfig toy_config_from_json(const nlohmann::json& j, const SamplingConfig& sampling) {
-  ToyMethodConfig c;
-  read_field(j, "hidden", c.hidden);
-  read_field(j, "depth", c.depth);
-  read_field(j, "mixtures", c.mixtures);
-  read_field(j, "sigma", c.sigma);
-  read_field(j, "denoise", c.denoise);
-  read_field(j, "grad", c.grad);
-  read_field(j, "objective", c.objective);
-  read_field(j, "score", c.score);
-  read_field(j, "sigma_max", c.sigma_max);
-  read_field(j, "sigma_min", c.sigma_min);
-  read_field(j, "levels", c.levels);
-  read_field(j, "beta_schedule", c.beta_schedule);
-  read_field(j, "timesteps", c.timesteps);
-  read_field(j, "antithetic", c.antithetic);
-  if (j.contains("train")) {
-    const auto& t = j.at("train");
-    read_field(t, "iters", c.train.iters);
-    read_field(t, "batch_size", c.train.batch_size);
-    read_field(t, "lr", c.train.lr);
-    read_field(t, "lr_schedule", c.train.lr_schedule);
-    read_field(t, "lr_decay", c.train.lr_decay);
-    read_field(t, "ema", c.train.ema);
-    read_field(t, "grad_clip", c.train.grad_clip);
-    read_field(t, "checkpoint_every", c.train.checkpoint_every);
-  }
-  // The sampler and its knobs are the user's; everything else (the grad of smoothed-ar's single step
-  // included) is part of the checkpoint's fingerprint and stays as trained.
-  c.sampler = sampling.sampler;
-  c.sampling = sampling.sampling;
-  return c;
+  const std::string what = "a sample batch of `sample`; delete it or run without --resume";
+  for (const auto& [name, t] : load_tensor_dict(path, what))
+    if (name == "samples") return t;
+  throw DataError("'" + path + "' has no \"samples\" tensor; expected " + what);
 }
 
 struct Batches {
@@ -164,7 +117,7 @@ nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const s
     throw DataError("'" + config_path + "' is missing; --model-dir takes a `train` output folder");
   const nlohmann::json model_config = read_json(config_path);
   const std::string dataset = model_config.value("dataset", "");
-  const bool toy = toy_dataset_registry().contains(dataset) && dataset != "file";
+  const bool toy = data_source(dataset).mixture();
   ensure_writable_dir(out);
   fs::create_directories(fs::path(out) / "tensors");
 
@@ -185,7 +138,11 @@ nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const s
 
   if (toy) {
     // Rebuild the method from its config and load its checkpoints (copied: the model folder is never written).
-    ToyMethodConfig mc = toy_config_from_json(model_config, c.sampling);
+    ToyMethodConfig mc = ToyMethodConfig::from_json(model_config);
+    // The sampler and its knobs are the user's; everything else (the grad of smoothed-ar's single step
+    // included) is part of the checkpoint's fingerprint and stays as trained.
+    mc.sampler = c.sampling.sampler;
+    mc.sampling = c.sampling.sampling;
     mc.train.resume = true;
     mc.train.quiet = true;
     mc.validate();

@@ -3,6 +3,7 @@
 
 #include "core/cli.h"
 #include "core/error.h"
+#include "core/json_field.h"
 #include "methods/toy_method.h"
 
 namespace po = boost::program_options;
@@ -59,7 +60,6 @@ void ToyMethodConfig::validate() const {
     throw ConfigError(flag_error("--sampler", sampler, "one of " + sampler_registry().known_list()));
   sampling.validate();
   train.validate();
-  if (sampler == "ddim") ddim_timesteps(timesteps, sampling.ddim_steps, sampling.spacing);  // throws for --steps
 }
 
 nlohmann::json ToyMethodConfig::to_json() const {
@@ -76,6 +76,37 @@ nlohmann::json ToyMethodConfig::to_json() const {
                      {"lr_schedule", train.lr_schedule}, {"lr_decay", train.lr_decay}, {"ema", train.ema},
                      {"grad_clip", train.grad_clip}, {"budget_minutes", train.budget_minutes},
                      {"checkpoint_every", train.checkpoint_every}}}};
+}
+
+// What to_json wrote (the networks, objectives and training; the sampler is left at its default).
+ToyMethodConfig ToyMethodConfig::from_json(const nlohmann::json& j) {
+  ToyMethodConfig c;
+  read_json_field(j, "hidden", c.hidden);
+  read_json_field(j, "depth", c.depth);
+  read_json_field(j, "mixtures", c.mixtures);
+  read_json_field(j, "sigma", c.sigma);
+  read_json_field(j, "denoise", c.denoise);
+  read_json_field(j, "grad", c.grad);
+  read_json_field(j, "objective", c.objective);
+  read_json_field(j, "score", c.score);
+  read_json_field(j, "sigma_max", c.sigma_max);
+  read_json_field(j, "sigma_min", c.sigma_min);
+  read_json_field(j, "levels", c.levels);
+  read_json_field(j, "beta_schedule", c.beta_schedule);
+  read_json_field(j, "timesteps", c.timesteps);
+  read_json_field(j, "antithetic", c.antithetic);
+  if (j.contains("train")) {
+    const auto& t = j.at("train");
+    read_json_field(t, "iters", c.train.iters);
+    read_json_field(t, "batch_size", c.train.batch_size);
+    read_json_field(t, "lr", c.train.lr);
+    read_json_field(t, "lr_schedule", c.train.lr_schedule);
+    read_json_field(t, "lr_decay", c.train.lr_decay);
+    read_json_field(t, "ema", c.train.ema);
+    read_json_field(t, "grad_clip", c.train.grad_clip);
+    read_json_field(t, "checkpoint_every", c.train.checkpoint_every);
+  }
+  return c;
 }
 
 SigmaSchedule toy_sigmas(const ToyMethodConfig& config, const GaussianMixture& truth) {

@@ -12,6 +12,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "data/source.h"
 #include "toy/toy.h"
 #include "eval/markdown.h"
 #include "eval/plot.h"
@@ -42,12 +43,15 @@ void ToyLabConfig::add_options(po::options_description& desc) {
 }
 
 void ToyLabConfig::validate() const {
-  toy_dataset_registry().get(dataset);
-  if (dataset == "file" && mixture_file.empty()) throw ConfigError("flag --dataset: 'file' needs --mixture FILE");
-  if (dataset != "file" && !mixture_file.empty())
+  const DataSource source = data_source(dataset);
+  if (!source.mixture())
+    throw ConfigError("flag --dataset: '" + dataset + "' is an image data set; this run takes a mixture: " +
+                      toy_dataset_registry().known_list());
+  if (source.from_file && mixture_file.empty()) throw ConfigError("flag --dataset: '" + dataset + "' needs --mixture FILE");
+  if (!source.from_file && !mixture_file.empty())
     throw ConfigError("flag --mixture: given with --dataset " + dataset + "; add --dataset file to use the mixture in '" +
                       mixture_file + "'");
-  if (dataset == "file" && !no_plots) {
+  if (source.from_file && !no_plots) {
     const auto dim = make_toy_dataset(dataset, mixture_file).dim();
     if (dim > 2)
       throw ConfigError("flag --mixture: '" + mixture_file + "' is " + std::to_string(dim) +

@@ -1,6 +1,5 @@
-// Methods of the toy lab: the one place where a method name becomes models + objectives + samplers
-// (STYLE: src/methods/build_method). Each method trains on exact draws from a Gaussian mixture and
-// returns samples; the lab (toy_lab.h) evaluates them all the same way.
+// A method's session on mixture data (the toy lab): what Method::toy (method.h) returns. It trains on exact
+// draws from a Gaussian mixture and returns samples; the lab (toy_lab.h) evaluates them all the same way.
 #pragma once
 #include <ATen/Tensor.h>
 #include <ATen/core/Generator.h>
@@ -49,6 +48,8 @@ struct ToyMethodConfig {
   void add_options(boost::program_options::options_description& desc);
   void validate() const;
   nlohmann::json to_json() const;
+  // The config to_json wrote (`train --dataset <toy>`'s config.json); the sampler stays at its default.
+  static ToyMethodConfig from_json(const nlohmann::json& j);
 };
 
 // What a method gets to see of the data.
@@ -97,7 +98,8 @@ class ToyMethod {
 using ToyMethodFactory = std::function<std::unique_ptr<ToyMethod>(const ToyMethodConfig&)>;
 using ToyMethodRegistry = Registry<ToyMethodFactory>;
 
-// ar, smoothed-ar, ncsn, ddpm.
+// The method list of method.h seen by name (ar, ddpm, ncsn, smoothed-ar): each entry opens the method's
+// toy session. Built from methods(), so it holds no method of its own.
 const ToyMethodRegistry& toy_method_registry();
 
 // Geometric noise levels for a data set: sigma_max from the config or the max-pairwise-distance rule.

@@ -10,7 +10,7 @@
 #include "toy/toy.h"
 #include "methods/toy_train.h"
 
-#include "methods/image_method.h"
+#include "methods/method.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -20,7 +20,7 @@ namespace scorelab {
 nlohmann::json run_toy_train(const ImageTrainConfig& c, const po::variables_map& vm, const std::string& out,
                              const std::string& command) {
   auto given = [&](const char* flag) { return vm.count(flag) && !vm[flag].defaulted(); };
-  const ImageMethod& method_info = image_method(c.method);  // the same names and stages as the toy methods
+  const Method& method_info = get_method(c.method);  // the same names and stages as the toy methods
   if (c.stage != 1 && !(c.stage == 2 && method_info.max_stage() >= 2))
     throw ConfigError(flag_error("--stage", std::to_string(c.stage), "1 (2 only for a method with a stage-2 model)"));
   ToyMethodConfig mc;  // the toy lab's defaults, overridden by the flags given

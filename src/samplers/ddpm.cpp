@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <sstream>
 
 #include "core/cli.h"
 #include "core/noise.h"
@@ -97,8 +98,15 @@ StepOutput DdpmSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen)
   return {combine(x0, c.post_x0, x, c.post_x, c.noise, gen), next, x0};
 }
 
+std::string DdimSampler::describe() const {
+  std::ostringstream os;
+  os << "ddim, " << num_steps() << " steps, eta " << eta_;
+  return os.str();
+}
+
 DdimSampler::DdimSampler(EpsFn eps, const BetaSchedule& betas, const SamplerConfig& config)
     : eps_(std::move(eps)),
+      eta_(config.eta),
       timesteps_(ddim_timesteps(betas.steps(), config.ddim_steps, config.spacing)),
       clip_x0_(config.clip_x0) {
   TORCH_CHECK(eps_, "ddim: the eps function is empty");

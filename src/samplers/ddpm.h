@@ -20,6 +20,7 @@ class DdpmSampler : public Sampler {
  public:
   DdpmSampler(EpsFn eps, const BetaSchedule& betas, const SamplerConfig& config);
   std::string name() const override { return "ddpm"; }
+  std::string describe() const override { return "ancestral, " + std::to_string(num_steps()) + " steps"; }
   int64_t num_steps() const override { return static_cast<int64_t>(coef_.size()); }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
   NoiseLevel init_level() const override { return levels_.back(); }
@@ -51,6 +52,7 @@ class DdimSampler : public Sampler {
  public:
   DdimSampler(EpsFn eps, const BetaSchedule& betas, const SamplerConfig& config);
   std::string name() const override { return "ddim"; }
+  std::string describe() const override;  // "ddim, S steps, eta E"
   int64_t num_steps() const override { return static_cast<int64_t>(coef_.size()); }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
   NoiseLevel init_level() const override { return levels_.front(); }
@@ -66,6 +68,7 @@ class DdimSampler : public Sampler {
     double noise;          // c1
   };
   EpsFn eps_;
+  double eta_;
   std::vector<int64_t> timesteps_;
   std::vector<NoiseLevel> levels_;  // VP level of timesteps_[i]
   std::vector<Coef> coef_;  // indexed by step

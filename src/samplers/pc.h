@@ -23,6 +23,7 @@ class PredictorCorrectorSampler : public Sampler {
  public:
   PredictorCorrectorSampler(ScoreFn score, std::shared_ptr<const NoiseProcess> process, const SamplerConfig& config);
   std::string name() const override { return "pc"; }
+  std::string describe() const override { return "pc, " + std::to_string(num_steps()) + " steps"; }
   int64_t num_steps() const override { return static_cast<int64_t>(sigmas_.size()); }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
   NoiseLevel init_level() const override { return NoiseLevel::ve(sigmas_.front()); }

@@ -52,6 +52,8 @@ class Sampler {
  public:
   virtual ~Sampler() = default;
   virtual std::string name() const = 0;
+  // How it runs, for reports (e.g. "ddim, 50 steps, eta 0"); its name unless it has settings worth saying.
+  virtual std::string describe() const { return name(); }
   // Number of steps the loop runs (noise levels x steps per level, DDPM timesteps, raster positions).
   virtual int64_t num_steps() const = 0;
   // Starting point for `n` samples of shape `sample_shape` (without the batch dimension).

@@ -13,6 +13,13 @@ set_tests_properties(app.compare_images.all PROPERTIES FIXTURES_REQUIRED compare
 add_test(NAME app.compare_images.from_checkpoints COMMAND ${CI_TINY} --method ar,ddpm
          --from-checkpoints ${CI_DIR}/all/checkpoints --out ${CI_DIR}/again)
 set_tests_properties(app.compare_images.from_checkpoints PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")
+# One --sampler for every score row where it fits (issue 11): edm runs on the NCSN and the DDPM nets.
+add_test(NAME app.compare_images.sampler_edm COMMAND ${CMAKE_BINARY_DIR}/apps/compare --dataset mnist --data-dir ${CI_DATA}
+         --preset tiny --samples 4 --classifier ${CI_DIR}/classifier.pt --bound-images 8 --neighbours 2 --inpaint-images 1
+         --sampler edm --steps 3 --threads 1 --quiet --method ncsn,ddpm --from-checkpoints ${CI_DIR}/all/checkpoints
+         --out ${CI_DIR}/edm)
+set_tests_properties(app.compare_images.sampler_edm PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                     PASS_REGULAR_EXPRESSION "report: .*/report.md")
 add_test(NAME bad.compare_images.unknown_denoiser COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --denoisers: got 'tweedie'" ${CI_TINY} --denoisers tweedie --out ${CI_DIR}/bad)
 add_test(NAME bad.compare_images.missing_checkpoints COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2

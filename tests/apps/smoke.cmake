@@ -20,7 +20,6 @@ set_tests_properties(app.train.describe PROPERTIES PASS_REGULAR_EXPRESSION "\"pa
 add_test(NAME bad.train_missing_data COMMAND ${EXPECT} 3 "run scripts/get-data mnist" ${APPS}/train --method ar --dataset mnist
          --data-dir ${SMOKE_DIR}/no-data --preset tiny --quiet --out ${SMOKE_DIR}/train-missing)
 add_test(NAME bad.train_stage2_for_ncsn COMMAND ${EXPECT} 2 "flag --stage" ${APPS}/train --method ncsn --stage 2 --out ${SMOKE_DIR}/t)
-add_test(NAME bad.train_unknown_dataset COMMAND ${EXPECT} 2 "flag --dataset: got 'svhn'" ${APPS}/train --dataset svhn --out ${SMOKE_DIR}/t)
 foreach(app compare score_field langevin_toy train)
   add_test(NAME app.${app}.help COMMAND ${APPS}/${app} --help)
   set_tests_properties(app.${app}.help PROPERTIES PASS_REGULAR_EXPRESSION "Usage: ${app}")
@@ -29,7 +28,11 @@ endforeach()
 # Bad input: one clear line, non-zero exit (2: flags and config, 3: data files).
 set(BAD ${APPS}/compare ${TINY_NOBATCH} --no-plots --out ${SMOKE_DIR}/bad)
 add_test(NAME bad.unknown_method COMMAND ${EXPECT} 2 "unknown method 'foo'; known: ar, ddpm, ncsn, smoothed-ar" ${BAD} --method foo)
-add_test(NAME bad.unknown_dataset COMMAND ${EXPECT} 2 "unknown dataset 'cifar11'; known: .*mog" ${BAD} --dataset cifar11)
+add_test(NAME bad.unknown_dataset COMMAND ${EXPECT} 2 "flag --dataset: got 'cifar11'; expected one of .*mog.*cifar10" ${BAD} --dataset cifar11)
+add_test(NAME bad.train_unknown_dataset COMMAND ${EXPECT} 2 "flag --dataset: got 'svhn'; expected one of .*mog-1d.*fashion-mnist"
+         ${APPS}/train --method ar --dataset svhn --out ${SMOKE_DIR}/t)
+add_test(NAME bad.train_mixture_file COMMAND ${EXPECT} 2 "train does not read --mixture files"
+         ${APPS}/train --method ar --dataset file --out ${SMOKE_DIR}/t)
 add_test(NAME bad.negative_sigma COMMAND ${EXPECT} 2 "flag --sigma: got '-0.5'; expected a finite number > 0" ${BAD} --sigma -0.5)
 add_test(NAME bad.zero_batch COMMAND ${EXPECT} 2 "flag --batch-size: got '0'" ${BAD} --batch-size 0)
 add_test(NAME bad.nan_lr COMMAND ${EXPECT} 2 "flag --lr: got 'nan'" ${BAD} --lr nan)

@@ -1,0 +1,56 @@
+#include "methods/method.h"
+
+#include "core/error.h"
+
+namespace scorelab {
+
+// Each method is one file; a new one is one more line here (and its make_ function).
+std::shared_ptr<const Method> make_ar_method();
+std::shared_ptr<const Method> make_smoothed_ar_method();
+std::shared_ptr<const Method> make_ncsn_method();
+std::shared_ptr<const Method> make_ddpm_method();
+
+const std::vector<std::shared_ptr<const Method>>& methods() {
+  static const std::vector<std::shared_ptr<const Method>> all = {make_ar_method(), make_smoothed_ar_method(),
+                                                                 make_ncsn_method(), make_ddpm_method()};
+  return all;
+}
+
+std::vector<std::string> method_names() {
+  std::vector<std::string> out;
+  for (const auto& m : methods()) out.push_back(m->name());
+  return out;
+}
+
+std::string methods_help(const std::string& separator) {
+  std::string out;
+  for (const auto& m : methods()) out += (out.empty() ? "" : separator) + m->name() + ": " + m->help();
+  return out;
+}
+
+const Method& get_method(const std::string& name) {
+  for (const auto& m : methods())
+    if (m->name() == name) return *m;
+  std::string known;
+  for (const auto& n : method_names()) known += (known.empty() ? "" : ", ") + n;
+  throw ConfigError(flag_error("--method", name, "one of " + known));
+}
+
+SamplerArgs Method::sampler_args(const SamplingConfig&, const LoadedImageModel&) const {
+  throw ConfigError("method " + name() + " has no score sampler; it draws pixel by pixel");
+}
+
+// The toy lab's view of the same list: name -> the method's session on mixture data.
+const ToyMethodRegistry& toy_method_registry() {
+  static const ToyMethodRegistry reg = [] {
+    ToyMethodRegistry r("method");
+    for (const auto& m : methods()) {
+      std::shared_ptr<const Method> method = m;
+      r.add(m->name(), [method](const ToyMethodConfig& c) { return method->toy(c); }, m->help());
+    }
+    return r;
+  }();
+  return reg;
+}
+
+}  // namespace scorelab

@@ -1,0 +1,186 @@
+#include "methods/method_parts.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/noise.h"
+#include "core/runtime.h"
+#include "methods/inpaint.h"
+#include "train/trainer.h"
+
+namespace scorelab::method_parts {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+int64_t count_params(torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+std::string ckpt(const std::string& dir, const std::string& name, const std::string& ext) {
+  return dir.empty() ? "" : (std::filesystem::path(dir) / (name + ext)).string();
+}
+
+}  // namespace
+
+// ---- mixture data ------------------------------------------------------------------------------------------
+
+void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torch::nn::Module>& module,
+         const Objective& objective, const ToyData& data, const ToyMethodConfig& method_config, at::Generator& gen,
+         const std::string& dir, const std::function<at::Tensor(const at::Tensor&)>& transform) {
+  const TrainConfig& config = method_config.train;
+  // Everything that shapes the model or its objective; the training length may change on --resume.
+  nlohmann::json fp = method_config.to_json();
+  fp["train"].erase("iters");
+  fp["train"].erase("budget_minutes");
+  fp.erase("sampling");
+  fp.erase("sampler");
+  fp["dataset"] = data.truth.describe();
+  fp["objective"] = objective.name();
+  const std::string fingerprint = fp.dump();
+  Trainer trainer(label, module, config, ckpt(dir, label, ".ckpt"), ckpt(dir, label, "_loss.csv"), fingerprint);
+  // Held-out objective with a fixed noise stream, before and after training (train --dataset <toy>).
+  const at::Tensor test = transform ? transform(data.test) : data.test;
+  auto test_loss = [&]() {
+    auto g = make_generator(derive_seed(0, "toy-eval/" + label));
+    return objective.loss(test, g).loss.item<double>();
+  };
+  module->eval();
+  const double initial = test_loss();
+  module->train();
+  auto result = trainer.fit(
+      [&](int64_t, at::Generator& g) {
+        at::Tensor x = data.batch(config.batch_size, g);
+        if (transform) x = transform(x);
+        return objective.loss(x, g).loss;
+      },
+      gen);
+  trainer.use_ema_weights();
+  method.train_seconds += result.seconds;
+  method.modules[label] = module;
+  method.train_info[label] = {{"params", count_params(*module)}, {"iters", result.iters_done},
+                              {"seconds", result.seconds}, {"final_loss", result.final_loss},
+                              {"objective", objective.name()}, {"resumed", result.resumed},
+                              {"test_loss_initial", initial}, {"test_loss_final", test_loss()},
+                              {"batch_size", config.batch_size}};
+  method.loss_curves.emplace_back(label, result.loss_curve);
+}
+
+std::unique_ptr<Sampler> make_sampler(const std::string& name, SamplerArgs args) {
+  args.config.validate();
+  return sampler_registry().get(name)(args);
+}
+
+// Uniform Langevin initialisation over the data's box.
+SamplerConfig with_box(SamplerConfig c, const GaussianMixture& truth) {
+  double lo = 1e300, hi = -1e300;
+  for (auto [a, b] : truth.bounding_box(3.0)) lo = std::min(lo, a), hi = std::max(hi, b);
+  c.init_low = lo;
+  c.init_high = hi;
+  return c;
+}
+
+ModelArgs toy_model_args(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim, double scale) {
+  ModelArgs a;
+  a.dim = dim;
+  a.cond_dim = cond_dim;
+  a.hidden = c.hidden;
+  a.depth = c.depth;
+  a.mixtures = c.mixtures;
+  a.scale = scale;
+  return a;
+}
+
+NamedSamples timed_sample(const std::string& name, const std::function<at::Tensor()>& fn) {
+  auto t0 = Clock::now();
+  at::Tensor x = fn();
+  return {name, x, seconds_since(t0), "", {}};
+}
+
+at::Tensor draw_ar(ToyAR& model, int64_t n, int64_t dim, const at::Tensor& cond, at::Generator& gen) {
+  SamplerArgs args;
+  args.ar_positions = dim;
+  args.ar_draw = [model, cond](const at::Tensor& x, int64_t pos, at::Generator& g) mutable {
+    return model->draw(x, pos, cond, g);
+  };
+  auto sampler = make_sampler("autoregressive", args);
+  return run_sampler(*sampler, n, {dim}, gen);
+}
+
+// ---- image data --------------------------------------------------------------------------------------------
+
+const char* const kRasterNote = "raster-order conditioning: known pixels after an unknown pixel cannot inform it";
+
+StepCallback stage_callback(SamplingMonitor* monitor, const std::string& name, double scale, double shift) {
+  return monitor ? monitor->stage(name, scale, shift) : StepCallback{};
+}
+
+void PixelCnnMethod::paper_preset(ImageTrainConfig& c, const Unset& unset) const {
+  // The authors' PixelCNN++ settings (Meng et al. configs).
+  if (unset("batch-size")) c.train.batch_size = c.stage == 2 ? 50 : 80;
+  if (unset("lr")) c.train.lr = 2e-4;
+  if (unset("lr-schedule")) c.train.lr_schedule = "exp";
+  if (unset("lr-decay")) c.train.lr_decay = 0.999995;
+}
+
+void ScoreMethod::validate_for(const SamplingConfig& config, const LoadedModels& models) const {
+  const std::string s = config.sampler_for(name());
+  check_sampler(s, offered(), "method " + name());
+  // Building the sampler checks its settings against the model (e.g. --steps above the model's T).
+  sampler_registry().get(s)(sampler_args(config, models.main));
+}
+
+ImageSamples ScoreMethod::draw(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
+                             SamplingMonitor* monitor) const {
+  const LoadedImageModel& m = models.main;
+  auto sampler = make_image_sampler(config, m);
+  const ImageDataTransform transform = data_transform();
+  at::Tensor x = run_sampler(*sampler, n, {m.channels, m.size, m.size}, gen,
+                             stage_callback(monitor, sampler->name(), transform.scale, transform.shift));
+  ImageSamples out;
+  out.samples = transform.to_model(x);
+  out.stats = sampler->stats();
+  return out;
+}
+
+// Inpainting as the sampler loop's projection hook, for every sampler: after init (where its level is
+// known) and after every step, the known pixels are replaced by a draw of q(x | x0_known) at the state's
+// level (the noise process's perturb), drawn once per level and reused while the level stays (NCSN
+// Algorithm 2: y = x_known + sigma_i z per level; DDPM / DDIM replacement: a fresh draw at every timestep),
+// and by x0_known itself once the state is clean.
+at::Tensor ScoreMethod::inpaint(const SamplingConfig& config, const LoadedModels& models, const at::Tensor& x0,
+                              const at::Tensor& known, at::Generator& gen, SamplingMonitor* monitor) const {
+  auto sampler = make_image_sampler(config, models.main);
+  const ImageDataTransform transform = data_transform();
+  const at::Tensor y0 = transform.to_sampler(x0);
+  struct Held {
+    bool set = false;
+    NoiseLevel level;
+    at::Tensor y;
+  };
+  auto held = std::make_shared<Held>();
+  SamplerHooks hooks(stage_callback(monitor, sampler->name(), transform.scale, transform.shift));
+  hooks.project = [held, y0, known](const at::Tensor& x, const NoiseLevel& level, at::Generator& g) {
+    if (level.clean()) return impose_known(x, y0, known);
+    if (!held->set || held->level.index != level.index || held->level.sigma != level.sigma) {
+      held->y = perturb(y0, level, g);
+      held->level = level;
+      held->set = true;
+    }
+    return impose_known(x, held->y, known);
+  };
+  const at::Tensor x = run_sampler(*sampler, x0.size(0), x0.sizes().slice(1), gen, hooks);
+  return transform.to_model(x);
+}
+
+nlohmann::json ScoreMethod::sampling_summary(const SamplingConfig& config) const {
+  return {{"sampler", config.sampler_for(name())}};
+}
+
+}  // namespace scorelab::method_parts

@@ -1,0 +1,56 @@
+// Building blocks the method files (ar.cpp, smoothed_ar.cpp, ncsn.cpp, ddpm.cpp) share; not for pipelines.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "methods/method.h"
+#include "models/registry.h"
+#include "models/toy_ar.h"
+#include "objectives/objective.h"
+
+namespace scorelab::method_parts {
+
+// ---- mixture data (toy sessions)
+
+// Trains `module` on `objective` with fresh data batches (checkpoints under dir when not empty); records the
+// result in `method` (train_info, modules, train_seconds, loss_curves).
+void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torch::nn::Module>& module,
+         const Objective& objective, const ToyData& data, const ToyMethodConfig& method_config, at::Generator& gen,
+         const std::string& dir, const std::function<at::Tensor(const at::Tensor&)>& transform = {});
+// The registered sampler `name` with validated settings.
+std::unique_ptr<Sampler> make_sampler(const std::string& name, SamplerArgs args);
+// Uniform Langevin initialisation over the data's 3-std box.
+SamplerConfig with_box(SamplerConfig c, const GaussianMixture& truth);
+// The MLP sizes of the config for data of dimension dim (cond_dim: a conditioning input) and scale.
+ModelArgs toy_model_args(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim, double scale);
+// fn's samples with its wall time.
+NamedSamples timed_sample(const std::string& name, const std::function<at::Tensor()>& fn);
+// Ancestral draws of the toy AR model (optionally conditioned on cond) through the autoregressive sampler.
+at::Tensor draw_ar(ToyAR& model, int64_t n, int64_t dim, const at::Tensor& cond, at::Generator& gen);
+
+// ---- image data
+
+extern const char* const kRasterNote;  // the raster-order caveat of PixelCNN++ completions
+StepCallback stage_callback(SamplingMonitor* monitor, const std::string& name, double scale = 1.0, double shift = 0.0);
+
+// PixelCNN++ methods: a likelihood, the authors' optimiser settings at --preset paper.
+class PixelCnnMethod : public Method {
+ public:
+  bool likelihood() const override { return true; }
+  void paper_preset(ImageTrainConfig& c, const Unset& unset) const override;
+};
+
+// A score network run by any registered sampler it offers the inputs for (its model wrapper's), with
+// inpainting as the sampler loop's projection hook.
+class ScoreMethod : public Method {
+ public:
+  void validate_for(const SamplingConfig& config, const LoadedModels& models) const override;
+  ImageSamples draw(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
+                    SamplingMonitor* monitor) const override;
+  at::Tensor inpaint(const SamplingConfig& config, const LoadedModels& models, const at::Tensor& x0,
+                     const at::Tensor& known, at::Generator& gen, SamplingMonitor* monitor) const override;
+  nlohmann::json sampling_summary(const SamplingConfig& config) const override;
+};
+
+}  // namespace scorelab::method_parts

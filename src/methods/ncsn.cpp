@@ -1,0 +1,132 @@
+// ncsn: a noise-conditional score network s(x, sigma) trained by denoising (or sliced) score matching on
+// geometric noise levels (Song & Ermon 2019; NCSNv2 on images), sampled by annealed Langevin dynamics or any
+// score sampler (pc, ode, edm; mala with the exact mixture density) through its model wrapper.
+#include <torch/torch.h>
+
+#include "core/error.h"
+#include "core/noise.h"
+#include "data/datasets.h"
+#include "methods/method_parts.h"
+#include "models/ncsnv2.h"
+#include "models/toy_score.h"
+#include "samplers/wrappers.h"
+
+namespace scorelab {
+
+namespace {
+
+using namespace method_parts;
+
+// NCSN: noise-conditional score network + (annealed) Langevin dynamics.
+class NcsnToy : public ToyMethod {
+ public:
+  explicit NcsnToy(ToyMethodConfig c) : c_(std::move(c)) {
+    sampler_ = c_.sampler.empty() ? "annealed-langevin" : c_.sampler;
+    check_sampler(sampler_, offered(), "method ncsn");
+  }
+  std::string name() const override { return "ncsn"; }
+  void train(const ToyData& data, at::Generator& gen, const std::string& dir) override {
+    truth_ = std::make_shared<GaussianMixture>(data.truth);
+    dim_ = data.truth.dim();
+    sigmas_ = std::make_shared<SigmaSchedule>(toy_sigmas(c_, data.truth));
+    if (c_.score == "exact") return;
+    net_ = ScoreMLP(build_model<ScoreMLPImpl>("score-mlp", toy_model_args(c_, dim_, 0, data.scale)));
+    ObjectiveArgs a;
+    a.sigmas = sigmas_;
+    a.score = [m = net_](const at::Tensor& x, const at::Tensor& s) mutable { return m->forward(x, s); };
+    fit(*this, "ncsn", net_.ptr(), *objective_registry().get(c_.objective)(a), data, c_, gen, dir);
+  }
+  std::optional<ScoreFn> score_fn() override { return wrapper().score; }
+  std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
+    const ModelWrapper model = wrapper();
+    SamplerArgs args = model.args(with_box(c_.sampling, *truth_));
+    // Plain Langevin (and single-level mala) run at the smallest trained level, or on the data itself.
+    args.config.langevin_sigma = c_.score == "exact" ? 0.0 : sigmas_->sigmas().back();
+    auto sampler = make_sampler(sampler_, args);
+    auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen); });
+    s.note = sampler->describe() + (c_.score == "exact" ? " with the exact score" : "");
+    s.stats = sampler->stats();
+    return {s};
+  }
+  nlohmann::json evaluate(const ToyData&, at::Generator&) override {
+    return {{"test_nll", nullptr}, {"sampler", sampler_}, {"score", c_.score},
+            {"sigma_max", sigmas_->sigmas().front()}, {"sigma_min", sigmas_->sigmas().back()}};
+  }
+
+ private:
+  std::vector<std::string> offered() const {
+    return offered_by(c_.score == "exact" ? Parameterisation::ExactDensity : Parameterisation::VeScore);
+  }
+  // The exact smoothed mixture, or the trained network s(x, sigma).
+  ModelWrapper wrapper() const {
+    if (c_.score == "exact") return exact_mixture_model(truth_, sigmas_, "method ncsn");
+    return ve_score_model(
+        [m = net_](const at::Tensor& x, double sigma) mutable {
+          return m->forward(x, torch::full({x.size(0)}, sigma, x.options()));
+        },
+        sigmas_, "method ncsn");
+  }
+  ToyMethodConfig c_;
+  std::string sampler_;
+  int64_t dim_ = 0;
+  std::shared_ptr<GaussianMixture> truth_;
+  std::shared_ptr<SigmaSchedule> sigmas_;
+  ScoreMLP net_{nullptr};
+};
+
+class NcsnMethod : public ScoreMethod {
+ public:
+  std::string name() const override { return "ncsn"; }
+  std::string help() const override {
+    return "noise-conditional score network (MLP on mixtures, NCSNv2 on images), DSM / SSM; annealed Langevin by default";
+  }
+  std::vector<std::string> networks(const DataSource& source) const override {
+    return {source.images() ? "ncsnv2" : "score-mlp"};
+  }
+  std::unique_ptr<ToyMethod> toy(const ToyMethodConfig& c) const override { return std::make_unique<NcsnToy>(c); }
+  ImageModel build(const ImageTrainConfig& c, int64_t channels, int64_t size) const override {
+    ImageModel m;
+    auto net = build_model<NCSNv2Impl>("ncsnv2", model_args(c, channels, size));
+    m.name = "ncsnv2";
+    m.module = net;
+    m.loss_unit = c.objective;
+    m.eval_needs_grad = c.objective == "ssm";
+    // The preset's noise set: NCSNv2's per-dataset one at --preset paper, sigma 1 -> 0.01 over 10 levels else.
+    const bool paper = c.preset == "paper";
+    const ImageDatasetInfo& info = image_dataset(c.dataset);
+    const double smax = c.sigma_max > 0 ? c.sigma_max : (paper ? info.ncsn_paper_sigma_max : 1.0);
+    const int64_t levels = c.levels > 0 ? c.levels : (paper ? info.ncsn_paper_levels : 10);
+    if (smax <= c.sigma_min)
+      throw ConfigError(flag_error("--sigma-max", std::to_string(smax), "a value above --sigma-min"));
+    ObjectiveArgs a;
+    a.sigmas = std::make_shared<SigmaSchedule>(smax, c.sigma_min, levels);
+    m.sigmas = a.sigmas;
+    // NCSN works on data in [0, 1] (REFERENCE 3): the objective sees (x + 1) / 2.
+    a.score = [net](const at::Tensor& x, const at::Tensor& sigma) { return net->forward(x, sigma); };
+    auto inner = std::shared_ptr<const Objective>(objective_registry().get(c.objective)(a));
+    m.objective = make_objective(c.objective, [inner](const at::Tensor& x, at::Generator& g) {
+      return inner->loss((x + 1) * 0.5, g);
+    });
+    return m;
+  }
+  void paper_preset(ImageTrainConfig& c, const Unset& unset) const override {
+    if (unset("batch-size")) c.train.batch_size = 128;
+    if (unset("lr")) c.train.lr = 1e-4;
+    if (unset("ema")) c.train.ema = 0.999;
+  }
+  std::string default_sampler() const override { return "annealed-langevin"; }
+  std::vector<std::string> offered() const override { return offered_by(Parameterisation::VeScore); }
+  SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model) const override {
+    SamplerArgs args = ve_score_model(ncsn_score_fn(model.model), model.model.sigmas, "method ncsn").args(config.sampling);
+    args.config.init_low = 0.0;  // NCSN's data scale [0, 1]
+    args.config.init_high = 1.0;
+    return args;
+  }
+  ImageDataTransform data_transform() const override { return {2.0, -1.0}; }  // NCSN samples on [0, 1]
+};
+
+}  // namespace
+
+std::shared_ptr<const Method> make_ncsn_method() { return std::make_shared<NcsnMethod>(); }
+
+}  // namespace scorelab

@@ -1,0 +1,277 @@
+// smoothed-ar: distribution smoothing (Meng et al. 2021). Stage 1 learns the smoothed density p(x~),
+// x~ = x + sigma z (an MLP AR model on mixtures, PixelCNN++'s continuous logistic mixture on images); the
+// smoothing is reversed by one gradient step x~ + sigma^2 grad log p(x~) (single-step) or by a stage-2 AR
+// model p(x | x~) (conditional-ar).
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+#include "core/noise.h"
+#include "core/runtime.h"
+#include "data/transforms.h"
+#include "methods/image_compare.h"
+#include "methods/method_parts.h"
+#include "models/discretized_logistic.h"
+#include "models/pixelcnnpp.h"
+#include "samplers/pixelcnn_sampling.h"
+
+namespace fs = std::filesystem;
+
+namespace scorelab {
+
+namespace {
+
+using namespace method_parts;
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+// Distribution smoothing (Meng et al. 2021): stage 1 learns p(x~), stage 2 reverses the smoothing.
+class SmoothedArToy : public ToyMethod {
+ public:
+  explicit SmoothedArToy(ToyMethodConfig c) : c_(std::move(c)) {}
+  std::string name() const override { return "smoothed-ar"; }
+  void train(const ToyData& data, at::Generator& gen, const std::string& dir) override {
+    dim_ = data.truth.dim();
+    const double scale1 = std::sqrt(data.scale * data.scale + c_.sigma * c_.sigma);
+    stage1_ = ToyAR(build_model<ToyARImpl>("toy-ar", toy_model_args(c_, dim_, 0, scale1)));
+    ObjectiveArgs a;
+    a.sigma = c_.sigma;
+    a.log_prob = [m = stage1_](const at::Tensor& x, const at::Tensor& cond) mutable { return m->log_prob(x, cond); };
+    fit(*this, "smoothed-ar-stage1", stage1_.ptr(), *objective_registry().get("smoothed-nll")(a), data, c_, gen, dir);
+    if (c_.denoise == "conditional-ar") {
+      stage2_ = ToyAR(build_model<ToyARImpl>("toy-ar", toy_model_args(c_, dim_, dim_, data.scale)));
+      ObjectiveArgs b;
+      b.sigma = c_.sigma;
+      b.log_prob = [m = stage2_](const at::Tensor& x, const at::Tensor& cond) mutable { return m->log_prob(x, cond); };
+      fit(*this, "smoothed-ar-stage2", stage2_.ptr(), *objective_registry().get("reverse-smoothing")(b), data, c_, gen,
+          dir);
+    }
+  }
+  std::optional<double> score_level() const override { return c_.sigma; }
+  std::optional<ScoreFn> score_fn() override {
+    // The stage-1 model's score is that of the data smoothed at the model's sigma only.
+    // Captures the model (a shared handle), not the method: the function may outlive this object.
+    const bool detached = c_.grad == "detached";
+    return ScoreFn([m = stage1_, detached](const at::Tensor& x, double) mutable { return m->score(x, {}, detached); });
+  }
+  std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
+    auto noisy = timed_sample("stage1", [&] { return draw_ar(stage1_, n, dim_, {}, gen); });
+    noisy.note = "stage-1 samples x~ (before reverse smoothing)";
+    SamplerArgs args;
+    args.sigmas = std::make_shared<SigmaSchedule>(std::vector<double>{c_.sigma});
+    args.score = *score_fn();
+    auto denoiser = make_sampler("single-step", args);
+    auto single = timed_sample("single-step", [&] { return run_sampler_from(*denoiser, noisy.samples, gen); });
+    single.seconds += noisy.seconds;
+    single.note = std::string("x~ + sigma^2 grad log p(x~), ") + c_.grad + " gradient";
+    std::vector<NamedSamples> out;
+    if (c_.denoise == "conditional-ar") {
+      auto cond = timed_sample("", [&] { return draw_ar(stage2_, n, dim_, noisy.samples, gen); });
+      cond.seconds += noisy.seconds;
+      cond.note = "stage 2: conditional AR p(x | x~)";
+      out.push_back(cond);
+      single.name = "single-step";
+    } else {
+      single.name = "";
+    }
+    out.push_back(single);
+    out.push_back(noisy);
+    return out;
+  }
+  nlohmann::json evaluate(const ToyData& data, at::Generator& gen) override {
+    torch::NoGradGuard ng;
+    auto x_tilde = smooth(data.test, c_.sigma, gen);
+    auto lp1 = stage1_->log_prob(x_tilde);
+    nlohmann::json j = {{"stage1_nll", -lp1.mean().item<double>()},
+                        {"stage1_nll_exact", -data.truth.smoothed(c_.sigma).log_prob(x_tilde).mean().item<double>()},
+                        {"sigma", c_.sigma}};
+    if (stage2_) {
+      // log p(x) >= E_q[log p(x~) + log p(x | x~) - log q(x~ | x)], one draw of x~ per test point.
+      auto bound = smoothing_log_bound(lp1, stage2_->log_prob(data.test, x_tilde), data.test, x_tilde, c_.sigma);
+      j["test_nll"] = -bound.mean().item<double>();
+      j["test_nll_kind"] = "upper bound: -E_q[log p(x~) + log p(x|x~) - log q(x~|x)]";
+    } else {
+      j["test_nll"] = nullptr;
+    }
+    return j;
+  }
+
+ private:
+  ToyMethodConfig c_;
+  int64_t dim_ = 0;
+  ToyAR stage1_{nullptr}, stage2_{nullptr};
+};
+
+class SmoothedArMethod : public PixelCnnMethod {
+ public:
+  std::string name() const override { return "smoothed-ar"; }
+  std::string help() const override {
+    return "distribution smoothing: an AR model of x + sigma z (MLP on mixtures, PixelCNN++ on images), then reverse "
+           "smoothing (single-step or a stage-2 AR model)";
+  }
+  std::vector<std::string> networks(const DataSource& source) const override {
+    return {source.images() ? "pixelcnnpp" : "toy-ar"};  // both stages
+  }
+  std::unique_ptr<ToyMethod> toy(const ToyMethodConfig& c) const override { return std::make_unique<SmoothedArToy>(c); }
+  int max_stage() const override { return 2; }
+  ImageModel build(const ImageTrainConfig& c, int64_t channels, int64_t) const override {
+    ImageModel m;
+    auto net = std::make_shared<PixelCNNppImpl>(pixelcnn_config(c, channels));
+    m.module = net;
+    m.generators.emplace_back("dropout", net->dropout_generator());
+    m.loss_unit = "bits/dim";
+    m.display_scale = 1.0 / std::log(2.0);
+    ObjectiveArgs a;
+    a.sigma = c.smoothing_sigma();
+    if (c.stage == 1) {
+      m.name = "pixelcnnpp";
+      a.log_prob = [net](const at::Tensor& x, const at::Tensor&) { return mix_logistic_log_prob(x, net->forward(x)); };
+      m.objective = objective_registry().get("smoothed-nll")(a);
+    } else {
+      m.name = "pixelcnnpp-" + c.conditioning;
+      a.target_noise = c.target_noise;
+      a.log_prob = [net](const at::Tensor& x, const at::Tensor& cond) {
+        return mix_logistic_log_prob(x, net->forward(x, cond));
+      };
+      m.objective = objective_registry().get("reverse-smoothing")(a);
+    }
+    return m;
+  }
+  void validate_for(const SamplingConfig& config, const LoadedModels& models) const override {
+    if (config.denoise == "conditional-ar" && !models.stage2)
+      throw ConfigError(
+          "flag --denoise: conditional-ar needs the stage-2 model p(x | x~); give --stage2-dir DIR (a folder of "
+          "`train --method smoothed-ar --stage 2`) or use --denoise single-step");
+  }
+  ImageSamples draw(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
+                    SamplingMonitor* monitor) const override {
+    const LoadedImageModel& m = models.main;
+    const int64_t c = m.channels, s = m.size;
+    ImageSamples out;
+    out.noisy = sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, true),
+                                  {}, {}, {}, stage_callback(monitor, "stage1"));
+    if (config.denoise == "single-step") {
+      out.samples = denoise_single_step(pixelcnn_score_fn(m.model, config.grad == "detached"), out.noisy,
+                                        m.config.smoothing_sigma(), gen, stage_callback(monitor, "single-step"));
+    } else {
+      out.samples = sample_pixelcnnpp(pixelcnn_of(models.stage2->model), n, c, s, s, gen,
+                                      pixelcnn_options(config, m.config.dataset, false), out.noisy, {}, {},
+                                      stage_callback(monitor, "stage2"));
+    }
+    return out;
+  }
+  // Stage 1 inpaints x~ given the smoothed known pixels, then the smoothing is reversed.
+  at::Tensor inpaint(const SamplingConfig& config, const LoadedModels& models, const at::Tensor& x0,
+                     const at::Tensor& known, at::Generator& gen, SamplingMonitor* monitor) const override {
+    const auto& m = models.main;
+    const int64_t n = x0.size(0), c = m.channels, s = m.size;
+    const at::Tensor known_mask = known.to(torch::kFloat32);
+    const double sigma = m.config.smoothing_sigma();
+    const at::Tensor known_noisy = perturb_ve(x0, sigma, gen).noisy;
+    const at::Tensor noisy =
+        sample_pixelcnnpp(pixelcnn_of(m.model), n, c, s, s, gen, pixelcnn_options(config, m.config.dataset, true), {},
+                          known_noisy, known_mask, stage_callback(monitor, "stage1"));
+    if (config.denoise == "single-step")
+      return denoise_single_step(pixelcnn_score_fn(m.model, config.grad == "detached"), noisy, sigma, gen,
+                                 stage_callback(monitor, "single-step"));
+    return sample_pixelcnnpp(pixelcnn_of(models.stage2->model), n, c, s, s, gen,
+                             pixelcnn_options(config, m.config.dataset, false), noisy, x0, known_mask,
+                             stage_callback(monitor, "stage2"));
+  }
+  nlohmann::json sampling_summary(const SamplingConfig& config) const override {
+    nlohmann::json j = {{"denoise", config.denoise}, {"note", kRasterNote}};
+    if (config.denoise == "single-step") j["grad"] = config.grad;
+    return j;
+  }
+  // ONE set of stage-1 draws x~, reversed by every chosen denoiser, one row each; the two-stage bound on test
+  // images when the stage-2 model is there.
+  void compare_rows(ImageCompareRows& r) const override {
+    const ImageCompareConfig& c = r.config;
+    const auto& device = r.device;
+    const auto& out = r.out;
+    const int64_t n = r.n;
+    const auto& train_metrics = r.train_metrics;
+    const auto& test_set = r.test_set;
+    auto& dir_of = r.dir_of;
+    auto& base_row = r.base_row;
+    auto& inpaint_row = r.inpaint_row;
+    auto& score_row = r.score_row;
+    auto& write_samples = r.write_grid;
+    const auto denoisers = c.denoiser_list();
+    const bool need_stage2 = std::find(denoisers.begin(), denoisers.end(), "conditional-ar") != denoisers.end();
+    LoadedModels models;
+    models.main = load_image_model(dir_of("smoothed-ar-stage1"), device);
+    if (need_stage2) models.stage2 = load_image_model(dir_of("smoothed-ar-stage2-stacked"), device);
+    const auto& m1 = models.main;
+    const double sigma = m1.config.smoothing_sigma();
+    // The stage-1 draws x~, shared by every reverse-smoothing row.
+    auto gen = make_generator(derive_seed(c.runtime.seed, "sample-smoothed-ar"), device);
+    SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / "smoothed-ar").string() : "",
+                            c.sampling.snapshots, !c.quiet);
+    auto t0 = Clock::now();
+    at::Tensor x_tilde;
+    {
+      torch::NoGradGuard ng;
+      x_tilde = sample_pixelcnnpp(pixelcnn_of(m1.model), n, m1.channels, m1.size, m1.size, gen,
+                                  pixelcnn_options(c.sampling, m1.config.dataset, /*continuous=*/true), {}, {}, {},
+                                  monitor.stage("stage1"));
+    }
+    const double stage1_s = seconds_since(t0);
+    write_samples((fs::path(out) / "samples-smoothed-ar-x-tilde.png").string(), x_tilde.cpu());
+    // Two-stage bound on test images (needs stage 2).
+    double bound_bits = NAN;
+    if (need_stage2 && c.bound_images > 0) {
+      auto bgen = make_generator(derive_seed(c.runtime.seed, "bound"), device);
+      const int64_t nb = std::min<int64_t>(c.bound_images, test_set.images.size(0));
+      double total = 0.0;
+      for (int64_t i = 0; i < nb; i += 50) {
+        const at::Tensor x = to_model_range(test_set.images.slice(0, i, std::min(nb, i + 50))).to(device);
+        total += two_stage_log_bound(m1, *models.stage2, x, bgen).sum().item<double>();
+      }
+      const int64_t dims = m1.channels * m1.size * m1.size;
+      // Continuous density on [-1, 1]; + log2(127.5) per dim converts to the 0..255 scale (bins of width 1).
+      bound_bits = -total / nb / (dims * std::log(2.0)) + std::log2(127.5);
+    }
+    for (const auto& d : denoisers) {
+      nlohmann::json row = base_row("smoothed-ar (" + d + ")", "smoothed-ar-stage1");
+      row["stage1_bits_per_dim_x_tilde"] = row["test_loss_final"];
+      row["test_loss_final"] = nullptr;
+      row["two_stage_bound_bits_per_dim"] = number(bound_bits);
+      if (d == "conditional-ar") {
+        row["stage2_params"] = train_metrics.at("smoothed-ar-stage2-stacked").value("params", 0);
+        row["stage2_train_s"] = train_metrics.at("smoothed-ar-stage2-stacked").value("train_s", 0.0);
+      }
+      SamplingConfig sc = c.sampling;
+      sc.denoise = d == "conditional-ar" ? "conditional-ar" : "single-step";
+      sc.grad = d == "single-step-full" ? "full" : "detached";
+      auto dgen = make_generator(derive_seed(c.runtime.seed, "denoise-" + d), device);
+      t0 = Clock::now();
+      at::Tensor x;
+      if (d == "conditional-ar") {
+        torch::NoGradGuard ng;
+        const auto& m2 = *models.stage2;
+        x = sample_pixelcnnpp(pixelcnn_of(m2.model), n, m2.channels, m2.size, m2.size, dgen,
+                              pixelcnn_options(sc, m2.config.dataset, /*continuous=*/false), x_tilde, {}, {},
+                              monitor.stage("stage2"));
+      } else {
+        x = denoise_single_step(pixelcnn_score_fn(m1.model, sc.grad == "detached"), x_tilde, sigma, dgen,
+                                monitor.stage("single-step"));
+      }
+      row["sample_s_per_image"] = (stage1_s + seconds_since(t0)) / static_cast<double>(n);
+      row["stage1_sample_s_per_image"] = stage1_s / static_cast<double>(n);
+      inpaint_row(row, dir_of("smoothed-ar-stage1"), need_stage2 ? dir_of("smoothed-ar-stage2-stacked") : "", sc,
+                  "smoothed-ar-" + d);
+      score_row(row, x, "smoothed-ar-" + d);
+    }
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<const Method> make_smoothed_ar_method() { return std::make_shared<SmoothedArMethod>(); }
+
+}  // namespace scorelab
