@@ -3,9 +3,11 @@
 // or by any score sampler on its VE-coordinate score (pc, ode, edm) through its model wrapper.
 #include <torch/torch.h>
 
+#include <chrono>
 #include <cmath>
 
 #include "core/noise.h"
+#include "eval/likelihood.h"
 #include "methods/method_parts.h"
 #include "models/toy_score.h"
 #include "models/unet.h"
@@ -66,12 +68,62 @@ class DdpmToy : public ToyMethod {
     s.note = sampler->describe() + (c_.score == "exact" ? ", exact eps" : "");
     return {s};
   }
-  nlohmann::json evaluate(const ToyData&, at::Generator&) override {
-    return {{"test_nll", nullptr}, {"sampler", sampler_}, {"beta_schedule", c_.beta_schedule}, {"score", c_.score}};
+  // The variational bound (all T terms or stratified; the Gaussian decoder on continuous data) and the
+  // probability-flow ODE likelihood, both on the standardised data and converted back: log p(x) =
+  // log p_std((x - m) / s) - D log s.
+  nlohmann::json evaluate(const ToyData& data, at::Generator& gen) override {
+    const at::Tensor x = (data.test - mean_) / scale_;
+    const double log_jac = static_cast<double>(dim_) * std::log(scale_);
+    LikelihoodConfig lc = c_.likelihood;
+    lc.variance = c_.sampling.variance;
+    // Bound.
+    auto t0 = std::chrono::steady_clock::now();
+    double nfe = 0;
+    const EpsVarFn net = eps_var_fn();
+    const at::Tensor bound = batched(x, lc.batch_size, [&](const at::Tensor& b, double& calls) {
+      const VlbResult r = ddpm_vlb(net, *betas_, b, /*discrete=*/false, lc, gen);
+      calls = r.nfe;
+      return r.nll_bound + log_jac;
+    }, &nfe);
+    const std::string bound_kind = "upper bound: DDPM variational bound (" +
+                                   (lc.vlb_strata > 0 ? std::to_string(lc.vlb_strata) + " strata" : std::string("all T terms")) +
+                                   ", " + lc.variance + " variance, Gaussian decoder)";
+    nlohmann::json vlb = likelihood_entry(bound_kind, bound, seconds_since(t0), nfe);
+    // ODE in the VE coordinates of the VP process; prior N(0, (1 + sigma_max^2) I) there (x_T ~ N(0, I)).
+    const ModelWrapper model = wrapper();
+    const double smin = model.process->sigma_min(), smax = model.process->sigma_max();
+    const PriorLogProb prior = gaussian_prior(1.0 + smax * smax);
+    t0 = std::chrono::steady_clock::now();
+    const at::Tensor log_p = batched(x, lc.batch_size, [&](const at::Tensor& b, double& calls) {
+      const LikelihoodResult r = ode_log_likelihood(model.score, smin, smax, prior, b, lc, gen);
+      calls = r.nfe;
+      return r.log_p - log_jac;
+    }, &nfe);
+    nlohmann::json ode = likelihood_entry("probability-flow ODE (" + lc.solver + ", " + lc.divergence + " divergence)",
+                                          -log_p, seconds_since(t0), nfe);
+    return {{"test_nll", vlb["nll"]}, {"test_nll_kind", bound_kind}, {"likelihoods", {{"bound", vlb}, {"ode", ode}}},
+            {"sampler", sampler_}, {"beta_schedule", c_.beta_schedule}, {"score", c_.score}};
   }
 
  private:
   ModelWrapper wrapper() const { return vp_eps_model(eps_fn(), betas_, "method ddpm"); }
+  // eps with a timestep per example (the bound draws them so): the network directly; the exact eps per timestep.
+  EpsVarFn eps_var_fn() const {
+    if (c_.score != "exact")
+      return [m = net_](const at::Tensor& x, const at::Tensor& t) mutable { return m->forward(x, t); };
+    return [eps = eps_fn()](const at::Tensor& x, const at::Tensor& t) {
+      const at::Tensor tc = t.cpu();
+      if (tc.min().item<int64_t>() == tc.max().item<int64_t>()) return eps(x, tc[0].item<int64_t>());
+      at::Tensor out = torch::empty_like(x);
+      const at::Tensor values = std::get<0>(at::_unique(tc));
+      for (int64_t i = 0; i < values.numel(); ++i) {
+        const int64_t v = values[i].item<int64_t>();
+        const at::Tensor idx = tc.eq(v).nonzero().flatten().to(x.device());
+        out.index_copy_(0, idx, eps(x.index_select(0, idx), v));
+      }
+      return out;
+    };
+  }
   EpsFn eps_fn() const {
     if (c_.score == "exact") {
       // eps*(x_t, t) = -sqrt(1 - abar_t) grad log q_t(x_t), q_t the mixture of sqrt(abar_t) x0 + sqrt(1 - abar_t) e

@@ -15,7 +15,6 @@ namespace scorelab::method_parts {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
 int64_t count_params(torch::nn::Module& m) {
   int64_t n = 0;
@@ -29,6 +28,34 @@ std::string ckpt(const std::string& dir, const std::string& name, const std::str
 
 }  // namespace
 
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+nlohmann::json likelihood_entry(const std::string& kind, const at::Tensor& nll, double seconds, double nfe,
+                                const nlohmann::json& extra) {
+  nlohmann::json j = nll_summary(nll);
+  j["kind"] = kind;
+  j["seconds"] = seconds;
+  j["nfe"] = nfe;
+  if (extra.is_object()) j.update(extra);
+  return j;
+}
+
+at::Tensor batched(const at::Tensor& x, int64_t batch, const std::function<at::Tensor(const at::Tensor&, double&)>& fn,
+                   double* nfe_mean) {
+  std::vector<at::Tensor> parts;
+  double weighted = 0.0;
+  for (int64_t i = 0; i < x.size(0); i += batch) {
+    const at::Tensor chunk = x.slice(0, i, std::min(x.size(0), i + batch));
+    double nfe = 0.0;
+    parts.push_back(fn(chunk, nfe));
+    weighted += nfe * static_cast<double>(chunk.size(0));
+  }
+  if (nfe_mean) *nfe_mean = weighted / static_cast<double>(std::max<int64_t>(1, x.size(0)));
+  return torch::cat(parts);
+}
+
 // ---- mixture data ------------------------------------------------------------------------------------------
 
 void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torch::nn::Module>& module,
@@ -41,6 +68,7 @@ void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torc
   fp["train"].erase("budget_minutes");
   fp.erase("sampling");
   fp.erase("sampler");
+  fp.erase("likelihood");
   fp["dataset"] = data.truth.describe();
   fp["objective"] = objective.name();
   const std::string fingerprint = fp.dump();

@@ -1,5 +1,6 @@
 // Building blocks the method files (ar.cpp, smoothed_ar.cpp, ncsn.cpp, ddpm.cpp) share; not for pipelines.
 #pragma once
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -28,6 +29,16 @@ ModelArgs toy_model_args(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim
 NamedSamples timed_sample(const std::string& name, const std::function<at::Tensor()>& fn);
 // Ancestral draws of the toy AR model (optionally conditioned on cond) through the autoregressive sampler.
 at::Tensor draw_ar(ToyAR& model, int64_t n, int64_t dim, const at::Tensor& cond, at::Generator& gen);
+
+// A test-set likelihood entry: {"kind", "nll" (nats per example, mean), "se" (standard error of the mean over
+// examples), "n", "seconds", "nfe" (function evaluations per example)} plus `extra`.
+nlohmann::json likelihood_entry(const std::string& kind, const at::Tensor& nll, double seconds, double nfe,
+                                const nlohmann::json& extra = nullptr);
+// fn over x in batches of `batch` rows, results concatenated (fn returns [rows]); nfe_mean gets the
+// row-weighted mean of the nfe each call reports through its second argument.
+at::Tensor batched(const at::Tensor& x, int64_t batch, const std::function<at::Tensor(const at::Tensor&, double&)>& fn,
+                   double* nfe_mean);
+double seconds_since(std::chrono::steady_clock::time_point t0);
 
 // ---- image data
 

@@ -16,6 +16,8 @@ ToyMethodConfig::ToyMethodConfig() {
   train.batch_size = 512;
   train.lr = 2e-3;
   train.lr_schedule = "cosine";
+  likelihood.divergence = "exact";  // D = 1 or 2: the exact trace costs D backward passes
+  likelihood.batch_size = 10000;
 }
 
 void ToyMethodConfig::add_options(po::options_description& desc) {
@@ -39,6 +41,7 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
         "on its log-density (mala); any of " + sampler_registry().known_list()).c_str());
   sampling.add_options(desc);
   train.add_options(desc);
+  likelihood.add_options(desc);
 }
 
 void ToyMethodConfig::validate() const {
@@ -60,6 +63,9 @@ void ToyMethodConfig::validate() const {
     throw ConfigError(flag_error("--sampler", sampler, "one of " + sampler_registry().known_list()));
   sampling.validate();
   train.validate();
+  LikelihoodConfig l = likelihood;
+  l.variance = sampling.variance;  // the bound's decoder variance is the sampler's --ddpm-variance
+  l.validate();
 }
 
 nlohmann::json ToyMethodConfig::to_json() const {
@@ -75,7 +81,8 @@ nlohmann::json ToyMethodConfig::to_json() const {
           {"train", {{"iters", train.iters}, {"batch_size", train.batch_size}, {"lr", train.lr},
                      {"lr_schedule", train.lr_schedule}, {"lr_decay", train.lr_decay}, {"ema", train.ema},
                      {"grad_clip", train.grad_clip}, {"budget_minutes", train.budget_minutes},
-                     {"checkpoint_every", train.checkpoint_every}}}};
+                     {"checkpoint_every", train.checkpoint_every}}},
+          {"likelihood", likelihood.to_json()}};
 }
 
 // What to_json wrote (the networks, objectives and training; the sampler is left at its default).

@@ -212,9 +212,10 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
         "bandwidths) against " << c.samples << " exact draws; `mode_tv`, the total-variation distance between "
         "recovered and true mode weights (nearest-mode assignment); `off_mode`, the fraction of samples beyond 3 "
         "std of every mode; `true_logp`, the mean true log-density of the samples; `test_nll`, the negative "
-        "log-likelihood of " << c.test_size << " held-out exact draws in nats per example where the method has "
-        "a likelihood (for smoothed-ar with the conditional-ar denoiser it is the two-stage variational upper "
-        "bound). The `reference` row scores a second set of exact draws: the floor every metric can reach "
+        "log-likelihood of " << c.test_size << " held-out exact draws in nats per example, of the method's kind: "
+        "exact for ar, the two-stage variational upper bound for smoothed-ar (conditional-ar denoiser), the "
+        "probability-flow ODE for ncsn, the DDPM variational upper bound for ddpm (its ODE estimate is in the "
+        "likelihood table below). The `reference` row scores a second set of exact draws: the floor every metric can reach "
         "(its test_nll is the true entropy).\n\n";
   std::vector<std::vector<std::string>> rows;
   auto add_row = [&](const std::string& name, const nlohmann::json& m) {
@@ -226,6 +227,21 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
   for (auto it = metrics["methods"].begin(); it != metrics["methods"].end(); ++it) add_row(it.key(), it.value());
   md << markdown_table({"method", "mmd2", "mode_tv", "off_mode", "true_logp", "test_nll", "train_s", "sample_s", "note"}, rows)
      << "\n";
+  {
+    // Every likelihood a method has, with its kind and cost (issue 12).
+    std::vector<std::vector<std::string>> lrows;
+    lrows.push_back({"reference (true entropy)", "exact", num(metrics["reference"], "test_nll"), "-", "-", "-"});
+    for (auto it = metrics["methods"].begin(); it != metrics["methods"].end(); ++it) {
+      if (!it.value().contains("likelihoods")) continue;
+      for (auto l = it.value()["likelihoods"].begin(); l != it.value()["likelihoods"].end(); ++l)
+        lrows.push_back({it.key(), l.value().value("kind", l.key()), num(l.value(), "nll"), num(l.value(), "se"),
+                         num(l.value(), "nfe"), num(l.value(), "seconds", 3)});
+    }
+    md << "Likelihoods of the " << c.test_size << " held-out draws, nats per example (`se`: standard error of the mean "
+          "over the draws; `nfe`: function evaluations per example; ODE: probability flow from sigma_min, where the "
+          "data are taken to be, to sigma_max; bounds are upper bounds on the NLL):\n\n"
+       << markdown_table({"method", "kind", "nll", "se", "nfe", "seconds"}, lrows) << "\n";
+  }
   for (auto it = metrics["methods"].begin(); it != metrics["methods"].end(); ++it)
     if (it.value().contains("stage1_nll"))
       md << "`" << it.key() << "`: stage-1 NLL of x~ = x + " << c.method.sigma << " z: "

@@ -15,6 +15,7 @@
 
 #include "core/registry.h"
 #include "data/mixture.h"
+#include "eval/likelihood.h"
 #include "samplers/registry.h"
 #include "train/trainer.h"
 
@@ -43,6 +44,7 @@ struct ToyMethodConfig {
   std::string sampler;  // --sampler
   SamplerConfig sampling;
   TrainConfig train;
+  LikelihoodConfig likelihood;  // test-set likelihoods of ncsn (ODE) and ddpm (bound and ODE); exact divergence
 
   ToyMethodConfig();
   void add_options(boost::program_options::options_description& desc);

@@ -45,6 +45,8 @@ nlohmann::json strip_timing(nlohmann::json j) {
     m.erase("sample_s");
     if (m.contains("training"))
       for (auto& [n, t] : m["training"].items()) t.erase("seconds");
+    if (m.contains("likelihoods"))
+      for (auto& [n, l] : m["likelihoods"].items()) l.erase("seconds");
   }
   return j;
 }
@@ -59,7 +61,22 @@ TEST(ToyLab, EveryMethodReportsEveryMetric) {
   }
   EXPECT_TRUE(metrics["methods"]["ar"]["test_nll"].is_number());
   EXPECT_TRUE(metrics["methods"]["smoothed-ar"]["test_nll"].is_number());
-  EXPECT_TRUE(metrics["methods"]["ncsn"]["test_nll"].is_null());
+  // Every method has a likelihood of a stated kind (issue 12): ddpm both its bound and the ODE.
+  EXPECT_TRUE(metrics["methods"]["ncsn"]["test_nll"].is_number());
+  EXPECT_TRUE(metrics["methods"]["ddpm"]["test_nll"].is_number());
+  for (const std::string m : {"ar", "smoothed-ar", "ncsn", "ddpm"}) {
+    ASSERT_TRUE(metrics["methods"][m].contains("likelihoods")) << m;
+    EXPECT_TRUE(metrics["methods"][m].contains("test_nll_kind")) << m;
+    for (auto& [kind, l] : metrics["methods"][m]["likelihoods"].items()) {
+      EXPECT_TRUE(l["nll"].is_number()) << m << " " << kind;
+      EXPECT_TRUE(l["se"].is_number()) << m << " " << kind;
+      EXPECT_GE(l["nfe"].get<double>(), 1.0) << m << " " << kind;
+      EXPECT_TRUE(l.contains("kind")) << m << " " << kind;
+    }
+  }
+  EXPECT_TRUE(metrics["methods"]["ddpm"]["likelihoods"].contains("bound"));
+  EXPECT_TRUE(metrics["methods"]["ddpm"]["likelihoods"].contains("ode"));
+  EXPECT_TRUE(metrics["methods"]["ncsn"]["likelihoods"].contains("ode"));
   EXPECT_TRUE(metrics["methods"].contains("smoothed-ar/single-step"));
   for (const std::string f : {"report.md", "metrics.json", "config.json"})
     EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(out) / f)) << f;
@@ -83,6 +100,9 @@ TEST(ToyLab, ExactScoreNcsnNeedsNoTraining) {
   c.method.score = "exact";
   auto m = run_toy_compare(c, fresh_dir("toy-exact"), "x");
   EXPECT_EQ(m["methods"]["ncsn"]["train_s"].get<double>(), 0.0);
+  // The ODE with the exact score and prior gives the exact model's likelihood: the true entropy of the test
+  // draws, up to the sigma_min = 0.01 smoothing of the data (mode std 0.05) and the solver tolerance.
+  EXPECT_NEAR(m["methods"]["ncsn"]["test_nll"].get<double>(), m["reference"]["test_nll"].get<double>(), 0.02);
 }
 
 TEST(ToyLabConfig, ValidationNamesTheFlag) {
