@@ -23,7 +23,7 @@ void LikelihoodConfig::add_options(po::options_description& desc) {
       ("lik-steps", po::value(&steps)->default_value(steps), "fixed-step solvers: steps in log sigma (rk45: first step 1/steps)")
       ("lik-rtol", po::value(&rtol)->default_value(rtol), "rk45 relative tolerance")
       ("lik-atol", po::value(&atol)->default_value(atol), "rk45 absolute tolerance")
-      ("divergence", po::value(&divergence)->default_value(divergence), "exact (D backward passes) | hutchinson (probes)")
+      ("divergence", po::value(&divergence)->default_value(divergence), "auto (exact for D <= 16, else hutchinson) | exact (D backward passes) | hutchinson (probes)")
       ("probe", po::value(&probe)->default_value(probe), "Hutchinson probes: rademacher | gaussian")
       ("probes", po::value(&probes)->default_value(probes), "Hutchinson probes per example (K >= 2 gives a standard error)")
       ("vlb-strata", po::value(&vlb_strata)->default_value(vlb_strata), "DDPM bound: 0 = all T terms, S = S strata, 2 timesteps each")
@@ -33,7 +33,7 @@ void LikelihoodConfig::add_options(po::options_description& desc) {
 
 void LikelihoodConfig::validate() const {
   require_one_of("--lik-solver", solver, {"euler", "heun", "rk4", "rk45"});
-  require_one_of("--divergence", divergence, {"exact", "hutchinson"});
+  require_one_of("--divergence", divergence, {"auto", "exact", "hutchinson"});
   require_one_of("--probe", probe, {"rademacher", "gaussian"});
   require_one_of("--ddpm-variance", variance, {"small", "large"});
   if (steps < 1) throw ConfigError(flag_error("--lik-steps", std::to_string(steps), "an integer >= 1"));
@@ -174,14 +174,19 @@ PriorLogProb gaussian_prior(double var, const at::Tensor& mean) {
   };
 }
 
+std::string divergence_label(const LikelihoodConfig& config, int64_t dims) {
+  if (config.divergence == "exact" || (config.divergence == "auto" && dims <= 16)) return "exact divergence";
+  return "Hutchinson, " + std::to_string(config.probes) + " " + config.probe + " probe" + (config.probes > 1 ? "s" : "");
+}
+
 LikelihoodResult ode_log_likelihood(const ScoreFn& score, double sigma_min, double sigma_max, const PriorLogProb& prior,
                                     const at::Tensor& x, const LikelihoodConfig& config, at::Generator& gen) {
-  config.validate();
+  config.validate();  // (divergence "auto" resolves below, once D is known)
   TORCH_CHECK(sigma_min > 0 && sigma_max > sigma_min, "ode likelihood: needs 0 < sigma_min < sigma_max, got ", sigma_min,
               ", ", sigma_max);
   const int64_t n = x.size(0);
   const int64_t d = x.numel() / n;
-  const bool exact = config.divergence == "exact";
+  const bool exact = config.divergence == "exact" || (config.divergence == "auto" && d <= 16);
   const int64_t k = exact ? 1 : config.probes;
   at::Tensor probes;
   if (!exact) {

@@ -47,7 +47,7 @@ struct LikelihoodConfig {
   std::string solver = "rk45";        // --lik-solver euler | heun | rk4 | rk45
   int64_t steps = 100;                // --lik-steps: fixed-step solvers' steps (rk45: its first step is 1/steps)
   double rtol = 1e-5, atol = 1e-5;    // --lik-rtol, --lik-atol (rk45)
-  std::string divergence = "hutchinson";  // --divergence exact | hutchinson
+  std::string divergence = "auto";    // --divergence auto (exact for D <= 16, else hutchinson) | exact | hutchinson
   std::string probe = "rademacher";   // --probe rademacher | gaussian
   int64_t probes = 1;                 // --probes K (Hutchinson)
   // vlb
@@ -83,6 +83,9 @@ struct LikelihoodResult {
   double nfe = 0;       // function (score) evaluations per example (the solver's, each with its divergence)
   double rejected = 0;  // rk45's rejected steps
 };
+
+// "exact divergence" or "Hutchinson, K rademacher probes" for data of `dims` dimensions (auto resolved).
+std::string divergence_label(const LikelihoodConfig& config, int64_t dims);
 
 // The probability-flow ODE log-likelihood of x [N, ...] (VE coordinates) under the score model `score`
 // whose levels run from sigma_min to sigma_max, with prior log-density `prior` at sigma_max.

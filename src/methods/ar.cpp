@@ -111,6 +111,15 @@ class ArMethod : public PixelCnnMethod {
   nlohmann::json sampling_summary(const SamplingConfig&) const override {
     return {{"sampler", ""}, {"note", kRasterNote}};
   }
+  std::vector<std::string> likelihood_kinds() const override { return {"exact"}; }
+  ImageLikelihood image_likelihood(const std::string& kind, const LoadedModels& models, const at::Tensor& x,
+                                   const LikelihoodConfig& config, at::Generator& gen) const override {
+    if (kind != "exact") return Method::image_likelihood(kind, models, x, config, gen);
+    torch::NoGradGuard ng;
+    auto& net = pixelcnn_of(models.main.model);
+    return {bits_per_dim(discretized_mix_logistic_log_prob(x, net.forward(x)), x[0].numel()),
+            "exact (discretized logistic mixture)", 1};
+  }
 };
 
 }  // namespace

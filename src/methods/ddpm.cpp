@@ -99,7 +99,7 @@ class DdpmToy : public ToyMethod {
       calls = r.nfe;
       return r.log_p - log_jac;
     }, &nfe);
-    nlohmann::json ode = likelihood_entry("probability-flow ODE (" + lc.solver + ", " + lc.divergence + " divergence)",
+    nlohmann::json ode = likelihood_entry("probability-flow ODE (" + lc.solver + ", " + divergence_label(lc, dim_) + ")",
                                           -log_p, seconds_since(t0), nfe);
     return {{"test_nll", vlb["nll"]}, {"test_nll_kind", bound_kind}, {"likelihoods", {{"bound", vlb}, {"ode", ode}}},
             {"sampler", sampler_}, {"beta_schedule", c_.beta_schedule}, {"score", c_.score}};
@@ -195,6 +195,35 @@ class DdpmMethod : public ScoreMethod {
   std::vector<std::string> offered() const override { return offered_by(Parameterisation::VpEps); }
   SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model) const override {
     return vp_eps_model(ddpm_eps_fn(model.model, model.channels), model.model.betas, "method ddpm").args(config.sampling);
+  }
+  std::vector<std::string> likelihood_kinds() const override { return {"bound", "ode"}; }
+  // bound: the variational bound with the discretized Gaussian decoder (bits of the 8-bit data directly);
+  // ode: the probability flow of the dequantized images in the VE coordinates, prior N(0, (1 + sigma_max^2) I).
+  ImageLikelihood image_likelihood(const std::string& kind, const LoadedModels& models, const at::Tensor& x,
+                                   const LikelihoodConfig& config, at::Generator& gen) const override {
+    const int64_t dims = x[0].numel();
+    const double per_dim = static_cast<double>(dims) * std::log(2.0);
+    const LoadedImageModel& m = models.main;
+    if (kind == "bound") {
+      auto net = std::dynamic_pointer_cast<UNetImpl>(m.model.module);
+      if (!net) throw std::logic_error("ddpm bound: model '" + m.model.name + "' is not a U-Net");
+      const EpsVarFn eps_var = [net](const at::Tensor& xt, const at::Tensor& t) { return net->forward(xt, t); };
+      const VlbResult r = ddpm_vlb(eps_var, *m.model.betas, x, /*discrete=*/true, config, gen);
+      const std::string terms = config.vlb_strata > 0 ? std::to_string(config.vlb_strata) + " strata" : "all T terms";
+      return {r.nll_bound.to(torch::kFloat64) / per_dim,
+              "upper bound: DDPM variational bound (" + terms + ", " +
+                  (m.config.hybrid ? std::string("learned") : config.variance) + " variance, discretized decoder)",
+              r.nfe};
+    }
+    if (kind == "ode") {
+      const ModelWrapper w = vp_eps_model(ddpm_eps_fn(m.model, m.channels), m.model.betas, "method ddpm");
+      const double smin = w.process->sigma_min(), smax = w.process->sigma_max();
+      const LikelihoodResult r =
+          ode_log_likelihood(w.score, smin, smax, gaussian_prior(1.0 + smax * smax), dequantize(x, gen), config, gen);
+      return {-r.log_p / per_dim + std::log2(127.5),
+              "probability-flow ODE (" + config.solver + ", " + divergence_label(config, dims) + ", dequantized)", r.nfe};
+    }
+    return Method::image_likelihood(kind, models, x, config, gen);
   }
 };
 

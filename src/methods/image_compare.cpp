@@ -139,6 +139,8 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
       ("classifier-epochs", po::value(&classifier_epochs)->default_value(classifier_epochs),
        "epochs when the classifier is trained (0: the dataset's default: mnist 3, fashion-mnist 10, cifar10 10)")
       ("bound-images", po::value(&bound_images)->default_value(bound_images), "test images for the smoothed-ar two-stage bound")
+      ("likelihood-images", po::value(&likelihood_images)->default_value(likelihood_images),
+       "test images for each row's likelihoods (ar exact, ncsn ODE, ddpm bound and ODE; 0: none)")
       ("neighbours", po::value(&neighbours)->default_value(neighbours), "samples shown with their nearest training images (0: none)")
       ("inpaint-images", po::value(&inpaint_images)->default_value(inpaint_images), "test images to inpaint per method (0: none)")
       ("inpaint-samples", po::value(&inpaint_samples)->default_value(inpaint_samples), "completions per inpainted image")
@@ -152,6 +154,7 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
   po::options_description s("Samplers");
   sampling.sampling.add_options(s);
   desc.add(s);
+  likelihood.add_options(desc);
   po::options_description r("Run");
   runtime.add_options(r);
   desc.add(r);
@@ -190,6 +193,9 @@ void ImageCompareConfig::validate() const {
     throw ConfigError(
         flag_error("--classifier-epochs", std::to_string(classifier_epochs), "an integer >= 0 (0: the dataset's default)"));
   if (bound_images < 0) throw ConfigError(flag_error("--bound-images", std::to_string(bound_images), "an integer >= 0"));
+  if (likelihood_images < 0)
+    throw ConfigError(flag_error("--likelihood-images", std::to_string(likelihood_images), "an integer >= 0"));
+  likelihood.validate();
   if (neighbours < 0) throw ConfigError(flag_error("--neighbours", std::to_string(neighbours), "an integer >= 0"));
   if (inpaint_images < 0)
     throw ConfigError(flag_error("--inpaint-images", std::to_string(inpaint_images), "an integer >= 0"));
@@ -207,7 +213,8 @@ nlohmann::json ImageCompareConfig::to_json() const {
   return {{"methods", method_list()}, {"dataset", dataset}, {"preset", preset}, {"iters", iters},
           {"budget_minutes", budget_minutes}, {"batch_size", batch_size}, {"samples", samples},
           {"denoisers", denoiser_list()}, {"from_checkpoints", from_checkpoints}, {"classifier", classifier},
-          {"bound_images", bound_images}, {"inpaint_images", inpaint_images}, {"inpaint_samples", inpaint_samples},
+          {"bound_images", bound_images}, {"likelihood_images", likelihood_images}, {"likelihood", likelihood.to_json()},
+          {"inpaint_images", inpaint_images}, {"inpaint_samples", inpaint_samples},
           {"mask", mask.to_json()}, {"sampling", sampling.to_json()}, {"seed", runtime.seed},
           {"threads", runtime.threads}, {"device", runtime.device}};
 }
@@ -249,6 +256,34 @@ void Method::compare_rows(ImageCompareRows& r) const {
                           c.sampling.snapshots, !c.quiet);
   ImageSamples s = draw_samples(sc, models, n, gen, &monitor);
   row["sample_s_per_image"] = s.seconds / static_cast<double>(n);
+  // Its own likelihoods on the first --likelihood-images test images, in bits/dim (issue 12).
+  if (c.likelihood_images > 0 && !likelihood_kinds().empty()) {
+    LikelihoodConfig lc = c.likelihood;
+    lc.variance = c.sampling.sampling.variance;
+    const int64_t nl = std::min<int64_t>(c.likelihood_images, r.test_set.images.size(0));
+    auto lgen = make_generator(derive_seed(c.runtime.seed, "likelihood-" + method), device);
+    row["likelihoods"] = nlohmann::json::object();
+    for (const auto& kind : likelihood_kinds()) {
+      const auto t0 = std::chrono::steady_clock::now();
+      std::vector<at::Tensor> parts;
+      double nfe = 0.0;
+      std::string label;
+      for (int64_t i = 0; i < nl; i += lc.batch_size) {
+        const at::Tensor x = to_model_range(r.test_set.images.slice(0, i, std::min(nl, i + lc.batch_size))).to(device);
+        const ImageLikelihood l = image_likelihood(kind, models, x, lc, lgen);
+        parts.push_back(l.bits_per_dim.to(torch::kCPU, torch::kFloat64));
+        nfe += l.nfe * static_cast<double>(x.size(0));
+        label = l.label;
+      }
+      nlohmann::json e = nll_summary(torch::cat(parts));
+      e["bits_per_dim"] = e["nll"];
+      e.erase("nll");
+      e["kind"] = label;
+      e["nfe"] = nfe / static_cast<double>(nl);
+      e["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      row["likelihoods"][kind] = e;
+    }
+  }
   r.inpaint_row(row, r.dir_of(method), "", sc, method);
   r.score_row(row, s.samples, method);
 }
@@ -361,6 +396,12 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
     if (floor.is_null()) floor = q["floor"];
     std::string bits = "-";
     if (r.contains("bits_per_dim")) bits = fmt_or_dash(r["bits_per_dim"]) + " (exact, discretized)";
+    if (r.contains("likelihoods") && !r.contains("bits_per_dim")) {
+      bits.clear();
+      for (auto l = r["likelihoods"].begin(); l != r["likelihoods"].end(); ++l)
+        bits += (bits.empty() ? "" : "; ") + l.key() + " " + fmt_or_dash(l.value()["bits_per_dim"]) + " +- " +
+                fmt_or_dash(l.value()["se"], 2);
+    }
     if (r.contains("stage1_bits_per_dim_x_tilde"))
       bits = fmt_or_dash(r["stage1_bits_per_dim_x_tilde"]) + " (x~, stage 1); bound " +
              fmt_or_dash(r["two_stage_bound_bits_per_dim"]);

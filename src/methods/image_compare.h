@@ -27,6 +27,7 @@
 
 #include "core/runtime.h"
 #include "data/datasets.h"
+#include "eval/likelihood.h"
 #include "methods/image_sampling.h"
 #include "methods/inpaint.h"
 
@@ -46,6 +47,8 @@ struct ImageCompareConfig {
   std::string classifier;               // --classifier FILE (default: the cached classifier of the dataset)
   int64_t classifier_epochs = 0;        // --classifier-epochs (only when trained; 0: default_classifier_epochs)
   int64_t bound_images = 500;           // --bound-images: test images for the two-stage bound
+  int64_t likelihood_images = 100;      // --likelihood-images: test images for each method's own likelihoods (0: none)
+  LikelihoodConfig likelihood;          // --lik-solver, --divergence, --probes, --vlb-strata ...
   int64_t neighbours = 8;               // --neighbours: samples shown with their nearest training images
   int64_t inpaint_images = 6;           // --inpaint-images (0: no inpainting)
   int64_t inpaint_samples = 1;          // --inpaint-samples completions per image

@@ -40,6 +40,14 @@ SamplerArgs Method::sampler_args(const SamplingConfig&, const LoadedImageModel&)
   throw ConfigError("method " + name() + " has no score sampler; it draws pixel by pixel");
 }
 
+ImageLikelihood Method::image_likelihood(const std::string& kind, const LoadedModels&, const at::Tensor&,
+                                        const LikelihoodConfig&, at::Generator&) const {
+  std::string kinds;
+  for (const auto& k : likelihood_kinds()) kinds += (kinds.empty() ? "" : ", ") + k;
+  throw ConfigError(flag_error("--likelihood", kind, kinds.empty() ? "nothing: method " + name() + " has no likelihood"
+                                                                    : "one of " + kinds + " for method " + name()));
+}
+
 // The toy lab's view of the same list: name -> the method's session on mixture data.
 const ToyMethodRegistry& toy_method_registry() {
   static const ToyMethodRegistry reg = [] {

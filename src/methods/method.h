@@ -22,6 +22,14 @@
 namespace scorelab {
 
 struct ImageCompareRows;  // image_compare.h
+struct LikelihoodConfig;  // eval/likelihood.h
+
+// Per-image test likelihood in bits/dim on the 8-bit scale (eval/likelihood.h's conventions).
+struct ImageLikelihood {
+  at::Tensor bits_per_dim;  // [N]
+  std::string label;        // what it is: "exact (discretized)", "upper bound ...", "probability-flow ODE ..."
+  double nfe = 0;           // network evaluations per image
+};
 
 class Method {
  public:
@@ -68,6 +76,11 @@ class Method {
                              const at::Tensor& known, at::Generator& gen, SamplingMonitor* monitor) const = 0;
   // metrics.json keys that say how it sampled (sampler, or denoise / grad) and its caveats ("note").
   virtual nlohmann::json sampling_summary(const SamplingConfig& config) const = 0;
+  // The likelihoods it has on images ("exact", "bound", "ode"), and one of them for images x [N, C, H, W]
+  // (model scale) with the loaded models (smoothed-ar's bound needs the stage-2 model).
+  virtual std::vector<std::string> likelihood_kinds() const { return {}; }
+  virtual ImageLikelihood image_likelihood(const std::string& kind, const LoadedModels& models, const at::Tensor& x,
+                                           const LikelihoodConfig& config, at::Generator& gen) const;
   // The models `compare` trains for it (labels of ImageCompareConfig's model folders; see image_compare.h)
   // and its rows of the comparison: one row by default (draw_samples), smoothed-ar one per denoiser.
   virtual void compare_rows(ImageCompareRows& rows) const;

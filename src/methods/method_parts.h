@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "eval/likelihood.h"
 #include "methods/method.h"
 #include "models/registry.h"
 #include "models/toy_ar.h"

@@ -66,8 +66,8 @@ class NcsnToy : public ToyMethod {
       calls = r.nfe;
       return r.log_p;
     }, &nfe);
-    const std::string kind = "probability-flow ODE (" + c_.likelihood.solver + ", " + c_.likelihood.divergence +
-                             " divergence" + (exact ? ", exact score and prior" : "") + ")";
+    const std::string kind = "probability-flow ODE (" + c_.likelihood.solver + ", " +
+                             divergence_label(c_.likelihood, dim_) + (exact ? ", exact score and prior" : "") + ")";
     nlohmann::json ode = likelihood_entry(kind, -log_p, seconds_since(t0), nfe);
     return {{"test_nll", ode["nll"]}, {"test_nll_kind", kind}, {"likelihoods", {{"ode", ode}}},
             {"sampler", sampler_}, {"score", c_.score}, {"sigma_max", smax}, {"sigma_min", smin}};
@@ -143,6 +143,22 @@ class NcsnMethod : public ScoreMethod {
     return args;
   }
   ImageDataTransform data_transform() const override { return {2.0, -1.0}; }  // NCSN samples on [0, 1]
+  std::vector<std::string> likelihood_kinds() const override { return {"ode"}; }
+  // The ODE on NCSN's [0, 1] scale z = (y + 1) / 2 of the dequantized images y; prior N(0, sigma_max^2 I)
+  // (score_sde's VE convention); log p_y = log p_z - D log 2.
+  ImageLikelihood image_likelihood(const std::string& kind, const LoadedModels& models, const at::Tensor& x,
+                                   const LikelihoodConfig& config, at::Generator& gen) const override {
+    if (kind != "ode") return Method::image_likelihood(kind, models, x, config, gen);
+    const auto& sig = models.main.model.sigmas->sigmas();
+    const double smax = sig.front(), smin = sig.back();
+    const int64_t dims = x[0].numel();
+    const at::Tensor z = (dequantize(x, gen) + 1) * 0.5;
+    const LikelihoodResult r =
+        ode_log_likelihood(ncsn_score_fn(models.main.model), smin, smax, gaussian_prior(smax * smax), z, config, gen);
+    const at::Tensor nats = -(r.log_p - static_cast<double>(dims) * std::log(2.0));
+    at::Tensor bpd = nats / (static_cast<double>(dims) * std::log(2.0)) + std::log2(127.5);
+    return {bpd, "probability-flow ODE (" + config.solver + ", " + divergence_label(config, dims) + ", dequantized)", r.nfe};
+  }
 };
 
 }  // namespace

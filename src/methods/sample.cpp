@@ -20,6 +20,7 @@
 #include "eval/plot.h"
 #include "toy/toy_metrics.h"
 #include "methods/toy_method.h"
+#include "methods/toy_train.h"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -137,35 +138,9 @@ nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const s
   auto batch_path = [&](int64_t k) { return (fs::path(out) / "tensors" / numbered("batch-", k, 5, ".pt")).string(); };
 
   if (toy) {
-    // Rebuild the method from its config and load its checkpoints (copied: the model folder is never written).
-    ToyMethodConfig mc = ToyMethodConfig::from_json(model_config);
-    // The sampler and its knobs are the user's; everything else (the grad of smoothed-ar's single step
-    // included) is part of the checkpoint's fingerprint and stays as trained.
-    mc.sampler = c.sampling.sampler;
-    mc.sampling = c.sampling.sampling;
-    mc.train.resume = true;
-    mc.train.quiet = true;
-    mc.validate();
-    const fs::path ckpts = fs::path(out) / "checkpoints";
-    fs::create_directories(ckpts);
-    int copied = 0;
-    for (const auto& e : fs::directory_iterator(root))
-      if (e.path().extension() == ".ckpt") {
-        fs::copy_file(e.path(), ckpts / e.path().filename(), fs::copy_options::overwrite_existing);
-        ++copied;
-      }
-    if (copied == 0) throw DataError("'" + c.model_dir + "' holds no .ckpt checkpoint of a toy model; train it again");
-    const GaussianMixture truth = make_toy_dataset(dataset);
-    const uint64_t seed = model_config.value("seed", uint64_t{0});
-    ToyData data = make_toy_data(truth, seed, 1000);
-    seed_module_init(derive_seed(seed, "init/" + config["method"].get<std::string>()));
-    auto method = toy_method_registry().get(config["method"])(mc);
-    auto train_gen = make_generator(derive_seed(seed, "train/" + config["method"].get<std::string>()));
-    method->train(data, train_gen, ckpts.string());
-    for (const auto& [label, info] : method->train_info.items())
-      if (info.value("iters", int64_t{0}) < mc.train.iters || !info.value("resumed", false))
-        throw DataError("the checkpoint of '" + label + "' in '" + c.model_dir +
-                        "' is not a finished training run of its config.json; finish it with `train ... --resume`");
+    LoadedToyModel loaded = load_toy_model(c.model_dir, (fs::path(out) / "checkpoints").string(), c.sampling, 1000);
+    const GaussianMixture& truth = loaded.data.truth;
+    auto& method = loaded.method;
     std::ofstream csv((fs::path(out) / "samples.csv").string());
     at::Tensor first;
     for (int64_t k = 0; k < batches.count; ++k) {

@@ -189,6 +189,19 @@ class SmoothedArMethod : public PixelCnnMethod {
     if (config.denoise == "single-step") j["grad"] = config.grad;
     return j;
   }
+  std::vector<std::string> likelihood_kinds() const override { return {"bound"}; }
+  ImageLikelihood image_likelihood(const std::string& kind, const LoadedModels& models, const at::Tensor& x,
+                                   const LikelihoodConfig& config, at::Generator& gen) const override {
+    if (kind != "bound") return Method::image_likelihood(kind, models, x, config, gen);
+    if (!models.stage2)
+      throw ConfigError("flag --stage2-dir: the two-stage bound of smoothed-ar needs the stage-2 model p(x | x~); give "
+                        "--stage2-dir DIR (a `train --method smoothed-ar --stage 2` folder)");
+    const int64_t dims = x[0].numel();
+    // Continuous densities on [-1, 1] at the pixel values; + log2(127.5) per dim: bins of width 2/255.
+    const at::Tensor nats = -two_stage_log_bound(models.main, *models.stage2, x, gen).to(torch::kFloat64);
+    return {nats / (static_cast<double>(dims) * std::log(2.0)) + std::log2(127.5),
+            "upper bound: two-stage variational bound (one x~ per image)", 2};
+  }
   // ONE set of stage-1 draws x~, reversed by every chosen denoiser, one row each; the two-stage bound on test
   // images when the stage-2 model is there.
   void compare_rows(ImageCompareRows& r) const override {

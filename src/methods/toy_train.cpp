@@ -7,6 +7,8 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/params_io.h"
+#include "core/runtime.h"
+#include "methods/toy_lab.h"
 #include "toy/toy.h"
 #include "methods/toy_train.h"
 
@@ -16,6 +18,46 @@ namespace fs = std::filesystem;
 namespace po = boost::program_options;
 
 namespace scorelab {
+
+LoadedToyModel load_toy_model(const std::string& model_dir, const std::string& work_dir, const SamplingConfig& sampling,
+                              int64_t test_size, const LikelihoodConfig* likelihood) {
+  const fs::path root(model_dir);
+  nlohmann::json config = read_json((root / "config.json").string());
+  const std::string name = config.value("method", "");
+  const std::string dataset = config.value("dataset", "");
+  ToyMethodConfig mc = ToyMethodConfig::from_json(config);
+  // The sampler and its knobs are the user's; everything else (the grad of smoothed-ar's single step
+  // included) is part of the checkpoint's fingerprint and stays as trained.
+  mc.sampler = sampling.sampler;
+  mc.sampling = sampling.sampling;
+  if (likelihood) {
+    mc.likelihood = *likelihood;
+    mc.sampling.variance = likelihood->variance;  // the bound's decoder variance
+  }
+  mc.train.resume = true;
+  mc.train.quiet = true;
+  mc.validate();
+  const fs::path ckpts(work_dir);
+  fs::create_directories(ckpts);
+  int copied = 0;
+  for (const auto& e : fs::directory_iterator(root))
+    if (e.path().extension() == ".ckpt") {
+      fs::copy_file(e.path(), ckpts / e.path().filename(), fs::copy_options::overwrite_existing);
+      ++copied;
+    }
+  if (copied == 0) throw DataError("'" + model_dir + "' holds no .ckpt checkpoint of a toy model; train it again");
+  const uint64_t seed = config.value("seed", uint64_t{0});
+  ToyData data = make_toy_data(make_toy_dataset(dataset), seed, test_size);
+  seed_module_init(derive_seed(seed, "init/" + name));
+  auto method = toy_method_registry().get(name)(mc);
+  auto train_gen = make_generator(derive_seed(seed, "train/" + name));
+  method->train(data, train_gen, ckpts.string());
+  for (const auto& [label, info] : method->train_info.items())
+    if (info.value("iters", int64_t{0}) < mc.train.iters || !info.value("resumed", false))
+      throw DataError("the checkpoint of '" + label + "' in '" + model_dir +
+                      "' is not a finished training run of its config.json; finish it with `train ... --resume`");
+  return LoadedToyModel{std::move(config), name, std::move(mc), std::move(data), std::move(method)};
+}
 
 nlohmann::json run_toy_train(const ImageTrainConfig& c, const po::variables_map& vm, const std::string& out,
                              const std::string& command) {

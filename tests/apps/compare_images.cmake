@@ -6,7 +6,8 @@ add_test(NAME app.compare_images.data COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR
 set_tests_properties(app.compare_images.data PROPERTIES FIXTURES_SETUP compare_images_data)
 set(CI_TINY ${CMAKE_BINARY_DIR}/apps/compare --dataset mnist --data-dir ${CI_DATA} --preset tiny --iters 2 --samples 4
     --classifier ${CI_DIR}/classifier.pt --classifier-epochs 1 --bound-images 8 --neighbours 2 --inpaint-images 2
-    --steps-per-level 2 --sampler ddim --steps 3 --threads 1 --quiet)
+    --steps-per-level 2 --sampler ddim --steps 3 --threads 1 --quiet --likelihood-images 2 --vlb-strata 3 --lik-rtol 1e-2
+    --lik-atol 1e-2)
 add_test(NAME app.compare_images.all COMMAND ${CI_TINY} --method all --out ${CI_DIR}/all)
 set_tests_properties(app.compare_images.all PROPERTIES FIXTURES_REQUIRED compare_images_data
                      FIXTURES_SETUP compare_images_all PASS_REGULAR_EXPRESSION "report: .*/report.md")
@@ -16,7 +17,7 @@ set_tests_properties(app.compare_images.from_checkpoints PROPERTIES FIXTURES_REQ
 # One --sampler for every score row where it fits (issue 11): edm runs on the NCSN and the DDPM nets.
 add_test(NAME app.compare_images.sampler_edm COMMAND ${CMAKE_BINARY_DIR}/apps/compare --dataset mnist --data-dir ${CI_DATA}
          --preset tiny --samples 4 --classifier ${CI_DIR}/classifier.pt --bound-images 8 --neighbours 2 --inpaint-images 1
-         --sampler edm --steps 3 --threads 1 --quiet --method ncsn,ddpm --from-checkpoints ${CI_DIR}/all/checkpoints
+         --sampler edm --steps 3 --threads 1 --quiet --likelihood-images 0 --method ncsn,ddpm --from-checkpoints ${CI_DIR}/all/checkpoints
          --out ${CI_DIR}/edm)
 set_tests_properties(app.compare_images.sampler_edm PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
                      PASS_REGULAR_EXPRESSION "report: .*/report.md")
@@ -58,3 +59,22 @@ set_tests_properties(bad.sample.mala_on_score_model PROPERTIES FIXTURES_REQUIRED
 add_test(NAME rel.determinism_sample COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/determinism.sh ${CI_DIR}/det-sample
          -- ${SAMPLE} --model-dir ${CI_DIR}/all/checkpoints/ddpm --sampler pc)
 set_tests_properties(rel.determinism_sample PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")
+# evaluate (issue 12): every image method's likelihood kinds on the tiny models (2 test images, loose ODE
+# tolerances, a stratified bound), in bits/dim.
+set(EVAL ${CMAKE_BINARY_DIR}/apps/evaluate --images 2 --data-dir ${CI_DATA} --threads 1 --lik-rtol 1e-2 --lik-atol 1e-2
+    --vlb-strata 3)
+set(CKPT ${CI_DIR}/all/checkpoints)
+foreach(spec "ar;exact;" "ncsn;ode;" "ddpm;bound;" "ddpm;ode;"
+        "smoothed-ar-stage1;bound;--stage2-dir;${CI_DIR}/all/checkpoints/smoothed-ar-stage2-stacked")
+  list(GET spec 0 model)
+  list(GET spec 1 kind)
+  list(SUBLIST spec 2 -1 extra)
+  add_test(NAME app.evaluate.mnist_${model}_${kind} COMMAND ${EVAL} --model-dir ${CKPT}/${model} ${extra} --likelihood ${kind}
+           --out ${CI_DIR}/eval-${model}-${kind})
+  set_tests_properties(app.evaluate.mnist_${model}_${kind} PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                       PASS_REGULAR_EXPRESSION "bits/dim on the 8-bit scale")
+endforeach()
+add_test(NAME bad.evaluate_bound_without_stage2 COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --stage2-dir: the two-stage bound of smoothed-ar needs the stage-2 model" ${EVAL}
+         --model-dir ${CKPT}/smoothed-ar-stage1 --out ${CI_DIR}/eval-bad)
+set_tests_properties(bad.evaluate_bound_without_stage2 PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")

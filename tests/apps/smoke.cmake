@@ -122,6 +122,21 @@ endforeach()
 add_test(NAME app.sample.toy_ar_mala COMMAND ${TOY_SAMPLE} --model-dir ${SMOKE_DIR}/toy-ar --sampler mala --step-size 0.01
          --out ${SMOKE_DIR}/toy-ar-mala)
 set_tests_properties(app.sample.toy_ar_mala PROPERTIES FIXTURES_REQUIRED toy_ar PASS_REGULAR_EXPRESSION "50 samples")
+# evaluate (issue 12): the likelihood of toy model folders, and a kind the method does not have.
+add_test(NAME app.evaluate.toy_ar COMMAND ${APPS}/evaluate --model-dir ${SMOKE_DIR}/toy-ar --test-size 200 --threads 1
+         --out ${SMOKE_DIR}/eval-ar)
+set_tests_properties(app.evaluate.toy_ar PROPERTIES FIXTURES_REQUIRED toy_ar PASS_REGULAR_EXPRESSION "ar: exact: .* nats per example")
+add_test(NAME app.evaluate.toy_ncsn_ode COMMAND ${APPS}/evaluate --model-dir ${SMOKE_DIR}/toy-ncsn --likelihood ode
+         --test-size 200 --lik-rtol 1e-3 --lik-atol 1e-3 --threads 1 --out ${SMOKE_DIR}/eval-ncsn)
+set_tests_properties(app.evaluate.toy_ncsn_ode PROPERTIES FIXTURES_REQUIRED toy_ncsn
+                     PASS_REGULAR_EXPRESSION "probability-flow ODE .*exact divergence.* nats per example")
+add_test(NAME bad.evaluate_missing_kind COMMAND ${EXPECT} 2 "flag --likelihood: got 'bound'; expected one of ode" ${APPS}/evaluate
+         --model-dir ${SMOKE_DIR}/toy-ncsn --likelihood bound --test-size 200 --out ${SMOKE_DIR}/eval-bad)
+set_tests_properties(bad.evaluate_missing_kind PROPERTIES FIXTURES_REQUIRED toy_ncsn)
+add_test(NAME bad.evaluate_unknown_kind COMMAND ${EXPECT} 2 "flag --likelihood: got 'elbo'; expected one of exact, bound, ode"
+         ${APPS}/evaluate --model-dir ${SMOKE_DIR}/toy-ncsn --likelihood elbo --out ${SMOKE_DIR}/eval-bad)
+add_test(NAME app.evaluate.help COMMAND ${APPS}/evaluate --help)
+set_tests_properties(app.evaluate.help PROPERTIES PASS_REGULAR_EXPRESSION "Usage: evaluate")
 add_test(NAME app.sample.help COMMAND ${APPS}/sample --help)
 set_tests_properties(app.sample.help PROPERTIES PASS_REGULAR_EXPRESSION "Usage: sample")
 add_test(NAME bad.sample_missing_model COMMAND ${EXPECT} 3 "model folder '.*no-model' does not exist" ${TOY_SAMPLE}
