@@ -221,7 +221,7 @@ class DdpmMethod : public ScoreMethod {
       const LikelihoodResult r =
           ode_log_likelihood(w.score, smin, smax, gaussian_prior(1.0 + smax * smax), dequantize(x, gen), config, gen);
       return {-r.log_p / per_dim + std::log2(127.5),
-              "probability-flow ODE (" + config.solver + ", " + divergence_label(config, dims) + ", dequantized)", r.nfe};
+              "probability-flow ODE (" + config.solver + ", " + divergence_label(config, dims) + ", dequantized)", r.nfe, true};
     }
     return Method::image_likelihood(kind, models, x, config, gen);
   }

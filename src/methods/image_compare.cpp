@@ -233,6 +233,8 @@ at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImage
   return smoothing_log_bound(log_p1, log_p2, x, x_tilde, sigma);
 }
 
+static int64_t x0_dims(const ImageDataset& d) { return d.images[0].numel(); }
+
 // One row: the method's samples with its default sampler (or --sampler where it fits), inpainting, quality.
 void Method::compare_rows(ImageCompareRows& r) const {
   const ImageCompareConfig& c = r.config;
@@ -268,14 +270,20 @@ void Method::compare_rows(ImageCompareRows& r) const {
       std::vector<at::Tensor> parts;
       double nfe = 0.0;
       std::string label;
+      bool continuous = false;
       for (int64_t i = 0; i < nl; i += lc.batch_size) {
         const at::Tensor x = to_model_range(r.test_set.images.slice(0, i, std::min(nl, i + lc.batch_size))).to(device);
         const ImageLikelihood l = image_likelihood(kind, models, x, lc, lgen);
         parts.push_back(l.bits_per_dim.to(torch::kCPU, torch::kFloat64));
         nfe += l.nfe * static_cast<double>(x.size(0));
         label = l.label;
+        continuous = l.continuous;
       }
-      nlohmann::json e = nll_summary(torch::cat(parts));
+      const at::Tensor bpd = torch::cat(parts);
+      nlohmann::json e = nll_summary(bpd);
+      if (continuous)  // the same numbers as nats per image of the continuous density on [-1, 1]
+        e["continuous_nll_nats"] =
+            nll_summary((bpd - std::log2(127.5)) * (static_cast<double>(x0_dims(r.test_set)) * std::log(2.0)))["nll"];
       e["bits_per_dim"] = e["nll"];
       e.erase("nll");
       e["kind"] = label;
@@ -442,11 +450,15 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
      << "bits/dim: ar is the exact discretized test likelihood. smoothed-ar's stage-1 figure is the continuous "
      << "density of x~ = x + sigma z (not comparable to clean-data bits/dim); the bound is the two-stage variational "
      << "bound E[log p(x~) + log p(x + t e | x~) - log q(x~ | x)] on the continuous, N(0, t^2)-dequantized data, "
-     << "shifted by log2(127.5) to the 0..255 scale: an approximate clean-data figure, not an exact discrete bound.\n\n"
+     << "shifted by log2(127.5) to the 0..255 scale: an approximate clean-data figure, not an exact discrete bound. "
+     << "ncsn and ddpm: their own likelihoods on the first " << c.likelihood_images << " test images, bits/dim +- "
+     << "standard error (ode: the probability-flow ODE of uniformly dequantized images; bound: the DDPM variational "
+     << "bound with the discretized decoder); kinds, function evaluations and seconds in metrics.json / timings.json.\n\n"
      << "## Samples\n\n";
   const auto method_names = c.method_list();
-  if (std::find(method_names.begin(), method_names.end(), "smoothed-ar") != method_names.end())
-    md << "smoothed-ar stage 1 draws x~ (before reverse smoothing): ![x~](samples-smoothed-ar-x-tilde.png)\n\n";
+  for (const auto& m : method_names)
+    if (get_method(m).max_stage() > 1)  // a smoothing method: its stage-1 draws x~ before reverse smoothing
+      md << m << " stage 1 draws x~ (before reverse smoothing): ![x~](samples-" << m << "-x-tilde.png)\n\n";
   for (const auto& r : rows)
     md << "### " << r["method"].get<std::string>() << "\n\n![samples](" << r["samples_png"].get<std::string>() << ")"
        << (r.contains("neighbours_png") ? " ![nearest training images](" + r["neighbours_png"].get<std::string>() + ")"

@@ -29,6 +29,7 @@ struct ImageLikelihood {
   at::Tensor bits_per_dim;  // [N]
   std::string label;        // what it is: "exact (discretized)", "upper bound ...", "probability-flow ODE ..."
   double nfe = 0;           // network evaluations per image
+  bool continuous = false;  // a continuous density on [-1, 1] (its nats per image: (bpd - log2 127.5) D ln 2)
 };
 
 class Method {

@@ -157,7 +157,8 @@ class NcsnMethod : public ScoreMethod {
         ode_log_likelihood(ncsn_score_fn(models.main.model), smin, smax, gaussian_prior(smax * smax), z, config, gen);
     const at::Tensor nats = -(r.log_p - static_cast<double>(dims) * std::log(2.0));
     at::Tensor bpd = nats / (static_cast<double>(dims) * std::log(2.0)) + std::log2(127.5);
-    return {bpd, "probability-flow ODE (" + config.solver + ", " + divergence_label(config, dims) + ", dequantized)", r.nfe};
+    return {bpd, "probability-flow ODE (" + config.solver + ", " + divergence_label(config, dims) + ", dequantized)", r.nfe,
+            true};
   }
 };
 

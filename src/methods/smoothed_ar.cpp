@@ -200,7 +200,7 @@ class SmoothedArMethod : public PixelCnnMethod {
     // Continuous densities on [-1, 1] at the pixel values; + log2(127.5) per dim: bins of width 2/255.
     const at::Tensor nats = -two_stage_log_bound(models.main, *models.stage2, x, gen).to(torch::kFloat64);
     return {nats / (static_cast<double>(dims) * std::log(2.0)) + std::log2(127.5),
-            "upper bound: two-stage variational bound (one x~ per image)", 2};
+            "upper bound: two-stage variational bound (one x~ per image)", 2, true};
   }
   // ONE set of stage-1 draws x~, reversed by every chosen denoiser, one row each; the two-stage bound on test
   // images when the stage-2 model is there.
