@@ -27,7 +27,8 @@ void LikelihoodConfig::add_options(po::options_description& desc) {
       ("probe", po::value(&probe)->default_value(probe), "Hutchinson probes: rademacher | gaussian")
       ("probes", po::value(&probes)->default_value(probes), "Hutchinson probes per example (K >= 2 gives a standard error)")
       ("vlb-strata", po::value(&vlb_strata)->default_value(vlb_strata), "DDPM bound: 0 = all T terms, S = S strata, 2 timesteps each")
-      ("lik-batch-size", po::value(&batch_size)->default_value(batch_size), "examples per likelihood batch");
+      ("lik-batch-size", po::value(&batch_size)->default_value(batch_size), "examples per likelihood batch")
+      ("ode-examples", po::value(&ode_examples)->default_value(ode_examples), "ODE likelihood on the first N test examples only (0: all)");
   desc.add(l);
 }
 
@@ -39,6 +40,7 @@ void LikelihoodConfig::validate() const {
   if (steps < 1) throw ConfigError(flag_error("--lik-steps", std::to_string(steps), "an integer >= 1"));
   if (probes < 1) throw ConfigError(flag_error("--probes", std::to_string(probes), "an integer >= 1"));
   if (vlb_strata < 0) throw ConfigError(flag_error("--vlb-strata", std::to_string(vlb_strata), "an integer >= 0"));
+  if (ode_examples < 0) throw ConfigError(flag_error("--ode-examples", std::to_string(ode_examples), "an integer >= 0"));
   if (batch_size < 1) throw ConfigError(flag_error("--lik-batch-size", std::to_string(batch_size), "an integer >= 1"));
   if (!(rtol > 0) || !(atol > 0))
     throw ConfigError(flag_error(rtol > 0 ? "--lik-atol" : "--lik-rtol", std::to_string(rtol > 0 ? atol : rtol),
@@ -47,7 +49,7 @@ void LikelihoodConfig::validate() const {
 
 nlohmann::json LikelihoodConfig::to_json() const {
   return {{"solver", solver}, {"steps", steps}, {"rtol", rtol}, {"atol", atol}, {"divergence", divergence},
-          {"probe", probe}, {"probes", probes}, {"vlb_strata", vlb_strata}, {"variance", variance},
+          {"probe", probe}, {"probes", probes}, {"vlb_strata", vlb_strata}, {"variance", variance}, {"ode_examples", ode_examples},
           {"batch_size", batch_size}};
 }
 

@@ -54,6 +54,7 @@ struct LikelihoodConfig {
   int64_t vlb_strata = 0;             // --vlb-strata S (0: all T terms)
   std::string variance = "small";     // the decoder variance of a fixed-variance model: small | large
   int64_t batch_size = 500;           // --lik-batch-size: examples per batch
+  int64_t ode_examples = 0;           // --ode-examples N: the ODE on the first N test examples only (0: all)
 
   void add_options(boost::program_options::options_description& desc);
   void validate() const;

@@ -94,7 +94,8 @@ class DdpmToy : public ToyMethod {
     const double smin = model.process->sigma_min(), smax = model.process->sigma_max();
     const PriorLogProb prior = gaussian_prior(1.0 + smax * smax);
     t0 = std::chrono::steady_clock::now();
-    const at::Tensor log_p = batched(x, lc.batch_size, [&](const at::Tensor& b, double& calls) {
+    const int64_t m = lc.ode_examples > 0 ? std::min(lc.ode_examples, x.size(0)) : x.size(0);
+    const at::Tensor log_p = batched(x.slice(0, 0, m), lc.batch_size, [&](const at::Tensor& b, double& calls) {
       const LikelihoodResult r = ode_log_likelihood(model.score, smin, smax, prior, b, lc, gen);
       calls = r.nfe;
       return r.log_p - log_jac;

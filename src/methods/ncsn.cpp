@@ -60,7 +60,8 @@ class NcsnToy : public ToyMethod {
                                               (truth_->weights_tensor().unsqueeze(1) * truth_->means_tensor()).sum(0));
     const auto t0 = std::chrono::steady_clock::now();
     double nfe = 0;
-    const at::Tensor x = exact ? data.test.to(torch::kFloat64) : data.test;
+    const int64_t m = c_.likelihood.ode_examples > 0 ? std::min(c_.likelihood.ode_examples, data.test.size(0)) : data.test.size(0);
+    const at::Tensor x = (exact ? data.test.to(torch::kFloat64) : data.test).slice(0, 0, m);
     const at::Tensor log_p = batched(x, c_.likelihood.batch_size, [&](const at::Tensor& b, double& calls) {
       const LikelihoodResult r = ode_log_likelihood(model.score, smin, smax, prior, b, c_.likelihood, gen);
       calls = r.nfe;

@@ -18,6 +18,7 @@ ToyMethodConfig::ToyMethodConfig() {
   train.lr_schedule = "cosine";
   likelihood.divergence = "exact";  // D = 1 or 2: the exact trace costs D backward passes
   likelihood.batch_size = 10000;
+  likelihood.ode_examples = 2000;  // the ODE costs 100s-1000s of evaluations per draw (ddpm ~2000)
 }
 
 void ToyMethodConfig::add_options(po::options_description& desc) {

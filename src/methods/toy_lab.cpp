@@ -230,17 +230,20 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
   {
     // Every likelihood a method has, with its kind and cost (issue 12).
     std::vector<std::vector<std::string>> lrows;
-    lrows.push_back({"reference (true entropy)", "exact", num(metrics["reference"], "test_nll"), "-", "-", "-"});
+    lrows.push_back({"reference (true entropy)", "exact", num(metrics["reference"], "test_nll"), "-",
+                     std::to_string(c.test_size), "-", "-"});
     for (auto it = metrics["methods"].begin(); it != metrics["methods"].end(); ++it) {
       if (!it.value().contains("likelihoods")) continue;
       for (auto l = it.value()["likelihoods"].begin(); l != it.value()["likelihoods"].end(); ++l)
         lrows.push_back({it.key(), l.value().value("kind", l.key()), num(l.value(), "nll"), num(l.value(), "se"),
-                         num(l.value(), "nfe"), num(l.value(), "seconds", 3)});
+                         std::to_string(l.value().value("n", int64_t{0})), num(l.value(), "nfe"),
+                         num(l.value(), "seconds", 3)});
     }
-    md << "Likelihoods of the " << c.test_size << " held-out draws, nats per example (`se`: standard error of the mean "
+    md << "Likelihoods of the held-out draws, nats per example (`se`: standard error of the mean "
           "over the draws; `nfe`: function evaluations per example; ODE: probability flow from sigma_min, where the "
           "data are taken to be, to sigma_max; bounds are upper bounds on the NLL):\n\n"
-       << markdown_table({"method", "kind", "nll", "se", "nfe", "seconds"}, lrows) << "\n";
+       << markdown_table({"method", "kind", "nll", "se", "n", "nfe", "seconds"}, lrows)
+       << "\nThe ODE rows use the first --ode-examples draws (`n`).\n\n";
   }
   for (auto it = metrics["methods"].begin(); it != metrics["methods"].end(); ++it)
     if (it.value().contains("stage1_nll"))
