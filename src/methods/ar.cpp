@@ -71,18 +71,11 @@ class ArMethod : public PixelCnnMethod {
     return "autoregressive maximum likelihood on clean data: mixture-of-logistics MLP (mixtures), PixelCNN++ with "
            "the discretized logistic mixture (images)";
   }
-  std::vector<std::string> networks(const DataSource& source) const override {
-    return {source.images() ? "pixelcnnpp" : "toy-ar"};
-  }
   std::unique_ptr<ToyMethod> toy(const ToyMethodConfig& c) const override { return std::make_unique<ArToy>(c); }
 
   ImageModel build(const ImageTrainConfig& c, int64_t channels, int64_t) const override {
-    ImageModel m;
-    auto net = std::make_shared<PixelCNNppImpl>(pixelcnn_config(c, channels));
-    m.module = net;
-    m.generators.emplace_back("dropout", net->dropout_generator());
-    m.loss_unit = "bits/dim";
-    m.display_scale = 1.0 / std::log(2.0);
+    std::shared_ptr<PixelCNNppImpl> net;
+    ImageModel m = pixelcnn_model(c, channels, net);
     m.name = "pixelcnnpp";
     ObjectiveArgs a;
     a.log_prob = [net](const at::Tensor& x, const at::Tensor&) {

@@ -93,29 +93,7 @@ nlohmann::json run_evaluate(const EvaluateConfig& c, const std::string& out, con
     LoadedModels models = load_models(c.model_dir, c.stage2_dir, device);
     const ImageDataset test = load_image_dataset(dataset, "test", c.data_dir);
     const int64_t n = std::min<int64_t>(c.images, test.images.size(0));
-    std::vector<at::Tensor> parts;
-    double nfe = 0.0;
-    std::string label;
-    bool continuous = false;
-    for (int64_t i = 0; i < n; i += c.config.batch_size) {
-      const at::Tensor x = to_model_range(test.images.slice(0, i, std::min(n, i + c.config.batch_size))).to(device);
-      const ImageLikelihood r = method.image_likelihood(kind, models, x, c.config, gen);
-      parts.push_back(r.bits_per_dim.to(torch::kCPU, torch::kFloat64));
-      nfe += r.nfe * static_cast<double>(x.size(0));
-      label = r.label;
-      continuous = r.continuous;
-    }
-    const at::Tensor bpd = torch::cat(parts);
-    nlohmann::json entry = nll_summary(bpd);
-    if (continuous) {  // the same numbers as nats per image of the continuous density on [-1, 1]
-      const int64_t dims = test.images[0].numel();
-      entry["continuous_nll_nats"] =
-          nll_summary((bpd - std::log2(127.5)) * (static_cast<double>(dims) * std::log(2.0)))["nll"];
-    }
-    entry["bits_per_dim"] = entry["nll"];
-    entry.erase("nll");
-    entry["kind"] = label;
-    entry["nfe"] = nfe / static_cast<double>(n);
+    const nlohmann::json entry = method.test_likelihood(kind, models, test, n, c.config, gen);
     metrics["likelihood"] = entry;
     metrics["unit"] = "bits/dim on the 8-bit scale";
     metrics["images"] = n;

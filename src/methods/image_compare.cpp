@@ -233,8 +233,6 @@ at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImage
   return smoothing_log_bound(log_p1, log_p2, x, x_tilde, sigma);
 }
 
-static int64_t x0_dims(const ImageDataset& d) { return d.images[0].numel(); }
-
 // One row: the method's samples with its default sampler (or --sampler where it fits), inpainting, quality.
 void Method::compare_rows(ImageCompareRows& r) const {
   const ImageCompareConfig& c = r.config;
@@ -267,27 +265,7 @@ void Method::compare_rows(ImageCompareRows& r) const {
     row["likelihoods"] = nlohmann::json::object();
     for (const auto& kind : likelihood_kinds()) {
       const auto t0 = std::chrono::steady_clock::now();
-      std::vector<at::Tensor> parts;
-      double nfe = 0.0;
-      std::string label;
-      bool continuous = false;
-      for (int64_t i = 0; i < nl; i += lc.batch_size) {
-        const at::Tensor x = to_model_range(r.test_set.images.slice(0, i, std::min(nl, i + lc.batch_size))).to(device);
-        const ImageLikelihood l = image_likelihood(kind, models, x, lc, lgen);
-        parts.push_back(l.bits_per_dim.to(torch::kCPU, torch::kFloat64));
-        nfe += l.nfe * static_cast<double>(x.size(0));
-        label = l.label;
-        continuous = l.continuous;
-      }
-      const at::Tensor bpd = torch::cat(parts);
-      nlohmann::json e = nll_summary(bpd);
-      if (continuous)  // the same numbers as nats per image of the continuous density on [-1, 1]
-        e["continuous_nll_nats"] =
-            nll_summary((bpd - std::log2(127.5)) * (static_cast<double>(x0_dims(r.test_set)) * std::log(2.0)))["nll"];
-      e["bits_per_dim"] = e["nll"];
-      e.erase("nll");
-      e["kind"] = label;
-      e["nfe"] = nfe / static_cast<double>(nl);
+      nlohmann::json e = test_likelihood(kind, models, r.test_set, nl, lc, lgen);
       e["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       row["likelihoods"][kind] = e;
     }

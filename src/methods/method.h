@@ -23,6 +23,7 @@ namespace scorelab {
 
 struct ImageCompareRows;  // image_compare.h
 struct LikelihoodConfig;  // eval/likelihood.h
+struct ImageDataset;      // data/image_data.h
 
 // Per-image test likelihood in bits/dim on the 8-bit scale (eval/likelihood.h's conventions).
 struct ImageLikelihood {
@@ -82,6 +83,10 @@ class Method {
   virtual std::vector<std::string> likelihood_kinds() const { return {}; }
   virtual ImageLikelihood image_likelihood(const std::string& kind, const LoadedModels& models, const at::Tensor& x,
                                            const LikelihoodConfig& config, at::Generator& gen) const;
+  // image_likelihood over the first n images of `test` in batches of config.batch_size, summarised: {"kind",
+  // "bits_per_dim" (mean), "se", "n", "nfe" (per image), "continuous_nll_nats" where it is a continuous density}.
+  nlohmann::json test_likelihood(const std::string& kind, const LoadedModels& models, const ImageDataset& test,
+                                 int64_t n, const LikelihoodConfig& config, at::Generator& gen) const;
   // The models `compare` trains for it (labels of ImageCompareConfig's model folders; see image_compare.h)
   // and its rows of the comparison: one row by default (draw_samples), smoothed-ar one per denoiser.
   virtual void compare_rows(ImageCompareRows& rows) const;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "core/noise.h"
@@ -155,6 +156,17 @@ void PixelCnnMethod::paper_preset(ImageTrainConfig& c, const Unset& unset) const
   if (unset("lr")) c.train.lr = 2e-4;
   if (unset("lr-schedule")) c.train.lr_schedule = "exp";
   if (unset("lr-decay")) c.train.lr_decay = 0.999995;
+}
+
+ImageModel PixelCnnMethod::pixelcnn_model(const ImageTrainConfig& c, int64_t channels,
+                                          std::shared_ptr<PixelCNNppImpl>& net) {
+  ImageModel m;
+  net = std::make_shared<PixelCNNppImpl>(pixelcnn_config(c, channels));
+  m.module = net;
+  m.generators.emplace_back("dropout", net->dropout_generator());
+  m.loss_unit = "bits/dim";
+  m.display_scale = 1.0 / std::log(2.0);
+  return m;
 }
 
 void ScoreMethod::validate_for(const SamplingConfig& config, const LoadedModels& models) const {

@@ -7,6 +7,7 @@
 
 #include "eval/likelihood.h"
 #include "methods/method.h"
+#include "models/pixelcnnpp.h"
 #include "models/registry.h"
 #include "models/toy_ar.h"
 #include "objectives/objective.h"
@@ -51,6 +52,16 @@ class PixelCnnMethod : public Method {
  public:
   bool likelihood() const override { return true; }
   void paper_preset(ImageTrainConfig& c, const Unset& unset) const override;
+  // An AR MLP on mixtures, PixelCNN++ on images (every stage).
+  std::vector<std::string> networks(const DataSource& source) const override {
+    return {source.images() ? "pixelcnnpp" : "toy-ar"};
+  }
+
+ protected:
+  // The PixelCNN++ of `config` as an ImageModel (module, dropout generator, bits/dim units); objective and
+  // name are the caller's.
+  static ImageModel pixelcnn_model(const ImageTrainConfig& config, int64_t channels,
+                                   std::shared_ptr<PixelCNNppImpl>& net);
 };
 
 // A score network run by any registered sampler it offers the inputs for (its model wrapper's), with

@@ -115,18 +115,11 @@ class SmoothedArMethod : public PixelCnnMethod {
     return "distribution smoothing: an AR model of x + sigma z (MLP on mixtures, PixelCNN++ on images), then reverse "
            "smoothing (single-step or a stage-2 AR model)";
   }
-  std::vector<std::string> networks(const DataSource& source) const override {
-    return {source.images() ? "pixelcnnpp" : "toy-ar"};  // both stages
-  }
   std::unique_ptr<ToyMethod> toy(const ToyMethodConfig& c) const override { return std::make_unique<SmoothedArToy>(c); }
   int max_stage() const override { return 2; }
   ImageModel build(const ImageTrainConfig& c, int64_t channels, int64_t) const override {
-    ImageModel m;
-    auto net = std::make_shared<PixelCNNppImpl>(pixelcnn_config(c, channels));
-    m.module = net;
-    m.generators.emplace_back("dropout", net->dropout_generator());
-    m.loss_unit = "bits/dim";
-    m.display_scale = 1.0 / std::log(2.0);
+    std::shared_ptr<PixelCNNppImpl> net;
+    ImageModel m = pixelcnn_model(c, channels, net);
     ObjectiveArgs a;
     a.sigma = c.smoothing_sigma();
     if (c.stage == 1) {
