@@ -8,6 +8,8 @@
 
 #include "core/cli.h"
 #include "core/io.h"
+#include "core/runtime.h"
+#include "dist/dist.h"
 #include "methods/image_compare.h"
 #include "data/source.h"
 #include "methods/toy_lab.h"
@@ -43,14 +45,18 @@ std::string peek_dataset(int argc, char** argv) {
 // Parses the flags into `config`, then writes its report to --out (or a fresh reports/ folder).
 template <typename Config, typename Run>
 int parse_and_run(int argc, char** argv, const std::string& usage, Config& config, Run run) {
+  scorelab::DistConfig dist;
   boost::program_options::options_description desc;
   config.add_options(desc);
+  dist.add_options(desc);
   boost::program_options::variables_map vm;
   if (!scorelab::parse_cli(argc, argv, desc, vm, usage)) return 0;
   config.validate();
+  // Under torchrun / scripts/launch: join the process group; only rank 0 writes into --out.
+  scorelab::dist::init(dist, scorelab::resolve_device(config.runtime.device).str());
   const std::string out = config.runtime.out_or_default("compare-" + config.dataset);
-  run(config, out, scorelab::command_line(argc, argv));
-  std::cout << "report: " << out << "/report.md\n";
+  run(config, scorelab::dist::output_dir(out), scorelab::command_line(argc, argv));
+  if (scorelab::dist::rank() == 0) std::cout << "report: " << out << "/report.md\n";
   return 0;
 }
 

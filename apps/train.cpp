@@ -5,6 +5,8 @@
 
 #include "core/cli.h"
 #include "core/io.h"
+#include "core/runtime.h"
+#include "dist/dist.h"
 #include "methods/image_train.h"
 #include "data/source.h"
 #include "methods/toy_lab.h"
@@ -13,8 +15,10 @@
 int main(int argc, char** argv) {
   return scorelab::run_main("train", [&] {
     scorelab::ImageTrainConfig config;
+    scorelab::DistConfig dist;
     boost::program_options::options_description desc;
     config.add_options(desc);
+    dist.add_options(desc);
     boost::program_options::variables_map vm;
     if (!scorelab::parse_cli(argc, argv, desc, vm,
                              "Usage: train --method smoothed-ar|ar|ncsn|ddpm [--stage 1|2] --dataset mnist|fashion-mnist|cifar10|mog|...\n"
@@ -22,8 +26,11 @@ int main(int argc, char** argv) {
                              "Trains one image model; DIR gets metrics.json, timings.json (wall clock), config.json, train_loss.csv, test_loss.csv,\n"
                              "losses.png, checkpoint.ckpt and model.pt (Python: torch.load('model.pt') gives a dict of tensors)."))
       return 0;
-    const std::string out = config.runtime.out_or_default("train-" + config.method + "-" + config.dataset);
+    // Under torchrun / scripts/launch: join the process group; only rank 0 writes into --out.
+    scorelab::dist::init(dist, scorelab::resolve_device(config.runtime.device).str());
+    const std::string out = scorelab::dist::output_dir(config.runtime.out_or_default("train-" + config.method + "-" + config.dataset));
     auto summary = [&](const nlohmann::json& metrics) {
+      if (scorelab::dist::rank() > 0) return 0;
       std::cout << "test loss " << metrics["test_loss_initial"].get<double>() << " -> "
               << metrics["test_loss_final"].get<double>() << " " << metrics["loss_unit"].get<std::string>()
               << "; results in " << out << "\n";

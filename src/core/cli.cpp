@@ -10,6 +10,7 @@
 #include <c10/util/Exception.h>
 
 #include "core/error.h"
+#include "dist/dist.h"
 
 namespace po = boost::program_options;
 
@@ -75,23 +76,27 @@ bool parse_cli(int argc, const char* const argv[], const po::options_description
 }
 
 int run_main(const char* app, const std::function<int()>& body) {
+  // In a data-parallel run every message names its rank, and the other ranks learn why this one stops.
+  auto fail = [&](const char* kind, const std::string& what, int code) {
+    const std::string who = dist::active() ? " (" + dist::describe() + ")" : "";
+    std::cerr << app << who << ": " << kind << ": " << what << "\n";
+    dist::report_failure(what);
+    return code;
+  };
   try {
     return body();
   } catch (const ConfigError& e) {
-    std::cerr << app << ": error: " << e.what() << "\n";
-    return 2;
+    return fail("error", e.what(), 2);
   } catch (const DataError& e) {
-    std::cerr << app << ": error: " << e.what() << "\n";
-    return 3;
+    return fail("error", e.what(), 3);
+  } catch (const DistError& e) {
+    return fail("error", e.what(), 4);
   } catch (const TrainingInterrupted& e) {
-    std::cerr << app << ": stopped: " << e.what() << "\n";
-    return 128 + e.signal();
+    return fail("stopped", e.what(), 128 + e.signal());
   } catch (const c10::Error& e) {
-    std::cerr << app << ": error: " << e.what_without_backtrace() << "\n";
-    return 1;
+    return fail("error", e.what_without_backtrace(), 1);
   } catch (const std::exception& e) {
-    std::cerr << app << ": error: " << e.what() << "\n";
-    return 1;
+    return fail("error", e.what(), 1);
   }
 }
 

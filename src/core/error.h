@@ -34,6 +34,13 @@ class NumericalError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Data-parallel runs (dist/dist.h): a collective failed or timed out (a rank died or hangs), or the ranks could
+// not meet; the message names the ranks. run_main exits with code 4.
+class DistError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 // Builds "flag --NAME: got VALUE; expected WHAT".
 std::string flag_error(const std::string& flag, const std::string& value, const std::string& expected);
 

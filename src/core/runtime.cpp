@@ -1,5 +1,7 @@
 #include "core/runtime.h"
 
+#include "dist/dist.h"
+
 #include <malloc.h>
 
 #include <ATen/Context.h>
@@ -45,7 +47,10 @@ c10::Device resolve_device(const std::string& name) {
 }
 
 void set_threads(int threads) {
-  int n = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Default: the cores, shared by the data-parallel processes on this machine (dist/dist.h).
+  int n = threads > 0 ? threads
+                      : std::max(1, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) /
+                                        dist::local_world_size());
   at::set_num_threads(n);
   static bool interop_set = false;  // may be set once per process, before any inter-op work
   if (!interop_set) {

@@ -16,6 +16,7 @@
 #include "core/io.h"
 #include "core/registry.h"
 #include "data/image_data.h"
+#include "dist/dist.h"
 #include "eval/classifier.h"
 #include "eval/image_grid.h"
 #include "eval/markdown.h"
@@ -251,10 +252,9 @@ void Method::compare_rows(ImageCompareRows& r) const {
   if (!im.likelihood()) row["test_loss_final"] = nullptr;  // not a likelihood
   if (im.likelihood()) row["bits_per_dim"] = train_metrics.at(method).value("test_loss_final", NAN);
   row["sampler"] = im.default_sampler().empty() ? "pixelcnn++ " + sc.ar_draw : sc.sampler_for(method);
-  auto gen = make_generator(derive_seed(c.runtime.seed, "sample-" + method), device);
   SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / method).string() : "",
                           c.sampling.snapshots, !c.quiet);
-  ImageSamples s = draw_samples(sc, models, n, gen, &monitor);
+  ImageSamples s = draw_samples_sharded(sc, models, n, derive_seed(c.runtime.seed, "sample-" + method), device, &monitor);
   row["sample_s_per_image"] = s.seconds / static_cast<double>(n);
   // Its own likelihoods on the first --likelihood-images test images, in bits/dim (issue 12).
   if (c.likelihood_images > 0 && !likelihood_kinds().empty()) {
@@ -278,6 +278,9 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
   c.validate();
   set_threads(c.runtime.threads);
   const auto device = resolve_device(c.runtime.device);
+  if (dist::active() && c.samples < dist::world_size())
+    throw ConfigError(flag_error("--samples", std::to_string(c.samples), "at least one per data-parallel rank (" +
+                                                                           std::to_string(dist::world_size()) + ")"));
   ensure_writable_dir(out);
   nlohmann::json config = c.to_json();
   config["command"] = command;
@@ -306,7 +309,9 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
   auto test_set = load_image_dataset(c.dataset, "test", c.data_dir);
   ClassifierTrainConfig cls_cfg;
   cls_cfg.epochs = c.classifier_epochs;
-  const std::string cls_path = c.classifier.empty() ? default_classifier_path(c.dataset, c.data_dir) : c.classifier;
+  std::string cls_path = c.classifier.empty() ? default_classifier_path(c.dataset, c.data_dir) : c.classifier;
+  // Data parallel: only rank 0 writes a classifier it trains; the others train the same one (same seed) privately.
+  if (dist::rank() > 0 && !fs::exists(cls_path)) cls_path = (fs::path(out) / "classifier.pt").string();
   bool cls_trained = false;
   ImageClassifier classifier =
       load_or_train_classifier(c.dataset, c.data_dir, cls_path, derive_seed(c.runtime.seed, "classifier"), cls_cfg, &cls_trained);

@@ -1,5 +1,7 @@
 #include "methods/image_sampling.h"
 
+#include "dist/dist.h"
+
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -349,6 +351,33 @@ ImageSamples draw_samples(const SamplingConfig& config, const LoadedModels& mode
   torch::NoGradGuard no_grad;
   ImageSamples out = get_method(models.method()).draw(config, models, n, gen, monitor);
   out.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  return out;
+}
+
+ImageSamples draw_samples_sharded(const SamplingConfig& config, const LoadedModels& models, int64_t n, uint64_t seed,
+                                  c10::Device device, SamplingMonitor* monitor) {
+  ImageSamples out;
+  at::Tensor noisy;
+  out.samples = dist::sharded_draw(n, seed, device, [&](int64_t begin, int64_t end, at::Generator& gen) {
+    ImageSamples part = draw_samples(config, models, end - begin, gen, monitor);
+    out.seconds = part.seconds;
+    out.stats = part.stats;
+    noisy = part.noisy;
+    return part.samples;
+  });
+  if (!dist::active()) {
+    out.noisy = noisy;
+    return out;
+  }
+  if (noisy.defined()) out.noisy = dist::gather_rows(noisy);
+  const auto secs = dist::gather_doubles(out.seconds);
+  out.seconds = *std::max_element(secs.begin(), secs.end());
+  const auto [begin, end] = dist::shard_range(n, dist::rank(), dist::world_size());
+  for (auto& [key, value] : out.stats) {
+    double sum = 0.0;
+    for (double v : dist::gather_doubles(value * static_cast<double>(end - begin))) sum += v;
+    value = sum / static_cast<double>(n);
+  }
   return out;
 }
 

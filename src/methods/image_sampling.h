@@ -195,4 +195,10 @@ struct ImageSamples {
 ImageSamples draw_samples(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
                           SamplingMonitor* monitor = nullptr);
 
+// draw_samples shared by the data-parallel ranks (dist::sharded_draw): each draws its share on its own
+// stream from `seed`, and every rank gets all n samples (and x~); seconds: the slowest rank; counters: the
+// mean over ranks weighted by their rows. In one process: draw_samples with a generator seeded with `seed`.
+ImageSamples draw_samples_sharded(const SamplingConfig& config, const LoadedModels& models, int64_t n, uint64_t seed,
+                                  c10::Device device, SamplingMonitor* monitor = nullptr);
+
 }  // namespace scorelab

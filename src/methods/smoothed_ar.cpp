@@ -13,6 +13,7 @@
 #include "core/runtime.h"
 #include "data/transforms.h"
 #include "methods/image_compare.h"
+#include "dist/dist.h"
 #include "methods/method_parts.h"
 #include "models/discretized_logistic.h"
 #include "models/pixelcnnpp.h"
@@ -216,18 +217,17 @@ class SmoothedArMethod : public PixelCnnMethod {
     if (need_stage2) models.stage2 = load_image_model(dir_of("smoothed-ar-stage2-stacked"), device);
     const auto& m1 = models.main;
     const double sigma = m1.config.smoothing_sigma();
-    // The stage-1 draws x~, shared by every reverse-smoothing row.
-    auto gen = make_generator(derive_seed(c.runtime.seed, "sample-smoothed-ar"), device);
+    // The stage-1 draws x~, shared by every reverse-smoothing row (data parallel: each rank draws its share).
     SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / "smoothed-ar").string() : "",
                             c.sampling.snapshots, !c.quiet);
     auto t0 = Clock::now();
-    at::Tensor x_tilde;
-    {
-      torch::NoGradGuard ng;
-      x_tilde = sample_pixelcnnpp(pixelcnn_of(m1.model), n, m1.channels, m1.size, m1.size, gen,
-                                  pixelcnn_options(c.sampling, m1.config.dataset, /*continuous=*/true), {}, {}, {},
-                                  monitor.stage("stage1"));
-    }
+    const at::Tensor x_tilde = dist::sharded_draw(
+        n, derive_seed(c.runtime.seed, "sample-smoothed-ar"), device, [&](int64_t begin, int64_t end, at::Generator& gen) {
+          torch::NoGradGuard ng;
+          return sample_pixelcnnpp(pixelcnn_of(m1.model), end - begin, m1.channels, m1.size, m1.size, gen,
+                                   pixelcnn_options(c.sampling, m1.config.dataset, /*continuous=*/true), {}, {}, {},
+                                   monitor.stage("stage1"));
+        });
     const double stage1_s = seconds_since(t0);
     write_samples((fs::path(out) / "samples-smoothed-ar-x-tilde.png").string(), x_tilde.cpu());
     // Two-stage bound on test images (needs stage 2).
@@ -256,19 +256,21 @@ class SmoothedArMethod : public PixelCnnMethod {
       SamplingConfig sc = c.sampling;
       sc.denoise = d == "conditional-ar" ? "conditional-ar" : "single-step";
       sc.grad = d == "single-step-full" ? "full" : "detached";
-      auto dgen = make_generator(derive_seed(c.runtime.seed, "denoise-" + d), device);
       t0 = Clock::now();
-      at::Tensor x;
-      if (d == "conditional-ar") {
-        torch::NoGradGuard ng;
-        const auto& m2 = *models.stage2;
-        x = sample_pixelcnnpp(pixelcnn_of(m2.model), n, m2.channels, m2.size, m2.size, dgen,
-                              pixelcnn_options(sc, m2.config.dataset, /*continuous=*/false), x_tilde, {}, {},
-                              monitor.stage("stage2"));
-      } else {
-        x = denoise_single_step(pixelcnn_score_fn(m1.model, sc.grad == "detached"), x_tilde, sigma, dgen,
-                                monitor.stage("single-step"));
-      }
+      // Each rank reverses its own rows of x~.
+      const at::Tensor x = dist::sharded_draw(
+          n, derive_seed(c.runtime.seed, "denoise-" + d), device, [&](int64_t begin, int64_t end, at::Generator& dgen) {
+            const at::Tensor mine = x_tilde.slice(0, begin, end);
+            if (d == "conditional-ar") {
+              torch::NoGradGuard ng;
+              const auto& m2 = *models.stage2;
+              return sample_pixelcnnpp(pixelcnn_of(m2.model), end - begin, m2.channels, m2.size, m2.size, dgen,
+                                       pixelcnn_options(sc, m2.config.dataset, /*continuous=*/false), mine, {}, {},
+                                       monitor.stage("stage2"));
+            }
+            return denoise_single_step(pixelcnn_score_fn(m1.model, sc.grad == "detached"), mine, sigma, dgen,
+                                       monitor.stage("single-step"));
+          });
       row["sample_s_per_image"] = (stage1_s + seconds_since(t0)) / static_cast<double>(n);
       row["stage1_sample_s_per_image"] = stage1_s / static_cast<double>(n);
       inpaint_row(row, dir_of("smoothed-ar-stage1"), need_stage2 ? dir_of("smoothed-ar-stage2-stacked") : "", sc,

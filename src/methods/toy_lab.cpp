@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "data/source.h"
+#include "dist/dist.h"
 #include "toy/toy.h"
 #include "eval/markdown.h"
 #include "eval/plot.h"
@@ -118,8 +119,28 @@ ToyData make_toy_data(const GaussianMixture& truth, uint64_t seed, int64_t test_
   return d;
 }
 
+namespace {
+// Every rank's samples of each result, in rank order; wall time of the slowest rank; counters (nfe,
+// acceptance rate) averaged over the ranks, weighted by their rows.
+void gather_shards(std::vector<NamedSamples>& results, int64_t local, int64_t total) {
+  for (auto& r : results) {
+    r.samples = dist::gather_rows(r.samples);
+    const auto secs = dist::gather_doubles(r.seconds);
+    r.seconds = *std::max_element(secs.begin(), secs.end());
+    for (auto& [key, value] : r.stats) {
+      double sum = 0.0;
+      for (double v : dist::gather_doubles(value * static_cast<double>(local))) sum += v;
+      value = sum / static_cast<double>(total);
+    }
+  }
+}
+}  // namespace
+
 nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, const std::string& command) {
   c.validate();
+  if (dist::active() && c.samples < dist::world_size())
+    throw ConfigError(flag_error("--samples", std::to_string(c.samples), "at least one per data-parallel rank (" +
+                                                                           std::to_string(dist::world_size()) + ")"));
   setup_runtime(c);
   const GaussianMixture truth = make_toy_dataset(c.dataset, c.mixture_file);
   ensure_writable_dir(out);
@@ -156,8 +177,11 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
     seed_module_init(derive_seed(c.runtime.seed, "init/" + name));
     auto train_gen = make_generator(derive_seed(c.runtime.seed, "train/" + name));
     method->train(data, train_gen, ckpt_dir);
-    auto sample_gen = make_generator(derive_seed(c.runtime.seed, "sample/" + name));
-    auto results = method->sample(c.samples, sample_gen);
+    // Data parallel: each rank draws its share of the samples on its own stream; every rank gets them all.
+    const auto [first, last] = dist::shard_range(c.samples, dist::rank(), dist::world_size());
+    auto sample_gen = make_generator(dist::rank_seed(derive_seed(c.runtime.seed, "sample/" + name)));
+    auto results = method->sample(last - first, sample_gen);
+    if (dist::active()) gather_shards(results, last - first, c.samples);
     auto eval_gen = make_generator(derive_seed(c.runtime.seed, "eval/" + name));
     nlohmann::json extra = method->evaluate(data, eval_gen);
     for (const auto& r : results) {

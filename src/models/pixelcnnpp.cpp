@@ -1,5 +1,7 @@
 #include "models/pixelcnnpp.h"
 
+#include "core/shard.h"
+
 #include <cmath>
 
 #include <torch/torch.h>
@@ -153,8 +155,10 @@ at::Tensor GatedResnetImpl::forward(const at::Tensor& x, const at::Tensor& skip,
   if (is_training() && dropout_ > 0) {
     // Dropout2d: zero whole channels with probability p, scale the rest by 1 / (1 - p).
     TORCH_CHECK(gen != nullptr, "GatedResnet: training-mode dropout needs a generator");
-    auto mask = at::empty({c.size(0), c.size(1), 1, 1}, c.options().device(gen->device()))
-                    .bernoulli_(1.0 - dropout_, *gen)
+    // Data parallel: the masks of the whole global batch, this rank's rows (core/shard.h).
+    const int64_t world = current_batch_shard().world;
+    auto mask = local_rows(at::empty({c.size(0) * world, c.size(1), 1, 1}, c.options().device(gen->device()))
+                               .bernoulli_(1.0 - dropout_, *gen))
                     .to(c.device());
     c = c * mask.div_(1.0 - dropout_);  // scale the [N, 2F, 1, 1] mask, not the activations
   }

@@ -1,5 +1,7 @@
 #include "models/unet.h"
 
+#include "core/shard.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -75,7 +77,19 @@ UNetResBlockImpl::UNetResBlockImpl(int64_t in, int64_t out, int64_t temb_dim, do
 at::Tensor UNetResBlockImpl::forward(const at::Tensor& x, const at::Tensor& temb) {
   auto h = conv1_->forward(torch::silu(norm1_->forward(x)));
   h = h + temb_proj_->forward(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);
-  h = conv2_->forward(dropout_->forward(torch::silu(norm2_->forward(h))));
+  h = torch::silu(norm2_->forward(h));
+  const BatchShard& shard = current_batch_shard();
+  const double p = dropout_->options.p();
+  if (shard.world > 1 && is_training() && p > 0) {
+    // Data parallel: the mask of the global batch (LibTorch's global generator, as nn::Dropout draws it), this
+    // rank's rows of it, so that N processes drop what one process would.
+    auto shape = h.sizes().vec();
+    shape[0] *= shard.world;
+    h = h * local_rows(at::empty(shape, h.options()).bernoulli_(1 - p).div_(1 - p));
+  } else {
+    h = dropout_->forward(h);
+  }
+  h = conv2_->forward(h);
   return (nin_shortcut_ ? nin_shortcut_->forward(x) : x) + h;
 }
 

@@ -20,23 +20,25 @@ at::Tensor sample_timesteps(int64_t n, int64_t T, bool antithetic, const at::Ten
 at::Tensor random_levels(int64_t n, int64_t levels, const at::Tensor& like, at::Generator& gen) {
   return at::randint(levels, {n}, gen, like.options().dtype(torch::kLong));
 }
+
 }  // namespace
 
-LossOutput nll_loss(const LogProbFn& log_prob, const at::Tensor& x) {
+LossOutput nll_loss(const LogProbFn& log_prob, const at::Tensor& x_global) {
+  const at::Tensor x = local_rows(x_global);
   auto per = -log_prob(x, {}) / static_cast<double>(dims_per_example(x));
   return {per.mean(), per.detach()};
 }
 
 LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen) {
-  auto x_tilde = smooth(x, sigma, gen);
+  auto x_tilde = local_rows(smooth(x, sigma, gen));
   auto per = -log_prob(x_tilde, {}) / static_cast<double>(dims_per_example(x));
   return {per.mean(), per.detach()};
 }
 
 LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen,
                                   double target_noise) {
-  auto x_tilde = smooth(x, sigma, gen);
-  auto target = target_noise > 0 ? smooth(x, target_noise, gen) : x;
+  auto x_tilde = local_rows(smooth(x, sigma, gen));
+  auto target = local_rows(target_noise > 0 ? smooth(x, target_noise, gen) : x);
   auto per = -log_prob(target, x_tilde) / static_cast<double>(dims_per_example(x));
   return {per.mean(), per.detach()};
 }
@@ -51,11 +53,12 @@ at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& 
 
 LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen) {
   auto idx = random_levels(x.size(0), sigmas.size(), x, gen);
-  auto sigma = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
-  auto noised = add_gaussian_noise(x, sigma, gen);
-  auto s = per_example(sigma, x);
+  auto sigma_all = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
+  auto noised = add_gaussian_noise(x, sigma_all, gen);
+  const at::Tensor sigma = local_rows(sigma_all), noisy = local_rows(noised.noisy), noise = local_rows(noised.noise);
+  auto s = per_example(sigma, noisy);
   // target = -(x~ - x) / sigma^2 = -z / sigma; lambda(sigma) = sigma^2 gives ||sigma s + z||^2.
-  auto diff = score(noised.noisy, sigma) * s + noised.noise;
+  auto diff = score(noisy, sigma) * s + noise;
   auto per = 0.5 * diff.pow(2).flatten(1).sum(1);
   return {per.mean(), per.detach()};
 }
@@ -64,12 +67,13 @@ LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSch
                     at::Generator& gen) {
   TORCH_CHECK(projections >= 1, "ssm needs at least one projection");
   auto idx = random_levels(x.size(0), sigmas.size(), x, gen);
-  auto sigma = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
-  auto x_tilde = add_gaussian_noise(x, sigma, gen).noisy.detach().requires_grad_(true);
+  auto sigma_all = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
+  auto x_tilde = local_rows(add_gaussian_noise(x, sigma_all, gen).noisy).detach().requires_grad_(true);
+  const at::Tensor sigma = local_rows(sigma_all);
   auto s = score(x_tilde, sigma);
-  at::Tensor per = torch::zeros({x.size(0)}, x.options());
+  at::Tensor per = torch::zeros({x_tilde.size(0)}, x.options());
   for (int64_t p = 0; p < projections; ++p) {
-    auto v = at::normal(0.0, 1.0, x.sizes(), gen, x.options());
+    auto v = local_rows(at::normal(0.0, 1.0, x.sizes(), gen, x.options()));
     auto sv = (s * v).flatten(1).sum(1);
     auto grad_sv = torch::autograd::grad({sv.sum()}, {x_tilde}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
     per = per + (grad_sv * v).flatten(1).sum(1);
@@ -83,10 +87,10 @@ LossOutput ddpm_loss(const EpsNetFn& eps, const at::Tensor& x0, const BetaSchedu
                      at::Generator& gen) {
   const int64_t n = x0.size(0);
   const int64_t T = betas.steps();
-  const at::Tensor t = sample_timesteps(n, T, antithetic, x0, gen);
-  auto abar = torch::tensor(betas.alpha_bars(), torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t);
+  const at::Tensor t_all = sample_timesteps(n, T, antithetic, x0, gen);
+  auto abar = torch::tensor(betas.alpha_bars(), torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t_all);
   const Perturbed p = perturb_vp(x0, abar, gen);
-  auto per = (eps(p.noisy, t) - p.noise).pow(2).flatten(1).mean(1);
+  auto per = (eps(local_rows(p.noisy), local_rows(t_all)) - local_rows(p.noise)).pow(2).flatten(1).mean(1);
   return {per.mean(), per.detach()};
 }
 
@@ -105,11 +109,11 @@ at::Tensor discretized_gaussian_log_likelihood(const at::Tensor& x, const at::Te
   return torch::where(x < -0.999, log_cdf_plus, torch::where(x > 0.999, log_one_minus_cdf_minus, log_delta));
 }
 
-LossOutput ddpm_hybrid_loss(const EpsNetFn& eps_var, const at::Tensor& x0, const BetaSchedule& betas, bool antithetic,
+LossOutput ddpm_hybrid_loss(const EpsNetFn& eps_var, const at::Tensor& x0_all, const BetaSchedule& betas, bool antithetic,
                             at::Generator& gen) {
-  const int64_t n = x0.size(0);
+  const int64_t n = x0_all.size(0);
   const int64_t T = betas.steps();
-  const at::Tensor t = sample_timesteps(n, T, antithetic, x0, gen);
+  const at::Tensor t_all = sample_timesteps(n, T, antithetic, x0_all, gen);
   // Per-step tables (float64 on the host, then gathered per example).
   std::vector<double> ab_prev(T), log_beta(T), log_post(T), c0(T), ct(T);
   for (int64_t i = 0; i < T; ++i) {
@@ -122,13 +126,14 @@ LossOutput ddpm_hybrid_loss(const EpsNetFn& eps_var, const at::Tensor& x0, const
     c0[i] = std::sqrt(abp) * b / (1 - ab);
     ct[i] = std::sqrt(1 - b) * (1 - abp) / (1 - ab);
   }
-  auto gather = [&](const std::vector<double>& v) {
-    return per_example(torch::tensor(v, torch::kFloat64).to(x0.device()).to(x0.scalar_type()).index_select(0, t), x0);
+  auto gather_at = [&](const std::vector<double>& v, const at::Tensor& t, const at::Tensor& like) {
+    return per_example(torch::tensor(v, torch::kFloat64).to(like.device()).to(like.scalar_type()).index_select(0, t), like);
   };
+  const Perturbed p = perturb_vp(x0_all, gather_at(betas.alpha_bars(), t_all, x0_all).flatten(), gen);
+  // Every draw was for the global batch; this process takes its rows (local_rows: identity in one process).
+  const at::Tensor x0 = local_rows(x0_all), t = local_rows(t_all), noise = local_rows(p.noise), xt = local_rows(p.noisy);
+  auto gather = [&](const std::vector<double>& v) { return gather_at(v, t, x0); };
   auto abar = gather(betas.alpha_bars());
-  const Perturbed p = perturb_vp(x0, abar.flatten(), gen);
-  const at::Tensor& noise = p.noise;
-  const at::Tensor& xt = p.noisy;
   auto out = eps_var(xt, t);
   TORCH_CHECK(out.size(1) == 2 * x0.size(1), "ddpm-hybrid needs a network with 2C outputs (learned variances), got ",
               out.size(1), " channels for C = ", x0.size(1));

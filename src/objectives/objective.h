@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/registry.h"
+#include "core/shard.h"  // local_rows: objectives draw for the global batch, then keep their rows
 #include "core/schedule.h"
 
 namespace scorelab {

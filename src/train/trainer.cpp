@@ -17,7 +17,10 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/runtime.h"
 #include "core/zip_check.h"
+#include "dist/dist.h"
+#include "core/shard.h"
 #include "train/ema.h"
 
 namespace po = boost::program_options;
@@ -160,6 +163,20 @@ void truncate_csv_after(const std::string& path, int64_t start) {
   atomic_write_text(path, kept);
 }
 
+at::Tensor curve_tensor(const std::vector<std::pair<double, double>>& curve) {
+  std::vector<double> flat;
+  for (auto [a, b] : curve) flat.push_back(a), flat.push_back(b);
+  return torch::tensor(flat, torch::kFloat64).view({static_cast<int64_t>(curve.size()), 2});
+}
+
+std::vector<std::pair<double, double>> tensor_curve(const at::Tensor& t) {
+  TORCH_CHECK(t.scalar_type() == torch::kFloat64 && t.dim() == 2 && t.size(1) == 2, "expected a [K, 2] float64 curve");
+  std::vector<std::pair<double, double>> curve;
+  const at::Tensor c = t.contiguous();
+  for (int64_t i = 0; i < c.size(0); ++i) curve.emplace_back(c[i][0].item<double>(), c[i][1].item<double>());
+  return curve;
+}
+
 }  // namespace
 
 struct Trainer::State {
@@ -178,6 +195,11 @@ Trainer::Trainer(std::string name, std::shared_ptr<torch::nn::Module> module, Tr
       fingerprint_(std::move(fingerprint)),
       state_(std::make_unique<State>()) {
   config_.validate();
+  if (dist::active() && config_.batch_size % dist::world_size() != 0)
+    throw ConfigError(flag_error("--batch-size", std::to_string(config_.batch_size),
+                                 "a global batch that splits evenly over the " + std::to_string(dist::world_size()) +
+                                     " data-parallel ranks (a multiple of " + std::to_string(dist::world_size()) + ")"));
+  writer_ = dist::rank() == 0;
   state_->params = module_->parameters();
   state_->optimizer = std::make_unique<torch::optim::Adam>(state_->params, torch::optim::AdamOptions(config_.lr));
   if (config_.ema > 0) state_->ema = std::make_unique<Ema>(state_->params, config_.ema);
@@ -192,8 +214,14 @@ double Trainer::lr_at(int64_t iter) const {
   return config_.lr;
 }
 
-void Trainer::save_checkpoint(int64_t iter, at::Generator& gen) {
+void Trainer::save_checkpoint(int64_t iter, at::Generator& gen, const TrainResult& progress) {
   if (checkpoint_path_.empty()) return;
+  // Data parallel: every generator holds the same state on every rank (they draw for the global batch), so
+  // rank 0's file is every rank's checkpoint.
+  if (!writer_) {
+    last_checkpoint_iter_ = iter;
+    return;
+  }
   torch::serialize::OutputArchive archive;
   archive.write("format", torch::tensor(std::vector<int64_t>{kCheckpointFormat}));
   archive.write("torch_version", bytes_tensor(TORCH_VERSION));
@@ -203,6 +231,9 @@ void Trainer::save_checkpoint(int64_t iter, at::Generator& gen) {
   archive.write("global_rng", at::detail::getDefaultCPUGenerator().get_state());
   for (const auto& [name, g] : extra_generators_) archive.write("rng_" + name, g.get_state());
   archive.write("fingerprint", bytes_tensor(fingerprint_));
+  archive.write("loss_curve", curve_tensor(progress.loss_curve));
+  archive.write("eval_curve", curve_tensor(progress.eval_curve));
+  archive.write("world_size", torch::tensor(std::vector<int64_t>{dist::world_size()}));
   torch::serialize::OutputArchive model_archive, optim_archive, ema_archive;
   module_->save(model_archive);
   state_->optimizer->save(optim_archive);
@@ -318,6 +349,18 @@ int64_t Trainer::load_checkpoint_data(const char* data, size_t size, const std::
       at::Tensor state;
       if (archive.try_read("rng_" + name, state)) g.set_state(state);
     }
+    int64_t saved_world = 1;
+    at::Tensor world_t;
+    if (archive.try_read("world_size", world_t)) saved_world = scalar_int(world_t);
+    if (saved_world != dist::world_size() && writer_)
+      std::fprintf(stderr, "[%s] resuming a checkpoint written by %lld data-parallel process(es) with %d: same data and "
+                   "noise, but the gradient sums round differently, so the run is not bit-identical to an uninterrupted one\n",
+                   name_.c_str(), static_cast<long long>(saved_world), dist::world_size());
+    at::Tensor curve;
+    restored_loss_curve_.clear();
+    restored_eval_curve_.clear();
+    if (archive.try_read("loss_curve", curve)) restored_loss_curve_ = tensor_curve(curve);
+    if (archive.try_read("eval_curve", curve)) restored_eval_curve_ = tensor_curve(curve);
     skipped_ = skipped;
     last_checkpoint_iter_ = iter;
     return iter;
@@ -333,17 +376,42 @@ int64_t Trainer::load_checkpoint_data(const char* data, size_t size, const std::
 
 TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)>& loss_fn, at::Generator& gen) {
   TrainResult result;
+  result.world_size = dist::world_size();
   int64_t start = 0;
-  if (config_.resume && !checkpoint_path_.empty()) remove_stale_temporaries(checkpoint_path_);
-  if (config_.resume && !checkpoint_path_.empty() && std::filesystem::exists(checkpoint_path_)) {
-    start = load_checkpoint(gen);
+  if (config_.resume && !checkpoint_path_.empty() && writer_) remove_stale_temporaries(checkpoint_path_);
+  // Rank 0 finds and reads the checkpoint; every rank loads its bytes.
+  int64_t have = config_.resume && !checkpoint_path_.empty() && writer_ && std::filesystem::exists(checkpoint_path_);
+  if (dist::active()) {
+    at::Tensor flag = torch::tensor(std::vector<int64_t>{have});
+    dist::broadcast({flag});
+    have = flag.item<int64_t>();
+  }
+  if (have) {
+    if (dist::active()) {
+      const std::string bytes = dist::broadcast_bytes(writer_ ? read_file(checkpoint_path_) : std::string());
+      start = load_checkpoint_data(bytes.data(), bytes.size(), checkpoint_path_, gen);
+    } else {
+      start = load_checkpoint(gen);
+    }
     result.resumed = true;
-    truncate_csv_after(log_path_, start);
-    if (hooks_.evaluate) truncate_csv_after(hooks_.eval_log_path, start);
+    result.loss_curve = restored_loss_curve_;
+    result.eval_curve = restored_eval_curve_;
+    if (writer_) {
+      truncate_csv_after(log_path_, start);
+      if (hooks_.evaluate) truncate_csv_after(hooks_.eval_log_path, start);
+    }
+  }
+  if (dist::active()) {
+    // Every rank starts from rank 0's weights.
+    std::vector<at::Tensor> all = module_->parameters(true);
+    for (const auto& b : module_->buffers(true)) all.push_back(b);
+    std::vector<at::Tensor> detached;
+    for (const auto& t : all) detached.push_back(t.detach());
+    dist::broadcast(detached);
   }
   const StopSignalScope stop_signals;
   std::ofstream log;
-  if (!log_path_.empty()) {
+  if (!log_path_.empty() && writer_) {
     log.open(log_path_, start > 0 ? std::ios::app : std::ios::trunc);
     if (!log) throw DataError("cannot write the loss log '" + log_path_ + "'");
     if (start == 0) log << "iter,loss,lr,seconds\n";
@@ -355,7 +423,7 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
   const bool tty = ::isatty(::fileno(stderr));
   const int64_t log_every = std::max<int64_t>(1, config_.iters / 200);
   std::ofstream eval_log;
-  if (hooks_.evaluate && !hooks_.eval_log_path.empty()) {
+  if (hooks_.evaluate && !hooks_.eval_log_path.empty() && writer_) {
     eval_log.open(hooks_.eval_log_path, start > 0 ? std::ios::app : std::ios::trunc);
     if (!eval_log) throw DataError("cannot write the test log '" + hooks_.eval_log_path + "'");
     if (start == 0) eval_log << "iter,test_loss,seconds\n";
@@ -383,10 +451,35 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
     for (auto& group : state_->optimizer->param_groups())
       static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
     state_->optimizer->zero_grad();
-    at::Tensor loss = loss_fn(it, gen);
+    at::Tensor loss;
+    {
+      const BatchShardScope shard({dist::rank(), dist::world_size()});
+      loss = loss_fn(it, gen);
+    }
     loss.backward();
+    double value = 0.0;
+    bool agreed_stop = false, agreed_budget = false;  // data parallel: decided together
+    if (dist::active()) {
+      // One set of buckets: the gradients, then [loss, stop signal, budget spent] (averaged: > 0 means some rank).
+      dist::heartbeat(it + 1);
+      const bool over_budget = config_.budget_minutes > 0 &&
+                               std::chrono::duration<double>(Clock::now() - t0).count() > 60.0 * config_.budget_minutes;
+      std::vector<at::Tensor> sync;
+      for (const auto& p : state_->params)
+        if (p.grad().defined()) sync.push_back(p.grad());
+      at::Tensor flags = torch::stack({loss.detach().to(torch::kFloat32).reshape({}),
+                                       torch::tensor(g_stop_signal != 0 ? 1.0f : 0.0f, loss.options().dtype(torch::kFloat32)),
+                                       torch::tensor(over_budget ? 1.0f : 0.0f, loss.options().dtype(torch::kFloat32))});
+      sync.push_back(flags);
+      dist::allreduce_mean(sync, &result.allreduce_seconds);
+      const at::Tensor f = flags.cpu();
+      value = f[0].item<double>();
+      agreed_stop = f[1].item<float>() > 0;
+      agreed_budget = f[2].item<float>() > 0;
+    } else {
+      value = loss.item<double>();
+    }
     // Checked before the step, so non-finite values never reach the weights, the EMA or a checkpoint.
-    const double value = loss.item<double>();
     const char* fault = !std::isfinite(value) ? "loss" : (gradients_finite(state_->params) ? nullptr : "gradient");
     if (fault != nullptr) {
       if (tty && !config_.quiet) std::fprintf(stderr, "\n");
@@ -417,7 +510,7 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
       result.loss_curve.emplace_back(static_cast<double>(it + 1), value);
       if (log) log << (it + 1) << "," << value << "," << lr << "," << secs << "\n";
       const auto now = Clock::now();
-      if (!config_.quiet && (std::chrono::duration<double>(now - last_print).count() > (tty ? 0.5 : 10.0) ||
+      if (!config_.quiet && writer_ && (std::chrono::duration<double>(now - last_print).count() > (tty ? 0.5 : 10.0) ||
                              it + 1 == config_.iters)) {
         last_print = now;
         const double rate = static_cast<double>(it + 1 - start) / std::max(secs - eval_seconds, 1e-9);
@@ -443,15 +536,15 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
         running_n = 0;
       }
     }
-    if (hooks_.evaluate && hooks_.eval_every > 0 && (it + 1) % hooks_.eval_every == 0 && it + 1 < config_.iters)
+    if (hooks_.evaluate && hooks_.eval_every > 0 && (it + 1) % hooks_.eval_every == 0 && it + 1 < config_.iters && writer_)
       run_eval(it + 1);
     if (config_.checkpoint_every > 0 && (it + 1) % config_.checkpoint_every == 0) {
       if (log) log.flush();  // the rows up to a checkpoint survive a kill; later ones are dropped on resume
-      save_checkpoint(it + 1, gen);
+      save_checkpoint(it + 1, gen, result);
     }
-    if (g_stop_signal != 0) {
-      const int sig = g_stop_signal;
-      if (last_checkpoint_iter_ != it + 1) save_checkpoint(it + 1, gen);
+    if (dist::active() ? agreed_stop : g_stop_signal != 0) {
+      const int sig = g_stop_signal != 0 ? g_stop_signal : SIGTERM;  // a rank without the signal stops with its peers
+      if (last_checkpoint_iter_ != it + 1) save_checkpoint(it + 1, gen, result);
       if (log) log.flush();
       if (tty && !config_.quiet) std::fprintf(stderr, "\n");
       const std::string where = checkpoint_path_.empty() ? "no checkpoint (no output folder)"
@@ -461,10 +554,11 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
                                     (checkpoint_path_.empty() ? "" : "; rerun the same command with --resume to continue"),
                                 sig);
     }
-    if (config_.budget_minutes > 0 &&
-        std::chrono::duration<double>(Clock::now() - t0).count() > 60.0 * config_.budget_minutes) {
+    if (dist::active() ? agreed_budget
+                       : config_.budget_minutes > 0 &&
+                             std::chrono::duration<double>(Clock::now() - t0).count() > 60.0 * config_.budget_minutes) {
       ++it;
-      if (!config_.quiet) std::fprintf(stderr, "%s[%s] budget of %.2f min reached at iteration %lld\n", tty ? "\n" : "",
+      if (!config_.quiet && writer_) std::fprintf(stderr, "%s[%s] budget of %.2f min reached at iteration %lld\n", tty ? "\n" : "",
                                        name_.c_str(), config_.budget_minutes, static_cast<long long>(it));
       break;
     }
@@ -475,9 +569,23 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
   if (hooks_.images_per_iter > 0 && result.seconds > 0)
     result.images_per_s = static_cast<double>((it - start) * hooks_.images_per_iter) / std::max(result.seconds - eval_seconds, 1e-9);
   result.eval_seconds = eval_seconds;
-  save_checkpoint(it, gen);
+  save_checkpoint(it, gen, result);
+  if (dist::active()) {
+    // The ranks must hold the same weights (they apply the same averaged gradients): checked, cheaply.
+    double check = 0.0;
+    {
+      torch::NoGradGuard ng;
+      double k = 1.0;
+      for (const auto& p : state_->params) check += k++ * p.sum(torch::kDouble).item<double>();
+    }
+    const std::vector<double> all = dist::gather_doubles(check);
+    for (size_t r = 1; r < all.size(); ++r)
+      if (all[r] != all[0])
+        throw DistError(name_ + ": the parameters of rank " + std::to_string(r) + " differ from rank 0's after training "
+                        "(checksums " + std::to_string(all[r]) + " vs " + std::to_string(all[0]) + "): a bug; please report it");
+  }
   if (log) log.flush();
-  if (!log_path_.empty() && !log) throw DataError("cannot write the loss log '" + log_path_ + "' (disk full?)");
+  if (!log_path_.empty() && writer_ && !log) throw DataError("cannot write the loss log '" + log_path_ + "' (disk full?)");
   if (!result.loss_curve.empty()) {
     const size_t k = std::max<size_t>(1, result.loss_curve.size() / 10);
     double s = 0;

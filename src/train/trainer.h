@@ -54,8 +54,16 @@ struct TrainResult {
   double eval_seconds = 0.0;
   bool resumed = false;
   int64_t skipped_batches = 0;  // non-finite batches skipped (--skip-nonfinite), counted over resumes
+  int world_size = 1;           // data-parallel processes (dist/dist.h)
+  double allreduce_seconds = 0.0;  // wall time in gradient all-reduces (0 in one process)
 };
 
+// Data-parallel runs (dist/dist.h, world size > 1): --batch-size is the global batch and must split evenly over
+// the ranks; each rank computes the loss on its rows (BatchShardScope), gradients and the loss are averaged in
+// buckets before the step, initial parameters come from rank 0, and only rank 0 writes checkpoints and logs
+// (every rank loads rank 0's checkpoint on --resume: all generators hold the same state on every rank, since
+// they draw for the global batch). Stops (signals, --budget-minutes, non-finite batches) are agreed by all ranks.
+//
 // Identifies the checkpoint layout and the LibTorch that writes it, e.g. "scorelab-checkpoint 2, LibTorch 1.13.0".
 std::string checkpoint_format_tag();
 
@@ -89,7 +97,7 @@ class Trainer {
 
  private:
   struct State;
-  void save_checkpoint(int64_t iter, at::Generator& gen);
+  void save_checkpoint(int64_t iter, at::Generator& gen, const TrainResult& progress);
   int64_t load_checkpoint(at::Generator& gen);
   double lr_at(int64_t iter) const;
 
@@ -102,6 +110,9 @@ class Trainer {
   std::vector<std::pair<std::string, at::Generator>> extra_generators_;
   int64_t skipped_ = 0;               // non-finite batches skipped so far (checkpointed)
   int64_t last_checkpoint_iter_ = -1;  // iteration of the newest checkpoint on disk (-1: none)
+  // The logged curves of the run a checkpoint continues, so that a resumed run reports the same final_loss.
+  std::vector<std::pair<double, double>> restored_loss_curve_, restored_eval_curve_;
+  bool writer_ = true;  // rank 0 (or a single process) writes the files
 };
 
 }  // namespace scorelab

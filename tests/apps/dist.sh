@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# dist.sh CASE WORK [ARGS] -- CMD... (ARGS: equal TOL; bad STATUS PATTERN): data-parallel checks over loopback Gloo (tests/apps/dist.cmake).
+#   equal TOL -- CMD...   CMD --out WORK/one (1 process) vs 2 processes --out WORK/two: every tensor of model.pt
+#                         within TOL (max |difference| / max(max |value|, 0.01): the floor keeps tensors whose
+#                         gradient is zero, e.g. attention key biases, at rounding noise); says if bit-identical
+#   killed -- CMD...      2 processes; rank 1 gets kill -9 after the first checkpoint: rank 0 must exit with
+#                         status 4 within its --dist-timeout (+ slack), naming rank 1; then --resume with 2
+#                         processes must end with the weights of an uninterrupted 2-process run (bit-identical)
+#   hung -- CMD...        2 processes; rank 1 gets SIGSTOP: rank 0 must exit with status 4 after its
+#                         --dist-timeout, naming rank 1
+#   bad STATUS PATTERN -- CMD...  2 processes: each must exit with STATUS and print one line matching PATTERN
+# CMD must write checkpoints often (--checkpoint-every 1) and, for killed / hung, run long enough.
+set -u
+case_=$1 work=$2
+shift 2
+tol="" want="" pattern=""
+[ "$case_" = equal ] && { tol=$1; shift; }
+[ "$case_" = bad ] && { want=$1 pattern=$2; shift 2; }
+[ "$1" = "--" ] && shift
+here=$(cd "$(dirname "$0")" && pwd)
+launch=$here/../../scripts/launch
+fail() { echo "FAIL: $*"; exit 1; }
+rm -rf "$work"
+mkdir -p "$work"
+free_port() { /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+params_sha() { grep -o '"params_sha256": *"[0-9a-f]*"' "$1/metrics.json"; }
+
+# start_ranks OUT EXTRA...: starts rank 0 and rank 1 of CMD in the background (pids in $p0 $p1).
+start_ranks() {
+  local out=$1
+  shift
+  local port
+  port=$(free_port)
+  for r in 0 1; do
+    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      "${cmd[@]}" --out "$out" "$@" >"$work/rank$r.out" 2>"$work/rank$r.err" &
+    eval "p$r=\$!"
+  done
+}
+
+cmd=("$@")
+case $case_ in
+  equal)
+    "${cmd[@]}" --out "$work/one" >/dev/null 2>"$work/one.err" || fail "1 process: $(cat "$work/one.err")"
+    "$launch" --direct --nproc 2 --port "$(free_port)" "${cmd[@]}" --out "$work/two" >/dev/null 2>"$work/two.err" ||
+      fail "2 processes: $(tail -5 "$work/two.err")"
+    /usr/bin/python3 - "$work/one/model.pt" "$work/two/model.pt" "$tol" <<'EOF' || exit 1
+import sys, torch
+a, b, tol = torch.load(sys.argv[1]), torch.load(sys.argv[2]), float(sys.argv[3])
+assert a.keys() == b.keys(), "different tensors"
+worst, same = 0.0, True
+for k in a:
+    x, y = a[k].double(), b[k].double()
+    same = same and torch.equal(a[k], b[k])
+    worst = max(worst, ((x - y).abs().max() / x.abs().max().clamp_min(0.01)).item())
+state = "bit-identical" if same else "not bit-identical"
+print(f"{len(a)} tensors, max relative difference {worst:.3g} (tolerance {tol:g}), {state}")
+if worst > tol:
+    print("FAIL: 1 and 2 processes disagree beyond the tolerance"); sys.exit(1)
+EOF
+    ;;
+  killed)
+    "$launch" --direct --nproc 2 --port "$(free_port)" "${cmd[@]}" --out "$work/ref" >/dev/null 2>"$work/ref.err" ||
+      fail "uninterrupted 2-process run: $(tail -5 "$work/ref.err")"
+    start_ranks "$work/run"
+    for _ in $(seq 1 600); do
+      ls "$work/run" 2>/dev/null | grep -q 'ckpt$' && break
+      find "$work/run" -name '*.ckpt' 2>/dev/null | grep -q . && break
+      sleep 0.05
+    done
+    find "$work/run" -name '*.ckpt' | grep -q . || fail "no checkpoint appeared: $(cat "$work/rank0.err")"
+    kill -9 "$p1"
+    t0=$(date +%s)
+    wait "$p0"
+    s0=$?
+    secs=$(($(date +%s) - t0))
+    wait "$p1" 2>/dev/null
+    [ "$s0" = 4 ] || fail "rank 0 exited with $s0 after rank 1 was killed, expected 4: $(cat "$work/rank0.err")"
+    grep -q "rank 1" "$work/rank0.err" || fail "rank 0's message does not name rank 1: $(cat "$work/rank0.err")"
+    echo "rank 0 stopped ${secs} s after rank 1 was killed: $(tail -1 "$work/rank0.err")"
+    ls "$work/run" | grep -q '\.tmp\.' && fail "temporary files left in $work/run"
+    "$launch" --direct --nproc 2 --port "$(free_port)" "${cmd[@]}" --out "$work/run" --resume >/dev/null 2>"$work/resume.err" ||
+      fail "resumed run: $(tail -5 "$work/resume.err")"
+    a=$(params_sha "$work/ref") b=$(params_sha "$work/run")
+    [ -n "$a" ] && [ "$a" = "$b" ] || fail "resumed weights differ from the uninterrupted 2-process run: $a vs $b"
+    grep -v '"resumed"' "$work/ref/metrics.json" >"$work/ref.m"
+    grep -v '"resumed"' "$work/run/metrics.json" >"$work/run.m"
+    cmp -s "$work/ref.m" "$work/run.m" || fail "metrics.json differs after the resume: $(diff "$work/ref.m" "$work/run.m" | head -5)"
+    echo "ok: resumed with 2 processes, bit-identical to the uninterrupted run ($b), metrics.json identical but for 'resumed'"
+    ;;
+  hung)
+    start_ranks "$work/run"
+    for _ in $(seq 1 600); do
+      find "$work/run" -name '*.ckpt' 2>/dev/null | grep -q . && break
+      sleep 0.05
+    done
+    kill -STOP "$p1"
+    t0=$(date +%s)
+    wait "$p0"
+    s0=$?
+    secs=$(($(date +%s) - t0))
+    kill -9 "$p1" 2>/dev/null
+    kill -CONT "$p1" 2>/dev/null
+    wait "$p1" 2>/dev/null
+    [ "$s0" = 4 ] || fail "rank 0 exited with $s0 while rank 1 hung, expected 4: $(cat "$work/rank0.err")"
+    grep -q "rank 1" "$work/rank0.err" || fail "rank 0's message does not name rank 1: $(cat "$work/rank0.err")"
+    echo "rank 0 stopped ${secs} s after rank 1 hung: $(tail -1 "$work/rank0.err")"
+    ;;
+  bad)
+    start_ranks "$work/run"
+    wait "$p0"
+    s0=$?
+    wait "$p1"
+    s1=$?
+    for r in 0 1; do
+      eval "s=\$s$r"
+      [ "$s" = "$want" ] || fail "rank $r exited with $s, expected $want: $(cat "$work/rank$r.err")"
+      [ "$(wc -l <"$work/rank$r.err")" = 1 ] || fail "rank $r printed more than one line: $(cat "$work/rank$r.err")"
+      grep -Eq -- "$pattern" "$work/rank$r.err" || fail "rank $r: '$(cat "$work/rank$r.err")' does not match '$pattern'"
+    done
+    echo "rank 0: $(cat "$work/rank0.err")"
+    ;;
+  *) fail "unknown case $case_" ;;
+esac
+echo "ok: $case_"
