@@ -72,7 +72,8 @@ nlohmann::json read_json(const std::string& path) {
 bool is_wall_clock_key(const std::string& key) {
   static const char* const keys[] = {"train_s",      "sample_s",           "seconds",
                                      "eval_seconds", "images_per_s",       "sample_s_per_image",
-                                     "stage1_sample_s_per_image",          "stage2_train_s", "seconds_per_sample"};
+                                     "stage1_sample_s_per_image",          "stage2_train_s", "seconds_per_sample",
+                                     "allreduce_s"};
   for (const char* k : keys)
     if (key == k) return true;
   return false;

@@ -244,6 +244,10 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
                             {"train_s", result.seconds}, {"resumed", result.resumed},
                             {"params_sha256", params_sha256(*model.module)}, {"device", device.str()},
                             {"test_curve", test_curve}};
+  if (result.world_size > 1) {  // data parallel (a single process's metrics.json stays as it was)
+    metrics["world_size"] = result.world_size;
+    metrics["allreduce_s"] = result.allreduce_seconds;
+  }
   write_run_metrics(out, metrics);
   return metrics;
 }

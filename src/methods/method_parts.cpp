@@ -98,6 +98,10 @@ void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torc
                               {"objective", objective.name()}, {"resumed", result.resumed},
                               {"test_loss_initial", initial}, {"test_loss_final", test_loss()},
                               {"batch_size", config.batch_size}};
+  if (result.world_size > 1) {  // data parallel (a single process's metrics stay as they were)
+    method.train_info[label]["world_size"] = result.world_size;
+    method.train_info[label]["allreduce_s"] = result.allreduce_seconds;
+  }
   method.loss_curves.emplace_back(label, result.loss_curve);
 }
 

@@ -37,6 +37,10 @@ set_tests_properties(dist.killed_rank_resume PROPERTIES TIMEOUT 120)
 add_test(NAME dist.hung_rank COMMAND ${DIST} hung ${DIST_DIR}/hung -- ${DIST_LONG} --dist-timeout 5)
 set_tests_properties(dist.hung_rank PROPERTIES TIMEOUT 60)
 
+# A checkpoint of 2 processes resumed by 1: it continues and says so.
+add_test(NAME dist.resume_other_world_size COMMAND ${DIST} resize ${DIST_DIR}/resize -- ${APPS}/train --dataset mog
+         --method ncsn --batch-size 64 --checkpoint-every 5 --threads 1 --quiet --seed 2)
+
 # A whole comparison as 2 processes (sharded sampling): the toy lab at its tiny size.
 add_test(NAME dist.toy_compare COMMAND ${LAUNCH} ${APPS}/compare --method all --dataset mog ${TOY_TINY} --out ${DIST_DIR}/compare)
 set_tests_properties(dist.toy_compare PROPERTIES PASS_REGULAR_EXPRESSION "report: ")
@@ -51,3 +55,12 @@ add_test(NAME dist.bad.rank_out_of_range COMMAND env WORLD_SIZE=2 RANK=2 MASTER_
          ${EXPECT} 2 "RANK: got '2'" ${DIST_TOY} --method ncsn --out ${DIST_DIR}/bad-rank)
 add_test(NAME dist.bad.no_rank_0 COMMAND env WORLD_SIZE=2 RANK=1 MASTER_ADDR=127.0.0.1 MASTER_PORT=9
          ${EXPECT} 4 "cannot reach the rendezvous store at 127.0.0.1:9" ${DIST_TOY} --method ncsn --dist-timeout 2 --out ${DIST_DIR}/bad-norank)
+
+# The image comparison as 2 processes: training, sharded sampling (4 samples, 2 per rank), scoring, report.
+add_test(NAME dist.compare_images COMMAND ${LAUNCH} ${CI_TINY} --method all --out ${DIST_DIR}/compare-images)
+set_tests_properties(dist.compare_images PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                     PASS_REGULAR_EXPRESSION "report: .*/report.md")
+
+# A data-parallel CPU run is determined by the seed and the world size: metrics.json byte-identical twice.
+add_test(NAME dist.determinism_toy_compare COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/determinism.sh ${DIST_DIR}/det --
+         ${LAUNCH} ${APPS}/compare --method all --dataset mog ${TOY_TINY})

@@ -9,6 +9,8 @@
 #   hung -- CMD...        2 processes; rank 1 gets SIGSTOP: rank 0 must exit with status 4 after its
 #                         --dist-timeout, naming rank 1
 #   bad STATUS PATTERN -- CMD...  2 processes: each must exit with STATUS and print one line matching PATTERN
+#   resize -- CMD...      CMD --iters 10 as 2 processes, then --resume --iters 20 as 1 process: it continues
+#                         from iteration 10 and says that the world size changed
 # CMD must write checkpoints often (--checkpoint-every 1) and, for killed / hung, run long enough.
 set -u
 case_=$1 work=$2
@@ -119,6 +121,15 @@ EOF
       grep -Eq -- "$pattern" "$work/rank$r.err" || fail "rank $r: '$(cat "$work/rank$r.err")' does not match '$pattern'"
     done
     echo "rank 0: $(cat "$work/rank0.err")"
+    ;;
+  resize)
+    "$launch" --direct --nproc 2 --port "$(free_port)" "${cmd[@]}" --iters 10 --out "$work/run" >/dev/null 2>"$work/two.err" ||
+      fail "2 processes: $(tail -5 "$work/two.err")"
+    "${cmd[@]}" --iters 20 --resume --out "$work/run" >/dev/null 2>"$work/one.err" || fail "1 process resuming: $(cat "$work/one.err")"
+    grep -q "resuming a checkpoint written by 2 data-parallel process(es) with 1" "$work/one.err" ||
+      fail "no note about the changed world size: $(cat "$work/one.err")"
+    grep -q '"iters": 20' "$work/run/metrics.json" || fail "the resumed run did not reach 20 iterations"
+    echo "$(cat "$work/one.err")"
     ;;
   *) fail "unknown case $case_" ;;
 esac

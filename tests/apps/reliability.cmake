@@ -70,6 +70,10 @@ add_test(NAME rel.bad.disk_full COMMAND ${SCRIPTS}/disk_full.sh ${REL_DIR}/disk-
 set(TOY_LONG ${APPS}/train --method ncsn --dataset mog --iters 3000 --checkpoint-every 100 --batch-size 64
     --threads 1 --quiet --seed 11)
 add_test(NAME rel.kill9_resume_toy COMMAND ${SCRIPTS}/interrupt_resume.sh KILL ${REL_DIR}/kill9-toy ncsn.ckpt ncsn_loss.csv -- ${TOY_LONG})
+# A toy compare killed and resumed reports every figure of an uninterrupted one (final_loss included).
+add_test(NAME rel.kill9_resume_compare COMMAND ${SCRIPTS}/interrupt_resume.sh KILL ${REL_DIR}/kill9-compare checkpoints/ncsn.ckpt
+         checkpoints/ncsn_loss.csv -- ${APPS}/compare --method ncsn --dataset mog --iters 3000 --checkpoint-every 100
+         --batch-size 64 --samples 200 --test-size 100 --steps-per-level 2 --threads 1 --quiet --no-plots --seed 11)
 add_test(NAME rel.sigterm_resume_toy COMMAND ${SCRIPTS}/interrupt_resume.sh TERM ${REL_DIR}/sigterm-toy ncsn.ckpt ncsn_loss.csv -- ${TOY_LONG})
 add_test(NAME rel.sigint_resume_image COMMAND ${SCRIPTS}/interrupt_resume.sh INT ${REL_DIR}/sigint-image checkpoint.ckpt train_loss.csv
          -- ${IMG} --method ddpm --preset tiny --iters 40 --checkpoint-every 2 --data-dir ${TINY_MNIST})
