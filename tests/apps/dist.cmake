@@ -30,7 +30,7 @@ endforeach()
 
 # Faults: a killed rank and a hung rank stop the other within its --dist-timeout, naming the rank; a relaunch
 # with --resume continues to the weights of an uninterrupted run.
-set(DIST_LONG ${APPS}/train --dataset mog --method ncsn --iters 4000 --batch-size 64 --checkpoint-every 50
+set(DIST_LONG ${APPS}/train --dataset mog --method ncsn --iters 1500 --batch-size 64 --checkpoint-every 50
     --threads 1 --quiet --seed 11)
 add_test(NAME dist.killed_rank_resume COMMAND ${DIST} killed ${DIST_DIR}/killed -- ${DIST_LONG} --dist-timeout 30)
 set_tests_properties(dist.killed_rank_resume PROPERTIES TIMEOUT 120)
