@@ -42,7 +42,9 @@ c10::Device resolve_device(const std::string& name) {
   const bool has_cuda = torch::cuda::is_available();
   if (name == "cuda" && !has_cuda)
     throw ConfigError("flag --device: got 'cuda' but no CUDA device is available to this LibTorch; use --device cpu or auto");
-  if (name == "cuda" || (name == "auto" && has_cuda)) return c10::Device(c10::kCUDA, 0);
+  // Data parallel: one GPU per process on this machine (LOCAL_RANK), as torchrun jobs expect.
+  if (name == "cuda" || (name == "auto" && has_cuda))
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(dist::active() ? dist::local_rank() : 0));
   return c10::Device(c10::kCPU);
 }
 

@@ -106,6 +106,12 @@ class QuietLibraryLog {
   int old_;
 };
 
+std::string seconds_text(std::chrono::milliseconds ms) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(ms.count()) / 1000.0);
+  return buf;
+}
+
 std::string str(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
 std::vector<uint8_t> bytes(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
 
@@ -183,7 +189,7 @@ void collective(const char* what, F&& run) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.1f", secs);
     throw DistError(std::string(what) + " failed after " + buf + " s (--dist-timeout " +
-                    std::to_string(s.timeout.count() / 1000) + " s)" + diagnose() + " [" + s.backend + ": " +
+                    seconds_text(s.timeout) + " s)" + diagnose() + " [" + s.backend + ": " +
                     one_line(e.what(), 160) + "]");
   }
 }
@@ -252,7 +258,7 @@ void init(const DistConfig& config, const std::string& device) {
     s.store = c10::make_intrusive<c10d::PrefixStore>("scorelab/attempt_" + attempt, tcp);
   } catch (const std::exception& e) {
     throw DistError("cannot reach the rendezvous store at " +
-                    s.master + " within --dist-timeout " + std::to_string(s.timeout.count() / 1000) +
+                    s.master + " within --dist-timeout " + seconds_text(s.timeout) +
                     " s (is rank 0 running? is the port free?) [" + one_line(e.what(), 160) + "]");
   }
   try {
@@ -278,7 +284,7 @@ void init(const DistConfig& config, const std::string& device) {
     }
   } catch (const std::exception& e) {
     throw DistError("the other ranks did not join within --dist-timeout " +
-                    std::to_string(s.timeout.count() / 1000) + " s [" + one_line(e.what(), 160) + "]");
+                    seconds_text(s.timeout) + " s [" + one_line(e.what(), 160) + "]");
   }
   try {
     s.store->set("proc/" + std::to_string(s.rank), bytes(process_tag()));

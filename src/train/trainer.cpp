@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -408,6 +409,8 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
     std::vector<at::Tensor> detached;
     for (const auto& t : all) detached.push_back(t.detach());
     dist::broadcast(detached);
+    // The EMA starts as a copy of the (now common) weights; a resumed one came with the checkpoint.
+    if (state_->ema && !have) state_->ema = std::make_unique<Ema>(state_->params, config_.ema);
   }
   const StopSignalScope stop_signals;
   std::ofstream log;
@@ -467,15 +470,15 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
       std::vector<at::Tensor> sync;
       for (const auto& p : state_->params)
         if (p.grad().defined()) sync.push_back(p.grad());
-      at::Tensor flags = torch::stack({loss.detach().to(torch::kFloat32).reshape({}),
-                                       torch::tensor(g_stop_signal != 0 ? 1.0f : 0.0f, loss.options().dtype(torch::kFloat32)),
-                                       torch::tensor(over_budget ? 1.0f : 0.0f, loss.options().dtype(torch::kFloat32))});
+      // In the loss's dtype (that of the gradients: one bucket with them).
+      at::Tensor flags = torch::stack({loss.detach().reshape({}), torch::tensor(g_stop_signal != 0 ? 1.0 : 0.0, loss.options()),
+                                       torch::tensor(over_budget ? 1.0 : 0.0, loss.options())});
       sync.push_back(flags);
       dist::allreduce_mean(sync, &result.allreduce_seconds);
       const at::Tensor f = flags.cpu();
       value = f[0].item<double>();
-      agreed_stop = f[1].item<float>() > 0;
-      agreed_budget = f[2].item<float>() > 0;
+      agreed_stop = f[1].item<double>() > 0;
+      agreed_budget = f[2].item<double>() > 0;
     } else {
       value = loss.item<double>();
     }
@@ -536,7 +539,9 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
         running_n = 0;
       }
     }
-    if (hooks_.evaluate && hooks_.eval_every > 0 && (it + 1) % hooks_.eval_every == 0 && it + 1 < config_.iters && writer_)
+    // Every rank evaluates (deterministic, own generator), so that none waits in the next all-reduce past
+    // --dist-timeout while rank 0 evaluates; only rank 0 logs it.
+    if (hooks_.evaluate && hooks_.eval_every > 0 && (it + 1) % hooks_.eval_every == 0 && it + 1 < config_.iters)
       run_eval(it + 1);
     if (config_.checkpoint_every > 0 && (it + 1) % config_.checkpoint_every == 0) {
       if (log) log.flush();  // the rows up to a checkpoint survive a kill; later ones are dropped on resume
@@ -577,10 +582,12 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
       torch::NoGradGuard ng;
       double k = 1.0;
       for (const auto& p : state_->params) check += k++ * p.sum(torch::kDouble).item<double>();
+      if (state_->ema)
+        for (const auto& s : state_->ema->shadow()) check += k++ * s.sum(torch::kDouble).item<double>();
     }
     const std::vector<double> all = dist::gather_doubles(check);
     for (size_t r = 1; r < all.size(); ++r)
-      if (all[r] != all[0])
+      if (std::memcmp(&all[r], &all[0], sizeof(double)) != 0)  // bit for bit (NaN weights compare equal too)
         throw DistError(name_ + ": the parameters of rank " + std::to_string(r) + " differ from rank 0's after training "
                         "(checksums " + std::to_string(all[r]) + " vs " + std::to_string(all[0]) + "): a bug; please report it");
   }
