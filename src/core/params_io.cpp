@@ -67,6 +67,15 @@ void export_state_dict(const torch::nn::Module& module, const std::string& path)
   save_tensor_dict(path, tensors);
 }
 
+namespace {
+// Sizes without trailing 1s: [out, in, 1, 1] and [out, in] hold the same values in the same order.
+std::vector<int64_t> core_sizes(at::IntArrayRef sizes) {
+  std::vector<int64_t> s(sizes.begin(), sizes.end());
+  while (!s.empty() && s.back() == 1) s.pop_back();
+  return s;
+}
+}  // namespace
+
 void import_state_dict(torch::nn::Module& module, const std::string& path) {
   const std::string text = read_file(path);
   c10::IValue value;
@@ -75,14 +84,30 @@ void import_state_dict(torch::nn::Module& module, const std::string& path) {
   } catch (const c10::Error& e) {
     throw DataError("'" + path + "' is not a state dict written by torch.save / scorelab: " + e.what_without_backtrace());
   }
+  // The authors' checkpoints are torch.save([model.state_dict(), optimizer.state_dict()]): take the first.
+  if ((value.isList() || value.isTuple())) {
+    const auto items = value.isList() ? value.toListRef().vec() : value.toTupleRef().elements().vec();
+    if (!items.empty() && items.front().isGenericDict()) value = items.front();
+  }
   if (!value.isGenericDict()) throw DataError("'" + path + "' does not hold a dict of tensors");
   auto dict = value.toGenericDict();
+  // nn.DataParallel saves every name with a "module." prefix (the authors' checkpoints): read them without it.
+  bool all_prefixed = dict.size() > 0;
+  for (const auto& kv : dict)
+    all_prefixed = all_prefixed && kv.key().isString() && kv.key().toStringRef().rfind("module.", 0) == 0;
+  const std::string prefix = all_prefixed ? "module." : "";
   torch::NoGradGuard ng;
   for (auto& [name, t] : named_state(module)) {
-    if (!dict.contains(name)) throw DataError("'" + path + "' has no entry '" + name + "' for this model");
-    auto v = dict.at(name).toTensor();
+    const std::string key = prefix + name;
+    if (!dict.contains(key)) throw DataError("'" + path + "' has no entry '" + key + "' for this model");
+    const c10::IValue& entry = dict.at(key);
+    if (!entry.isTensor()) throw DataError("'" + path + "': entry '" + key + "' is not a tensor");
+    auto v = entry.toTensor();
+    // Same values in the same order (a weight_norm(nn.Linear) nin [out, in] for a 1x1 convolution's
+    // [out, in, 1, 1]); any other difference is a different model.
+    if (v.sizes() != t.sizes() && core_sizes(v.sizes()) == core_sizes(t.sizes())) v = v.reshape(t.sizes());
     if (v.sizes() != t.sizes())
-      throw DataError("'" + path + "': entry '" + name + "' has shape " + c10::str(v.sizes()) + ", the model expects " +
+      throw DataError("'" + path + "': entry '" + key + "' has shape " + c10::str(v.sizes()) + ", the model expects " +
                       c10::str(t.sizes()));
     t.copy_(v);
   }

@@ -23,7 +23,10 @@ void save_tensor_dict(const std::string& path, const std::vector<std::pair<std::
 // The dict of tensors in such a file; DataError naming the file (and `what` it should be) otherwise.
 std::vector<std::pair<std::string, at::Tensor>> load_tensor_dict(const std::string& path, const std::string& what);
 
-// Reads such a file back (C++ side of the round trip) into the module; DataError on a mismatch.
+// Reads such a file back (C++ side of the round trip) into the module; DataError on a mismatch. Also reads
+// the authors' PixelCNN++ checkpoints: a list whose first item is the state dict, names with nn.DataParallel's
+// "module." prefix, and entries whose shapes differ only by trailing 1s (nn.Linear [out, in] for a 1x1
+// convolution's [out, in, 1, 1]) are reshaped.
 void import_state_dict(torch::nn::Module& module, const std::string& path);
 
 }  // namespace scorelab

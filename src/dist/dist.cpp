@@ -389,14 +389,20 @@ at::Tensor gather_rows(const at::Tensor& local) {
 }
 
 at::Tensor sharded_draw(int64_t n, uint64_t seed, c10::Device device,
-                        const std::function<at::Tensor(int64_t, int64_t, at::Generator&)>& draw) {
+                        const std::function<at::Tensor(int64_t, int64_t, at::Generator&)>& draw, int64_t chunk) {
   const auto [begin, end] = shard_range(n, rank(), world_size());
   at::Generator gen = make_generator(rank_seed(seed), device);
-  if (!active()) return draw(begin, end, gen);
+  auto local = [&, begin = begin, end = end]() {
+    if (chunk <= 0 || end - begin <= chunk) return draw(begin, end, gen);
+    std::vector<at::Tensor> parts;
+    for (int64_t b = begin; b < end; b += chunk) parts.push_back(draw(b, std::min(end, b + chunk), gen));
+    return torch::cat(parts, 0);
+  };
+  if (!active()) return local();
   if (n < world_size())
     throw ConfigError("data parallel: " + std::to_string(n) + " rows to draw cannot be shared by " +
                       std::to_string(world_size()) + " ranks; draw at least one per rank (e.g. --samples)");
-  return gather_rows(draw(begin, end, gen));
+  return gather_rows(local());
 }
 
 std::vector<double> gather_doubles(double value) {

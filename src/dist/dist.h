@@ -69,9 +69,11 @@ at::Tensor gather_rows(const at::Tensor& local);
 // Sharded sampling: n rows drawn by all ranks together. Rank r calls draw(begin, end, gen) for its
 // shard_range with its own stream (a generator on `device` seeded with rank_seed(seed)), and every rank gets
 // all n rows in rank order. In one process this is draw(0, n, generator(seed)): the single-process draw.
-// A CPU run is determined by the seed and the world size.
+// A CPU run is determined by the seed and the world size. chunk > 0: the shard is drawn in calls of at most
+// `chunk` rows, one after the other from the same generator (bounded memory; with n <= chunk the same draw).
 at::Tensor sharded_draw(int64_t n, uint64_t seed, c10::Device device,
-                        const std::function<at::Tensor(int64_t begin, int64_t end, at::Generator& gen)>& draw);
+                        const std::function<at::Tensor(int64_t begin, int64_t end, at::Generator& gen)>& draw,
+                        int64_t chunk = 0);
 // Every rank's value, in rank order.
 std::vector<double> gather_doubles(double value);
 void barrier();

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <Eigen/Dense>
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
@@ -128,6 +129,73 @@ KidResult kid(const at::Tensor& f1, const at::Tensor& f2, at::Generator& gen, in
   return r;
 }
 
+namespace {
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * static_cast<double>(v.size() - 1);
+  const size_t i = static_cast<size_t>(std::floor(pos));
+  const size_t j = std::min(i + 1, v.size() - 1);
+  return v[i] + (pos - static_cast<double>(i)) * (v[j] - v[i]);
+}
+Interval percentile_interval(const std::vector<double>& values) {
+  Interval r;
+  r.resamples = static_cast<int64_t>(values.size());
+  if (values.empty()) return r;
+  r.lo = quantile(values, 0.025);
+  r.hi = quantile(values, 0.975);
+  return r;
+}
+void check_resamples(int64_t resamples) {
+  if (resamples < 1) throw ConfigError(flag_error("--bootstrap", std::to_string(resamples), "an integer >= 1 (0: no intervals)"));
+}
+// KID's kernel k(x, y) = (x.y / d + 1)^3 between the rows of a and b, float64.
+at::Tensor poly_kernel(const at::Tensor& a, const at::Tensor& b) {
+  return (a.matmul(b.t()) / static_cast<double>(a.size(1)) + 1.0).pow(3);
+}
+}  // namespace
+
+Interval bootstrap_fd(const at::Tensor& f1, const at::Tensor& f2, at::Generator& gen, int64_t resamples) {
+  check_features(f1, f2, "bootstrap_fd");
+  check_resamples(resamples);
+  const at::Tensor a = f1.to(torch::kCPU, torch::kDouble), b = f2.to(torch::kCPU, torch::kDouble);
+  std::vector<double> values;
+  for (int64_t r = 0; r < resamples; ++r) {
+    const at::Tensor ia = torch::randint(a.size(0), {a.size(0)}, gen, torch::kLong);
+    const at::Tensor ib = torch::randint(b.size(0), {b.size(0)}, gen, torch::kLong);
+    values.push_back(frechet_distance(a.index_select(0, ia), b.index_select(0, ib)));
+  }
+  return percentile_interval(values);
+}
+
+Interval bootstrap_kid(const at::Tensor& f1, const at::Tensor& f2, at::Generator& gen, int64_t resamples,
+                       int64_t max_rows) {
+  check_features(f1, f2, "bootstrap_kid");
+  check_resamples(resamples);
+  TORCH_CHECK(max_rows >= 2, "bootstrap_kid: max_rows must be >= 2");
+  at::Tensor a = f1.to(torch::kCPU, torch::kDouble), b = f2.to(torch::kCPU, torch::kDouble);
+  if (a.size(0) > max_rows) a = a.index_select(0, torch::randperm(a.size(0), gen, torch::kLong).slice(0, 0, max_rows));
+  if (b.size(0) > max_rows) b = b.index_select(0, torch::randperm(b.size(0), gen, torch::kLong).slice(0, 0, max_rows));
+  const int64_t m = a.size(0), n = b.size(0);
+  const at::Tensor kaa = poly_kernel(a, a), kbb = poly_kernel(b, b), kab = poly_kernel(a, b);
+  const at::Tensor daa = kaa.diagonal(), dbb = kbb.diagonal();
+  // With counts c (how often each original row was drawn), the pairs of drawn rows with different originals
+  // sum to c' K c - sum_i c_i^2 K_ii, and there are (sum c)^2 - sum c_i^2 of them.
+  auto pairs = [](const at::Tensor& c) { return c.sum().item<double>() * c.sum().item<double>() - c.pow(2).sum().item<double>(); };
+  auto within = [&](const at::Tensor& k, const at::Tensor& d, const at::Tensor& c) {
+    return (c.matmul(k.matmul(c)).item<double>() - (c.pow(2) * d).sum().item<double>()) / pairs(c);
+  };
+  std::vector<double> values;
+  for (int64_t r = 0; r < resamples; ++r) {
+    const at::Tensor ca = torch::bincount(torch::randint(m, {m}, gen, torch::kLong), {}, m).to(torch::kDouble);
+    const at::Tensor cb = torch::bincount(torch::randint(n, {n}, gen, torch::kLong), {}, n).to(torch::kDouble);
+    // A resample of one original row only (likely only for a handful of rows) has no pair: skipped.
+    if (pairs(ca) <= 0.0 || pairs(cb) <= 0.0) continue;
+    const double cross = ca.matmul(kab.matmul(cb)).item<double>() / (static_cast<double>(m) * static_cast<double>(n));
+    values.push_back(within(kaa, daa, ca) + within(kbb, dbb, cb) - 2.0 * cross);
+  }
+  return percentile_interval(values);
+}
+
 ClassifierScores classifier_scores(const at::Tensor& logits) {
   TORCH_CHECK(logits.dim() == 2 && logits.size(0) >= 1 && logits.size(1) >= 2,
               "classifier_scores: logits must be [N >= 1, K >= 2], got ", logits.sizes());
@@ -164,6 +232,7 @@ void SampleQualityOptions::validate() const {
   if (kid_subset_size < 2)
     throw ConfigError(flag_error("--kid-subset-size", std::to_string(kid_subset_size), "an integer >= 2"));
   if (batch_size < 1) throw ConfigError(flag_error("--batch-size", std::to_string(batch_size), "an integer >= 1"));
+  if (bootstrap < 0) throw ConfigError(flag_error("--bootstrap", std::to_string(bootstrap), "an integer >= 0 (0: no intervals)"));
 }
 
 nlohmann::json evaluate_sample_quality(ImageClassifier& classifier, const at::Tensor& samples, const ImageDataset& train,
@@ -205,6 +274,18 @@ nlohmann::json evaluate_sample_quality(ImageClassifier& classifier, const at::Te
     s_samples = classifier_scores(classifier->classify(f_samples.to(device)));
     s_test = classifier_scores(classifier->classify(f_test.to(device)));
   }
+  nlohmann::json kid_samples = kid_json(k), kid_floor = kid_json(k_floor);
+  kid_samples["all"] = polynomial_mmd2_unbiased(f_samples, f_test);
+  kid_floor["all"] = polynomial_mmd2_unbiased(f_test, f_train);
+  nlohmann::json fd_ci = nullptr, fd_floor_ci = nullptr;
+  if (options.bootstrap > 0) {  // after every other draw from gen: the point values above do not depend on it
+    auto pair = [](const Interval& i) { return nlohmann::json::array({i.lo, i.hi}); };
+    fd_ci = pair(bootstrap_fd(f_samples, f_test, gen, options.bootstrap));
+    kid_samples["ci95"] = pair(bootstrap_kid(f_samples, f_test, gen, options.bootstrap));
+    fd_floor_ci = pair(bootstrap_fd(f_test, f_train, gen, options.bootstrap));
+    kid_floor["ci95"] = pair(bootstrap_kid(f_test, f_train, gen, options.bootstrap));
+    kid_samples["ci95_resamples"] = kid_floor["ci95_resamples"] = options.bootstrap;
+  }
   return {{"dataset", test.name},
           {"classifier_arch", classifier->arch()},
           {"feature_dim", classifier->feature_dim()},
@@ -212,10 +293,12 @@ nlohmann::json evaluate_sample_quality(ImageClassifier& classifier, const at::Te
           {"n_reference", r},
           {"nonfinite_samples", nonfinite},
           {"fd_classifier", fd},
-          {"kid_classifier", kid_json(k)},
+          {"fd_classifier_ci95", fd_ci},
+          {"kid_classifier", kid_samples},
           {"floor",
            {{"fd_classifier", fd_floor},
-            {"kid_classifier", kid_json(k_floor)},
+            {"fd_classifier_ci95", fd_floor_ci},
+            {"kid_classifier", kid_floor},
             {"what", "real test vs real train images, " + std::to_string(r) + " each"}}},
           {"classifier_scores", to_json(s_samples)},
           {"classifier_scores_real_test", to_json(s_test)},

@@ -47,6 +47,22 @@ struct KidResult {
 KidResult kid(const at::Tensor& f1, const at::Tensor& f2, at::Generator& gen, int64_t subsets = 100,
               int64_t subset_size = 1000);
 
+// Percentile bootstrap 95% intervals (2.5% and 97.5% quantiles over `resamples` draws of both feature sets
+// with replacement, from `gen`), for the two-sample statistics above:
+//   fd: frechet_distance of the resampled sets;
+//   kid: the full-set unbiased MMD^2, evaluated on a resample from its kernel matrices with every pair of
+//        rows that share an original row left out (a duplicated row would otherwise pair with itself and
+//        bias the within-set means upwards; a resample made of copies of one row has no pair and is skipped,
+//        so `resamples` in the result counts the rest). Sets above `max_rows` rows are first subsampled to max_rows
+//        (kernel matrices of max_rows^2 doubles); the interval is then wider than the full set's.
+struct Interval {
+  double lo = 0.0, hi = 0.0;
+  int64_t resamples = 0;
+};
+Interval bootstrap_fd(const at::Tensor& f1, const at::Tensor& f2, at::Generator& gen, int64_t resamples = 200);
+Interval bootstrap_kid(const at::Tensor& f1, const at::Tensor& f2, at::Generator& gen, int64_t resamples = 200,
+                       int64_t max_rows = 4096);
+
 // Scores read off the classifier's predictions p(y | x) (softmax of logits [N, K]). Honest names: they
 // resemble the Inception Score but use our classifier.
 struct ClassifierScores {
@@ -66,6 +82,7 @@ struct SampleQualityOptions {
   int64_t kid_subsets = 100;
   int64_t kid_subset_size = 1000;
   int64_t batch_size = 500;          // classifier batch
+  int64_t bootstrap = 200;           // --bootstrap resamples for the 95% intervals (0: none)
   std::string classifier_path;       // "" : default_classifier_path(dataset, data_dir)
   void validate() const;             // ConfigError naming --kid-subsets / --kid-subset-size / --batch-size
 };
@@ -76,8 +93,12 @@ struct SampleQualityOptions {
 // without replacement (gen): fd / kid of samples vs R test images, and the floor: R test vs R train
 // images (same count). Returns
 //   {dataset, classifier_arch, feature_dim, n_samples, n_reference, nonfinite_samples,
-//    fd_classifier, kid_classifier: {mean, std, subsets, subset_size},
-//    floor: {fd_classifier, kid_classifier: {...}, what},
+//    fd_classifier, fd_classifier_ci95: [lo, hi],
+//    kid_classifier: {mean, std, subsets, subset_size, all, ci95: [lo, hi]},
+//    floor: {fd_classifier, fd_classifier_ci95, kid_classifier: {...}, what},
+// where kid_classifier.mean / std are over random subsets (real subsets when subset_size < N) and `all` is the
+// unbiased MMD^2 of all N x R rows, whose percentile-bootstrap interval is ci95 (the intervals: options.bootstrap
+// resamples, drawn from `gen` after every other draw, so the point values do not depend on it).
 //    classifier_scores: {...}, classifier_scores_real_test: {...}, note}.
 nlohmann::json evaluate_sample_quality(ImageClassifier& classifier, const at::Tensor& samples, const ImageDataset& train,
                                        const ImageDataset& test, at::Generator& gen,

@@ -3,7 +3,10 @@
 #include <torch/torch.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <chrono>
+#include <functional>
+#include <map>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -21,6 +24,7 @@
 #include "eval/image_grid.h"
 #include "eval/markdown.h"
 #include "eval/neighbours.h"
+#include "eval/plot.h"
 #include "eval/sample_quality.h"
 #include "models/discretized_logistic.h"
 #include "models/pixelcnnpp.h"
@@ -88,6 +92,8 @@ ImageTrainConfig train_config(const ImageCompareConfig& c, const ModelSpec& s) {
   t.data_dir = c.data_dir;
   t.preset = c.preset;
   t.conditioning = "stacked";
+  t.deconv_norm = c.deconv_norm;
+  t.loss_reduction = c.loss_reduction;
   t.runtime = c.runtime;
   t.runtime.out.clear();
   t.apply_preset(po::variables_map{});
@@ -117,6 +123,42 @@ std::string fmt_or_dash(const nlohmann::json& j, int digits = 4) {
   return fmt_number(j.get<double>(), digits);
 }
 
+// "v [lo, hi]" when a 95% interval is there, else "v".
+std::string with_ci(const nlohmann::json& value, const nlohmann::json& ci, int digits = 4) {
+  std::string s = fmt_or_dash(value, digits);
+  if (ci.is_array() && ci.size() == 2) s += " [" + fmt_or_dash(ci[0], 3) + ", " + fmt_or_dash(ci[1], 3) + "]";
+  return s;
+}
+
+// The KID shown: the unbiased MMD^2 of all rows with its interval when bootstrapped, else the subset mean.
+nlohmann::json kid_value(const nlohmann::json& kid) { return kid.contains("all") ? kid["all"] : kid["mean"]; }
+nlohmann::json kid_ci(const nlohmann::json& kid) { return kid.contains("ci95") ? kid["ci95"] : nlohmann::json(nullptr); }
+
+// Which rows a score separates: the best row (lowest value) and, for every other row, whether its 95% interval
+// is disjoint from the best one's (a conservative test: overlapping intervals are called not significant).
+std::string separation(const nlohmann::json& rows, const std::string& what,
+                       const std::function<std::pair<nlohmann::json, nlohmann::json>(const nlohmann::json&)>& get) {
+  int best = -1;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const auto [v, ci] = get(rows[i]);
+    if (!v.is_number() || !ci.is_array()) return "";
+    if (best < 0 || v.get<double>() < get(rows[best]).first.get<double>()) best = static_cast<int>(i);
+  }
+  if (best < 0 || rows.size() < 2) return "";
+  const auto [bv, bci] = get(rows[best]);
+  std::string same, worse;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (static_cast<int>(i) == best) continue;
+    const auto [v, ci] = get(rows[i]);
+    const bool disjoint = ci[0].get<double>() > bci[1].get<double>() || ci[1].get<double>() < bci[0].get<double>();
+    std::string& list = disjoint ? worse : same;
+    list += (list.empty() ? "" : ", ") + rows[i]["method"].get<std::string>();
+  }
+  return "- " + what + ": lowest " + rows[best]["method"].get<std::string>() + " " + with_ci(bv, bci) +
+         "; significantly higher (disjoint 95% intervals): " + (worse.empty() ? "none" : worse) +
+         "; not distinguishable from it (overlapping intervals): " + (same.empty() ? "none" : same) + ".\n";
+}
+
 }  // namespace
 
 
@@ -132,7 +174,16 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
       ("iters", po::value(&iters)->default_value(iters), "training iterations per model (0: the preset's)")
       ("budget-minutes", po::value(&budget_minutes)->default_value(budget_minutes), "wall-clock training budget per model (0: none)")
       ("batch-size", po::value(&batch_size)->default_value(batch_size), "training batch size (0: the preset's)")
-      ("samples", po::value(&samples)->default_value(samples), "samples drawn per method row")
+      ("deconv-norm", po::value(&deconv_norm)->default_value(deconv_norm),
+       "PixelCNN++ transposed-convolution weight norm: input (the authors') | output (TensorFlow PixelCNN++)")
+      ("loss-reduction", po::value(&loss_reduction)->default_value(loss_reduction),
+       "PixelCNN++ gradient of the summed loss (sum, the authors') or of the per-dimension mean (mean)")
+      ("samples", po::value(&samples)->default_value(samples), "samples drawn per method row (0: 64 at --preset tiny, 1000 otherwise)")
+      ("bootstrap", po::value(&bootstrap)->default_value(bootstrap), "bootstrap resamples for the 95% intervals of FD / KID and their floor (0: none)")
+      ("seeds", po::value(&seeds)->default_value(seeds), "repeat the whole comparison with seeds --seed .. --seed + K - 1 and report mean and std")
+      ("budget-iters", po::value(&budget_iters), "a,b,c: train each model once and evaluate it after a, b, c iterations (budget curves)")
+      ("sample-batch", po::value(&sampling.sample_batch)->default_value(sampling.sample_batch),
+       "images per sampler call (larger rows are drawn in such batches from the same stream; 0: all at once)")
       ("denoisers", po::value(&denoisers)->default_value(denoisers),
        "smoothed-ar rows: all | any of single-step-detached,single-step-full,conditional-ar")
       ("from-checkpoints", po::value(&from_checkpoints), "evaluate the train folders DIR/<key> instead of training")
@@ -161,6 +212,33 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
   desc.add(r);
 }
 
+std::vector<int64_t> ImageCompareConfig::budget_list() const {
+  std::vector<int64_t> out;
+  if (budget_iters.empty()) return out;
+  std::stringstream ss(budget_iters);
+  std::string item;
+  const std::string want = "a comma-separated list of increasing iteration counts >= 1, e.g. 250,500,1000";
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(item, &used);
+    } catch (const std::exception&) {
+      throw ConfigError(flag_error("--budget-iters", budget_iters, want));
+    }
+    if (used != item.size() || v < 1 || (!out.empty() && v <= out.back()))
+      throw ConfigError(flag_error("--budget-iters", budget_iters, want));
+    out.push_back(v);
+  }
+  if (out.empty()) throw ConfigError(flag_error("--budget-iters", budget_iters, want));
+  return out;
+}
+
+int64_t ImageCompareConfig::sample_count() const {
+  if (samples > 0) return samples;
+  return preset == "tiny" ? 64 : 1000;
+}
+
 std::vector<std::string> ImageCompareConfig::method_list() const {
   return split_names("--method", methods, method_names());
 }
@@ -185,11 +263,24 @@ void ImageCompareConfig::validate() const {
   denoiser_list();
   require_one_of("--dataset", dataset, image_dataset_names());
   require_one_of("--preset", preset, {"tiny", "small", "paper"});
+  require_one_of("--deconv-norm", deconv_norm, {"input", "output"});
+  require_one_of("--loss-reduction", loss_reduction, {"sum", "mean"});
   if (iters < 0) throw ConfigError(flag_error("--iters", std::to_string(iters), "an integer >= 0 (0: the preset's)"));
   require_nonnegative("--budget-minutes", budget_minutes);
   if (batch_size < 0)
     throw ConfigError(flag_error("--batch-size", std::to_string(batch_size), "an integer >= 0 (0: the preset's)"));
-  if (samples < 2) throw ConfigError(flag_error("--samples", std::to_string(samples), "an integer >= 2"));
+  if (samples == 1 || samples < 0)
+    throw ConfigError(flag_error("--samples", std::to_string(samples), "an integer >= 2 (0: the preset's)"));
+  if (bootstrap < 0) throw ConfigError(flag_error("--bootstrap", std::to_string(bootstrap), "an integer >= 0 (0: no intervals)"));
+  if (seeds < 1) throw ConfigError(flag_error("--seeds", std::to_string(seeds), "an integer >= 1"));
+  if (!budget_list().empty()) {
+    if (seeds > 1) throw ConfigError(flag_error("--budget-iters", budget_iters, "one seed (run --seeds and --budget-iters separately)"));
+    if (!from_checkpoints.empty())
+      throw ConfigError(flag_error("--budget-iters", budget_iters, "training (it cannot evaluate --from-checkpoints models at other budgets)"));
+    if (iters > 0) throw ConfigError(flag_error("--budget-iters", budget_iters, "no --iters as well (the list holds the iterations)"));
+  }
+  if (sampling.sample_batch < 0)
+    throw ConfigError(flag_error("--sample-batch", std::to_string(sampling.sample_batch), "an integer >= 0 (0: all at once)"));
   if (classifier_epochs < 0)
     throw ConfigError(
         flag_error("--classifier-epochs", std::to_string(classifier_epochs), "an integer >= 0 (0: the dataset's default)"));
@@ -212,8 +303,10 @@ void ImageCompareConfig::validate() const {
 
 nlohmann::json ImageCompareConfig::to_json() const {
   return {{"methods", method_list()}, {"dataset", dataset}, {"preset", preset}, {"iters", iters},
-          {"budget_minutes", budget_minutes}, {"batch_size", batch_size}, {"samples", samples},
-          {"denoisers", denoiser_list()}, {"from_checkpoints", from_checkpoints}, {"classifier", classifier},
+          {"budget_minutes", budget_minutes}, {"batch_size", batch_size}, {"samples", sample_count()},
+          {"bootstrap", bootstrap}, {"seeds", seeds}, {"sample_batch", sampling.sample_batch},
+          {"budget_iters", budget_iters},
+          {"deconv_norm", deconv_norm}, {"loss_reduction", loss_reduction}, {"denoisers", denoiser_list()}, {"from_checkpoints", from_checkpoints}, {"classifier", classifier},
           {"bound_images", bound_images}, {"likelihood_images", likelihood_images}, {"likelihood", likelihood.to_json()},
           {"inpaint_images", inpaint_images}, {"inpaint_samples", inpaint_samples},
           {"mask", mask.to_json()}, {"sampling", sampling.to_json()}, {"seed", runtime.seed},
@@ -274,12 +367,214 @@ void Method::compare_rows(ImageCompareRows& r) const {
   r.score_row(row, s.samples, method);
 }
 
+namespace {
+nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::string& out, const std::string& command);
+
+// The numbers of one row that --seeds aggregates (null where the row has none).
+std::vector<std::pair<std::string, nlohmann::json>> row_numbers(const nlohmann::json& r) {
+  const auto& q = r["quality"];
+  nlohmann::json bits = nullptr;
+  if (r.contains("bits_per_dim")) bits = r["bits_per_dim"];
+  if (r.contains("two_stage_bound_bits_per_dim")) bits = r["two_stage_bound_bits_per_dim"];
+  return {{"fd_classifier", q["fd_classifier"]},
+          {"kid_classifier", kid_value(q["kid_classifier"])},
+          {"classifier_confidence", q["classifier_scores"]["mean_max_prob"]},
+          {"bits_per_dim", bits},
+          {"inpaint_mse_unknown", r.contains("inpaint") ? r["inpaint"]["mse_unknown"] : nlohmann::json(nullptr)}};
+}
+
+nlohmann::json mean_std(const std::vector<double>& v) {
+  if (v.empty()) return nullptr;
+  double m = 0.0;
+  for (double x : v) m += x;
+  m /= static_cast<double>(v.size());
+  double ss = 0.0;
+  for (double x : v) ss += (x - m) * (x - m);
+  const double sd = v.size() > 1 ? std::sqrt(ss / static_cast<double>(v.size() - 1)) : 0.0;
+  return {{"mean", m}, {"std", sd}, {"n", v.size()}, {"values", v}};
+}
+}  // namespace
+
+nlohmann::json run_budget_curves(const ImageCompareConfig& c, const std::string& out, const std::string& command);
+
 nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string& out, const std::string& command) {
+  c.validate();
+  if (!c.budget_list().empty()) return run_budget_curves(c, out, command);
+  if (c.seeds <= 1) return run_image_compare_once(c, out, command);
+  ensure_writable_dir(out);
+  std::vector<nlohmann::json> runs;
+  std::vector<std::string> dirs;
+  for (int64_t k = 0; k < c.seeds; ++k) {
+    ImageCompareConfig one = c;
+    one.seeds = 1;
+    one.runtime.seed = c.runtime.seed + static_cast<uint64_t>(k);
+    if (!c.from_checkpoints.empty())  // one set of trained models per seed: DIR/seed-S
+      one.from_checkpoints = (fs::path(c.from_checkpoints) / ("seed-" + std::to_string(one.runtime.seed)) / "checkpoints").string();
+    const std::string dir = (fs::path(out) / ("seed-" + std::to_string(one.runtime.seed))).string();
+    // A finished seed with the same settings is reused (an interrupted --seeds run continues where it stopped).
+    nlohmann::json done;
+    if (fs::exists(fs::path(dir) / "metrics.json") && fs::exists(fs::path(dir) / "config.json")) {
+      nlohmann::json was = read_json((fs::path(dir) / "config.json").string());
+      was.erase("command");
+      if (was == one.to_json()) done = read_run_metrics(dir);
+    }
+    if (done.is_null()) {
+      std::cerr << "[compare] seed " << one.runtime.seed << " (" << (k + 1) << " of " << c.seeds << ") -> " << dir << "\n";
+      done = run_image_compare_once(one, dir, command + "  # seed " + std::to_string(one.runtime.seed));
+    } else {
+      std::cerr << "[compare] seed " << one.runtime.seed << ": reusing " << dir << "\n";
+    }
+    runs.push_back(done);
+    dirs.push_back("seed-" + std::to_string(one.runtime.seed));
+  }
+  // Mean and sample standard deviation over the seeds, per row and number.
+  nlohmann::json agg = nlohmann::json::object();
+  std::vector<std::string> row_order;
+  for (const auto& run : runs)
+    for (auto it = run["methods"].begin(); it != run["methods"].end(); ++it)
+      if (std::find(row_order.begin(), row_order.end(), it.key()) == row_order.end()) row_order.push_back(it.key());
+  const std::vector<std::string> keys{"fd_classifier", "kid_classifier", "classifier_confidence", "bits_per_dim",
+                                      "inpaint_mse_unknown"};
+  for (const auto& name : row_order) {
+    std::map<std::string, std::vector<double>> values;
+    for (const auto& run : runs) {
+      if (!run["methods"].contains(name)) continue;
+      for (const auto& [k, v] : row_numbers(run["methods"][name]))
+        if (v.is_number()) values[k].push_back(v.get<double>());
+    }
+    for (const auto& k : keys) agg[name][k] = mean_std(values[k]);
+  }
+  std::map<std::string, std::vector<double>> floor_values;
+  for (const auto& run : runs)
+    for (auto it = run["methods"].begin(); it != run["methods"].end(); ++it) {
+      const auto& f = it.value()["quality"]["floor"];
+      floor_values["fd_classifier"].push_back(f["fd_classifier"].get<double>());
+      floor_values["kid_classifier"].push_back(kid_value(f["kid_classifier"]).get<double>());
+      break;
+    }
+  nlohmann::json floor = {{"fd_classifier", mean_std(floor_values["fd_classifier"])},
+                          {"kid_classifier", mean_std(floor_values["kid_classifier"])}};
+  nlohmann::json metrics = {{"dataset", c.dataset}, {"preset", c.preset}, {"seeds", c.seeds},
+                            {"first_seed", c.runtime.seed}, {"runs", dirs}, {"samples_per_method", c.sample_count()},
+                            {"aggregate", agg}, {"floor", floor}};
+  if (dist::rank() == 0) {
+    nlohmann::json config = c.to_json();
+    config["command"] = command;
+    write_json((fs::path(out) / "config.json").string(), config);
+    write_run_metrics(out, metrics);
+    auto cell = [](const nlohmann::json& ms, int digits = 4) {
+      if (ms.is_null()) return std::string("-");
+      return fmt_number(ms["mean"].get<double>(), digits) + " +- " + fmt_number(ms["std"].get<double>(), 2);
+    };
+    std::vector<std::vector<std::string>> table;
+    for (const auto& name : row_order)
+      table.push_back({name, cell(agg[name]["bits_per_dim"]), cell(agg[name]["fd_classifier"]),
+                       cell(agg[name]["kid_classifier"]), cell(agg[name]["classifier_confidence"], 3),
+                       cell(agg[name]["inpaint_mse_unknown"])});
+    table.push_back({"floor: real test vs real train", "-", cell(floor["fd_classifier"]), cell(floor["kid_classifier"]),
+                     "-", "-"});
+    std::ostringstream md;
+    md << "# compare on " << c.dataset << " (" << c.preset << " preset), " << c.seeds << " seeds\n\n"
+       << "Command: `" << command << "`\n\n"
+       << "Each seed (" << c.runtime.seed << " .. " << c.runtime.seed + static_cast<uint64_t>(c.seeds - 1)
+       << ") trains every model, draws " << c.sample_count() << " samples per row and scores them; its own report is "
+       << "in `seed-S/report.md` (with the bootstrap intervals of that run). Below: mean +- sample standard deviation "
+       << "over the " << c.seeds << " seeds (training, sampling and the reference draws all change with the seed). "
+       << "bits/dim: ar's exact test likelihood, smoothed-ar's two-stage bound.\n\n"
+       << markdown_table({"method", "bits/dim (test)", "FD-classifier", "KID-classifier", "classifier confidence",
+                          "inpaint MSE (unknown)"},
+                         table)
+       << "\nPer-seed reports:";
+    for (const auto& d : dirs) md << " [" << d << "](" << d << "/report.md)";
+    md << "\n";
+    atomic_write_text((fs::path(out) / "report.md").string(), md.str());
+  }
+  return metrics;
+}
+
+nlohmann::json run_budget_curves(const ImageCompareConfig& c, const std::string& out, const std::string& command) {
+  ensure_writable_dir(out);
+  const std::vector<int64_t> budgets = c.budget_list();
+  const std::string train_dir = (fs::path(out) / "checkpoints").string();
+  std::map<std::string, double> cum_train_s;  // per row: training seconds so far
+  std::map<std::string, std::vector<std::pair<double, double>>> fd, kid, bits;
+  std::vector<std::string> row_order;
+  std::vector<std::vector<std::string>> table;
+  nlohmann::json steps = nlohmann::json::array();
+  for (int64_t b : budgets) {
+    ImageCompareConfig one = c;
+    one.budget_iters.clear();
+    one.iters = b;
+    one.train_dir = train_dir;  // the same models, resumed to b iterations
+    const std::string dir = (fs::path(out) / ("iters-" + std::to_string(b))).string();
+    std::cerr << "[compare] budget " << b << " iterations -> " << dir << "\n";
+    const nlohmann::json m = run_image_compare_once(one, dir, command + "  # budget " + std::to_string(b) + " iterations");
+    nlohmann::json step = {{"iters", b}, {"dir", "iters-" + std::to_string(b)}, {"rows", nlohmann::json::object()}};
+    for (auto it = m["methods"].begin(); it != m["methods"].end(); ++it) {
+      const std::string& name = it.key();
+      const auto& r = it.value();
+      if (std::find(row_order.begin(), row_order.end(), name) == row_order.end()) row_order.push_back(name);
+      double t = r["train_s"].is_number() ? r["train_s"].get<double>() : 0.0;
+      if (r.contains("stage2_train_s") && r["stage2_train_s"].is_number()) t += r["stage2_train_s"].get<double>();
+      cum_train_s[name] += t;
+      const double x = cum_train_s[name];
+      const auto& q = r["quality"];
+      const nlohmann::json bpd = r.contains("two_stage_bound_bits_per_dim") ? r["two_stage_bound_bits_per_dim"]
+                                 : r.contains("bits_per_dim")               ? r["bits_per_dim"]
+                                                                            : nlohmann::json(nullptr);
+      fd[name].emplace_back(x, q["fd_classifier"].get<double>());
+      kid[name].emplace_back(x, kid_value(q["kid_classifier"]).get<double>());
+      if (bpd.is_number()) bits[name].emplace_back(x, bpd.get<double>());
+      step["rows"][name] = {{"train_s_cumulative", x}, {"fd_classifier", q["fd_classifier"]},
+                            {"fd_classifier_ci95", q.value("fd_classifier_ci95", nlohmann::json())},
+                            {"kid_classifier", kid_value(q["kid_classifier"])},
+                            {"kid_classifier_ci95", kid_ci(q["kid_classifier"])}, {"bits_per_dim", bpd}};
+      table.push_back({name, std::to_string(b), fmt_number(x, 4),
+                       with_ci(q["fd_classifier"], q.value("fd_classifier_ci95", nlohmann::json())),
+                       with_ci(kid_value(q["kid_classifier"]), kid_ci(q["kid_classifier"])), fmt_or_dash(bpd)});
+    }
+    steps.push_back(step);
+  }
+  auto series = [&](std::map<std::string, std::vector<std::pair<double, double>>>& s) {
+    std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> out_series;
+    for (const auto& name : row_order) out_series.emplace_back(name, s[name]);
+    return out_series;
+  };
+  const std::string title = c.dataset + " (" + c.preset + " preset): scores against training time";
+  if (gnuplot_available()) {
+    plot_lines((fs::path(out) / "budget-fd.png").string(), series(fd), "training seconds (cumulative)", "FD-classifier", title, true);
+    plot_lines((fs::path(out) / "budget-kid.png").string(), series(kid), "training seconds (cumulative)", "KID-classifier", title);
+    plot_lines((fs::path(out) / "budget-bits.png").string(), series(bits), "training seconds (cumulative)", "bits/dim (test)", title);
+  }
+  nlohmann::json metrics = {{"dataset", c.dataset}, {"preset", c.preset}, {"budget_iters", budgets},
+                            {"samples_per_method", c.sample_count()}, {"steps", steps}};
+  nlohmann::json config = c.to_json();
+  config["command"] = command;
+  write_json((fs::path(out) / "config.json").string(), config);
+  write_run_metrics(out, metrics);
+  std::ostringstream md;
+  md << "# Budget curves on " << c.dataset << " (" << c.preset << " preset)\n\n"
+     << "Command: `" << command << "`\n\n"
+     << "Every model is trained once; after each budget (iterations: ";
+  for (size_t i = 0; i < budgets.size(); ++i) md << (i ? ", " : "") << budgets[i];
+  md << ") training stops, the comparison samples and scores it (`iters-N/report.md`), and the next budget "
+     << "resumes the same checkpoints. Training time is the cumulative wall clock of a row's model(s) "
+     << "(smoothed-ar: both stages). FD / KID with percentile-bootstrap 95% intervals in brackets; bits/dim: ar's "
+     << "exact test likelihood, smoothed-ar's two-stage bound.\n\n"
+     << "![FD](budget-fd.png) ![KID](budget-kid.png) ![bits/dim](budget-bits.png)\n\n"
+     << markdown_table({"method", "iterations", "train s (cumulative)", "FD-classifier", "KID-classifier", "bits/dim (test)"},
+                       table);
+  atomic_write_text((fs::path(out) / "report.md").string(), md.str());
+  return metrics;
+}
+
+namespace {
+nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::string& out, const std::string& command) {
   c.validate();
   set_threads(c.runtime.threads);
   const auto device = resolve_device(c.runtime.device);
-  if (dist::active() && c.samples < dist::world_size())
-    throw ConfigError(flag_error("--samples", std::to_string(c.samples), "at least one per data-parallel rank (" +
+  if (dist::active() && c.sample_count() < dist::world_size())
+    throw ConfigError(flag_error("--samples", std::to_string(c.sample_count()), "at least one per data-parallel rank (" +
                                                                            std::to_string(dist::world_size()) + ")"));
   ensure_writable_dir(out);
   nlohmann::json config = c.to_json();
@@ -287,7 +582,9 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
   write_json((fs::path(out) / "config.json").string(), config);
 
   // 1. Train (or find) every model.
-  const std::string ckpt_root = c.from_checkpoints.empty() ? (fs::path(out) / "checkpoints").string() : c.from_checkpoints;
+  const std::string ckpt_root = !c.from_checkpoints.empty() ? c.from_checkpoints
+                                : !c.train_dir.empty()      ? c.train_dir
+                                                            : (fs::path(out) / "checkpoints").string();
   nlohmann::json train_metrics = nlohmann::json::object();
   for (const auto& spec : model_specs(c)) {
     const std::string dir = (fs::path(ckpt_root) / spec.key).string();
@@ -318,7 +615,9 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
   const double cls_acc = classifier_accuracy(classifier, test_set.images, test_set.labels);
   SampleQualityOptions quality_opts;
   quality_opts.classifier_path = cls_path;
-  quality_opts.kid_subset_size = std::min<int64_t>(1000, c.samples);
+  // Real subsets: at most half the rows (with all of them every subset would be the same set and its std 0).
+  quality_opts.kid_subset_size = std::max<int64_t>(2, std::min<int64_t>(1000, c.sample_count() / 2));
+  quality_opts.bootstrap = c.bootstrap;
 
   // 3. Draw, score and complete, one row per method variant.
   nlohmann::json rows = nlohmann::json::array();
@@ -361,7 +660,7 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
       row[k] = tm.contains(k) ? tm[k] : nlohmann::json(nullptr);
     return row;
   };
-  const int64_t n = c.samples;
+  const int64_t n = c.sample_count();
   auto write_grid = [](const std::string& path, const at::Tensor& x) { write_samples(path, x); };
   for (const auto& method : c.method_list()) {
     std::cerr << "[compare] sampling " << method << "\n";
@@ -401,14 +700,16 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
     std::string train_s = fmt_or_dash(r["train_s"], 4);
     if (r.contains("stage2_train_s")) train_s += " + " + fmt_or_dash(r["stage2_train_s"], 4);
     table.push_back({r["method"].get<std::string>(), params, int_or_dash(r["iters"]), train_s, bits,
-                     fmt_or_dash(q["fd_classifier"]), fmt_or_dash(q["kid_classifier"]["mean"]),
+                     with_ci(q["fd_classifier"], q.value("fd_classifier_ci95", nlohmann::json())),
+                     with_ci(kid_value(q["kid_classifier"]), kid_ci(q["kid_classifier"])),
                      fmt_or_dash(q["classifier_scores"]["mean_max_prob"], 3),
                      r.contains("inpaint") ? fmt_or_dash(r["inpaint"]["mse_unknown"]) : "-",
                      fmt_or_dash(r["sample_s_per_image"])});
   }
   if (!floor.is_null())
-    table.push_back({"floor: real test vs real train", "-", "-", "-", "-", fmt_or_dash(floor["fd_classifier"]),
-                     fmt_or_dash(floor["kid_classifier"]["mean"]),
+    table.push_back({"floor: real test vs real train", "-", "-", "-", "-",
+                     with_ci(floor["fd_classifier"], floor.value("fd_classifier_ci95", nlohmann::json())),
+                     with_ci(kid_value(floor["kid_classifier"]), kid_ci(floor["kid_classifier"])),
                      rows.empty() ? "-" : fmt_or_dash(rows[0]["quality"]["classifier_scores_real_test"]["mean_max_prob"], 3),
                      "-", "-"});
   std::ostringstream md;
@@ -427,7 +728,14 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
      << "FD-classifier and KID-classifier use the FID / KID formulas on the penultimate features of our own "
      << classifier->arch() << " classifier (test accuracy " << fmt_number(100.0 * cls_acc, 4)
      << "%), not Inception: they are not FID and not comparable to published numbers. Lower is better; the floor "
-     << "row is real test images against real training images with the same count. Classifier confidence is the "
+     << "row is real test images against real training images with the same count. "
+     << (c.bootstrap > 0 ? "In brackets: percentile-bootstrap 95% intervals (" + std::to_string(c.bootstrap) +
+                               " resamples of samples and reference images); KID is the unbiased MMD^2 of all rows "
+                               "(metrics.json also has the mean and std over " +
+                               std::to_string(quality_opts.kid_subsets) + " random subsets of " +
+                               std::to_string(quality_opts.kid_subset_size) + "). "
+                         : std::string("KID: the mean over random subsets. "))
+     << "Classifier confidence is the "
      << "mean max-softmax probability of the samples (higher: more recognisable). Inpainting: mask "
      << c.mask.mask << ", MSE on the completed pixels on the [-1, 1] scale (known pixels are kept exactly).\n\n"
      << "bits/dim: ar is the exact discretized test likelihood. smoothed-ar's stage-1 figure is the continuous "
@@ -437,6 +745,16 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
      << "ncsn and ddpm: their own likelihoods on the first " << c.likelihood_images << " test images, bits/dim +- "
      << "standard error (ode: the probability-flow ODE of uniformly dequantized images; bound: the DDPM variational "
      << "bound with the discretized decoder); kinds, function evaluations and seconds in metrics.json / timings.json.\n\n"
+     << (c.bootstrap > 0 ? "Which differences the intervals support:\n\n" +
+                               separation(rows, "FD-classifier", [](const nlohmann::json& r) {
+                                 return std::make_pair(r["quality"]["fd_classifier"],
+                                                       r["quality"].value("fd_classifier_ci95", nlohmann::json()));
+                               }) +
+                               separation(rows, "KID-classifier", [](const nlohmann::json& r) {
+                                 return std::make_pair(kid_value(r["quality"]["kid_classifier"]),
+                                                       kid_ci(r["quality"]["kid_classifier"]));
+                               }) + "\n"
+                         : std::string())
      << "## Samples\n\n";
   const auto method_names = c.method_list();
   for (const auto& m : method_names)
@@ -453,5 +771,7 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
   atomic_write_text((fs::path(out) / "report.md").string(), md.str());
   return metrics;
 }
+
+}  // namespace
 
 }  // namespace scorelab

@@ -41,7 +41,15 @@ struct ImageCompareConfig {
   int64_t iters = 0;                    // --iters per model (0: the preset's)
   double budget_minutes = 0.0;          // --budget-minutes per model: stop each training after this wall time
   int64_t batch_size = 0;               // --batch-size (0: the preset's)
-  int64_t samples = 64;                 // --samples per method row
+  std::string deconv_norm = "input";    // --deconv-norm (ImageTrainConfig::deconv_norm)
+  std::string loss_reduction = "sum";   // --loss-reduction (ImageTrainConfig::loss_reduction)
+  int64_t samples = 0;                  // --samples per method row (0: 64 at --preset tiny, 1000 otherwise)
+  int64_t bootstrap = 200;              // --bootstrap resamples for the FD / KID 95% intervals (0: none)
+  int64_t seeds = 1;                    // --seeds K: the whole comparison K times (seeds S..S+K-1), mean and std
+  // --budget-iters a,b,c (increasing): train every model once, evaluating it after a, b and c iterations
+  // (each step resumes the same checkpoints), then plot the scores against the cumulative training time.
+  std::string budget_iters;
+  std::string train_dir;                // where models train (default DIR/checkpoints); set by --budget-iters
   std::string denoisers = "all";        // --denoisers: smoothed-ar rows: all | single-step-detached,single-step-full,conditional-ar
   std::string from_checkpoints;         // --from-checkpoints DIR: evaluate DIR/<key> instead of training
   std::string classifier;               // --classifier FILE (default: the cached classifier of the dataset)
@@ -63,6 +71,8 @@ struct ImageCompareConfig {
   nlohmann::json to_json() const;
   std::vector<std::string> method_list() const;      // expanded --method
   std::vector<std::string> denoiser_list() const;    // expanded --denoisers
+  int64_t sample_count() const;                      // --samples, or the preset's
+  std::vector<int64_t> budget_list() const;          // parsed --budget-iters (empty: none)
 };
 
 // What a method's compare_rows (method.h) works with: the run's settings and data, its trained models'
@@ -95,6 +105,8 @@ at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImage
 
 // Runs the comparison into out_dir (report.md, metrics.json, config.json, samples-*.png, inpaint/*,
 // neighbours-*.png, checkpoints/ unless --from-checkpoints); returns metrics.json and timings.json merged.
+// With --seeds K > 1: one such comparison per seed in out_dir/seed-S (resumable: each trains into its own
+// checkpoints/), then out_dir/report.md and metrics.json hold the mean and standard deviation over the seeds.
 nlohmann::json run_image_compare(const ImageCompareConfig& config, const std::string& out_dir,
                                  const std::string& command);
 

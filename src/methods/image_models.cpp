@@ -23,6 +23,7 @@ PixelCNNppConfig pixelcnn_config(const ImageTrainConfig& c, int64_t channels) {
   if (c.nr_logistic_mix > 0) p.nr_logistic_mix = c.nr_logistic_mix;
   p.input_channels = channels;
   p.dropout_seed = derive_seed(c.runtime.seed, "dropout");
+  p.deconv_norm = c.deconv_norm;
   if (c.stage == 2)  // only a method with a stage-2 model passes validate() with --stage 2
     p.conditioning = parse_pixelcnn_conditioning(c.conditioning, "--conditioning");
   p.validate();

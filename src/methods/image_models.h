@@ -23,6 +23,9 @@ struct ImageModel {
   std::string loss_unit;                            // display unit of the test loss
   double display_scale = 1.0;                       // displayed = scale * objective loss
   bool eval_needs_grad = false;
+  // The reference sums this loss over the batch and every dimension (PixelCNN++): with --loss-reduction sum
+  // the trainer scales the gradient by batch * C * H * W (TrainerHooks::loss_scale).
+  bool reference_sums_loss = false;
   std::vector<std::pair<std::string, at::Generator>> generators;  // the model's own random streams (checkpointed)                     // ssm differentiates the score even when evaluating
   std::shared_ptr<const SigmaSchedule> sigmas;      // ncsn: the noise levels the score net was trained on ([0, 1] data scale)
   std::shared_ptr<const BetaSchedule> betas;        // ddpm: the variance schedule of the U-Net

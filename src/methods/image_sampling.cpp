@@ -54,6 +54,10 @@ ImageTrainConfig image_train_config_from_json(const nlohmann::json& j) {
   read_json_field(j, "nr_resnet", c.nr_resnet);
   read_json_field(j, "nr_filters", c.nr_filters);
   read_json_field(j, "nr_logistic_mix", c.nr_logistic_mix);
+  c.deconv_norm = "output";  // folders written before --deconv-norm hold the per-output-channel form
+  read_json_field(j, "deconv_norm", c.deconv_norm);
+  c.loss_reduction = "mean";
+  read_json_field(j, "loss_reduction", c.loss_reduction);
   read_json_field(j, "base_channels", c.base_channels);
   read_json_field(j, "sigma_max", c.sigma_max);
   read_json_field(j, "sigma_min", c.sigma_min);
@@ -180,7 +184,9 @@ void SamplingConfig::add_options(po::options_description& desc) {
        "smoothed-ar single-step gradient: full (backprop through the network) | detached (the authors' quirk)")
       ("sampler", po::value(&sampler),
        ("ncsn: annealed-langevin (default); ddpm: ddpm (default); any sampler that runs on the model: " +
-        sampler_registry().known_list()).c_str());
+        sampler_registry().known_list()).c_str())
+      ("sample-batch", po::value(&sample_batch)->default_value(sample_batch),
+       "images per sampler call: larger runs are drawn in such batches from the same stream (bounded memory; 0: all at once)");
   sampling.add_options(desc);
 }
 
@@ -191,6 +197,8 @@ void SamplingConfig::validate() const {
   if (!sampler.empty() && !sampler_registry().contains(sampler))
     throw ConfigError(flag_error("--sampler", sampler, "one of " + sampler_registry().known_list()));
   if (snapshots < 0) throw ConfigError(flag_error("--snapshots", std::to_string(snapshots), "an integer >= 0"));
+  if (sample_batch < 0)
+    throw ConfigError(flag_error("--sample-batch", std::to_string(sample_batch), "an integer >= 0 (0: all at once)"));
   sampling.validate();
   scorelab::validate(pixelcnn_options(*this, image_datasets().front().name, false));  // --clamp and the draw, as the PixelCNN++ sampler sees them
 }
@@ -208,7 +216,7 @@ void SamplingConfig::validate_for(const LoadedModels& models) const {
 nlohmann::json SamplingConfig::to_json() const {
   return {{"ar_draw", ar_draw}, {"clamp", clamp}, {"ar_naive", ar_naive}, {"denoise", denoise}, {"grad", grad},
           {"sampler", sampler}, {"snapshots", snapshots},
-          {"sampling", {{"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
+          {"sampling", {{"langevin_preset", sampling.langevin_preset}, {"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
                         {"step_rule", sampling.step_rule}, {"final_denoise", sampling.final_denoise},
                         {"ddpm_variance", sampling.variance},
                         {"clip_x0", sampling.clip_x0 ? nlohmann::json(*sampling.clip_x0) : nlohmann::json(nullptr)},
@@ -357,14 +365,26 @@ ImageSamples draw_samples(const SamplingConfig& config, const LoadedModels& mode
 ImageSamples draw_samples_sharded(const SamplingConfig& config, const LoadedModels& models, int64_t n, uint64_t seed,
                                   c10::Device device, SamplingMonitor* monitor) {
   ImageSamples out;
-  at::Tensor noisy;
-  out.samples = dist::sharded_draw(n, seed, device, [&](int64_t begin, int64_t end, at::Generator& gen) {
-    ImageSamples part = draw_samples(config, models, end - begin, gen, monitor);
-    out.seconds = part.seconds;
-    out.stats = part.stats;
-    noisy = part.noisy;
-    return part.samples;
-  });
+  std::vector<at::Tensor> noisy_parts;
+  int64_t drawn = 0;  // this rank's rows so far (the stats are their row-weighted means)
+  out.samples = dist::sharded_draw(
+      n, seed, device,
+      [&](int64_t begin, int64_t end, at::Generator& gen) {
+        ImageSamples part = draw_samples(config, models, end - begin, gen, monitor);
+        const double w_old = static_cast<double>(drawn), w_new = static_cast<double>(end - begin);
+        out.seconds += part.seconds;
+        if (drawn == 0)
+          out.stats = part.stats;
+        else
+          for (const auto& [key, value] : part.stats)
+            out.stats[key] = ((out.stats.count(key) ? out.stats[key] * w_old : 0.0) + value * w_new) / (w_old + w_new);
+        drawn += end - begin;
+        if (part.noisy.defined()) noisy_parts.push_back(part.noisy);
+        return part.samples;
+      },
+      config.sample_batch);
+  const at::Tensor noisy = noisy_parts.empty() ? at::Tensor()
+                           : noisy_parts.size() == 1 ? noisy_parts.front() : torch::cat(noisy_parts, 0);
   if (!dist::active()) {
     out.noisy = noisy;
     return out;

@@ -19,6 +19,7 @@
 #include "data/image_data.h"
 #include "eval/plot.h"
 #include "methods/image_models.h"
+#include "models/pixelcnnpp.h"
 #include "objectives/objective.h"
 
 namespace po = boost::program_options;
@@ -56,6 +57,10 @@ void ImageTrainConfig::add_options(po::options_description& desc) {
       ("nr-resnet", po::value(&nr_resnet)->default_value(nr_resnet), "PixelCNN++ gated resnets per stage (0: preset)")
       ("nr-filters", po::value(&nr_filters)->default_value(nr_filters), "PixelCNN++ filters (0: preset)")
       ("nr-logistic-mix", po::value(&nr_logistic_mix)->default_value(nr_logistic_mix), "PixelCNN++ mixture components (0: preset)")
+      ("deconv-norm", po::value(&deconv_norm)->default_value(deconv_norm),
+       "PixelCNN++ transposed-convolution weight norm: input (per input channel, the authors' PyTorch code) | output (per output channel, the TensorFlow original)")
+      ("loss-reduction", po::value(&loss_reduction)->default_value(loss_reduction),
+       "PixelCNN++ training loss for the gradient: sum (over batch and dimensions, the authors') | mean (per dimension); reported losses are bits/dim either way")
       ("base-channels", po::value(&base_channels)->default_value(base_channels), "NCSNv2 ngf / U-Net ch (0: preset)")
       ("sigma-max", po::value(&sigma_max)->default_value(sigma_max), "ncsn largest noise level (0: preset: 1 small, 50 paper CIFAR-10)")
       ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
@@ -120,6 +125,8 @@ void ImageTrainConfig::validate() const {
   require_one_of("--preset", preset, {"tiny", "small", "paper"});
   require_nonnegative("--sigma", sigma);
   require_one_of("--conditioning", conditioning, {"stacked", "stream"});
+  require_one_of("--deconv-norm", deconv_norm, {"input", "output"});
+  require_one_of("--loss-reduction", loss_reduction, {"sum", "mean"});
   require_nonnegative("--target-noise", target_noise);
   for (auto [flag, v] : {std::pair<const char*, int64_t>{"--nr-resnet", nr_resnet}, {"--nr-filters", nr_filters},
                          {"--nr-logistic-mix", nr_logistic_mix}, {"--base-channels", base_channels},
@@ -138,6 +145,7 @@ nlohmann::json ImageTrainConfig::to_json() const {
   return {{"method", method}, {"stage", stage}, {"dataset", dataset}, {"preset", preset},
           {"sigma", smoothing_sigma()}, {"conditioning", conditioning}, {"target_noise", target_noise},
           {"nr_resnet", nr_resnet}, {"nr_filters", nr_filters}, {"nr_logistic_mix", nr_logistic_mix},
+          {"deconv_norm", deconv_norm}, {"loss_reduction", loss_reduction},
           {"base_channels", base_channels}, {"sigma_max", sigma_max}, {"sigma_min", sigma_min}, {"levels", levels},
           {"objective", objective}, {"timesteps", timesteps}, {"beta_schedule", beta_schedule}, {"antithetic", antithetic}, {"hybrid", hybrid},
           {"eval_every", eval_every}, {"eval_images", eval_images}, {"seed", runtime.seed},
@@ -212,6 +220,8 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   hooks.display_scale = model.display_scale;
   hooks.display_unit = model.loss_unit;
   hooks.images_per_iter = c.train.batch_size;
+  if (model.reference_sums_loss && c.loss_reduction == "sum")  // the global batch (data parallel: every rank's rows)
+    hooks.loss_scale = static_cast<double>(c.train.batch_size) * static_cast<double>(train_x[0].numel());
   hooks.eval_log_path = (fs::path(out) / "test_loss.csv").string();
   trainer.set_hooks(hooks);
   for (const auto& [name, g] : model.generators) trainer.add_generator(name, g);
@@ -225,7 +235,11 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
       gen);
   trainer.use_ema_weights();
   const double final_loss = evaluate();
-  export_state_dict(*model.module, (fs::path(out) / "model.pt").string());
+  // PixelCNN++ in the authors' layout (loads into their module with strict=True); the rest as registered.
+  if (const auto* net = dynamic_cast<const PixelCNNppImpl*>(model.module.get()))
+    save_tensor_dict((fs::path(out) / "model.pt").string(), net->reference_state_dict());
+  else
+    export_state_dict(*model.module, (fs::path(out) / "model.pt").string());
 
   std::vector<std::pair<double, double>> train_curve;
   for (auto [it, v] : result.loss_curve) train_curve.emplace_back(it, v * model.display_scale);

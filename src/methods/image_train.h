@@ -21,6 +21,13 @@ struct ImageTrainConfig {
   std::string conditioning = "stacked";  // --conditioning stacked (authors) | stream (stage 2)
   double target_noise = 0.01;          // --target-noise: stage-2 target dequantization N(0, 0.01^2)
   int64_t nr_resnet = 0, nr_filters = 0, nr_logistic_mix = 0;  // PixelCNN++ sizes (0: the preset's)
+  // --deconv-norm input (the authors' weight_norm on ConvTranspose2d) | output (TensorFlow PixelCNN++; scorelab's
+  // only form before). A config.json without the key is "output" (image_train_config_from_json).
+  std::string deconv_norm = "input";
+  // --loss-reduction sum (the authors': -log p summed over the batch and every dimension, so Adam sees
+  // gradients B*D times larger and its epsilon matters less) | mean (per dimension). PixelCNN++ methods only;
+  // the logged and reported losses are bits/dim either way.
+  std::string loss_reduction = "sum";
   int64_t base_channels = 0;           // --base-channels: NCSNv2 ngf / U-Net ch (0: the preset's)
   double sigma_max = 0.0;              // ncsn (0: the preset's)
   double sigma_min = 0.01;

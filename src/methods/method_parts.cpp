@@ -170,6 +170,7 @@ ImageModel PixelCnnMethod::pixelcnn_model(const ImageTrainConfig& c, int64_t cha
   m.generators.emplace_back("dropout", net->dropout_generator());
   m.loss_unit = "bits/dim";
   m.display_scale = 1.0 / std::log(2.0);
+  m.reference_sums_loss = true;
   return m;
 }
 

@@ -227,7 +227,8 @@ class SmoothedArMethod : public PixelCnnMethod {
           return sample_pixelcnnpp(pixelcnn_of(m1.model), end - begin, m1.channels, m1.size, m1.size, gen,
                                    pixelcnn_options(c.sampling, m1.config.dataset, /*continuous=*/true), {}, {}, {},
                                    monitor.stage("stage1"));
-        });
+        },
+        c.sampling.sample_batch);
     const double stage1_s = seconds_since(t0);
     write_samples((fs::path(out) / "samples-smoothed-ar-x-tilde.png").string(), x_tilde.cpu());
     // Two-stage bound on test images (needs stage 2).
@@ -270,7 +271,8 @@ class SmoothedArMethod : public PixelCnnMethod {
             }
             return denoise_single_step(pixelcnn_score_fn(m1.model, sc.grad == "detached"), mine, sigma, dgen,
                                        monitor.stage("single-step"));
-          });
+          },
+          c.sampling.sample_batch);
       row["sample_s_per_image"] = (stage1_s + seconds_since(t0)) / static_cast<double>(n);
       row["stage1_sample_s_per_image"] = stage1_s / static_cast<double>(n);
       inpaint_row(row, dir_of("smoothed-ar-stage1"), need_stage2 ? dir_of("smoothed-ar-stage2-stacked") : "", sc,

@@ -74,7 +74,7 @@ nlohmann::json ToyMethodConfig::to_json() const {
           {"grad", grad}, {"objective", objective}, {"score", score}, {"sigma_max", sigma_max},
           {"sigma_min", sigma_min}, {"levels", levels}, {"beta_schedule", beta_schedule}, {"timesteps", timesteps},
           {"antithetic", antithetic}, {"sampler", sampler},
-          {"sampling", {{"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
+          {"sampling", {{"langevin_preset", sampling.langevin_preset}, {"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
                         {"clip_x0", sampling.clip_x0 ? nlohmann::json(*sampling.clip_x0) : nlohmann::json(nullptr)},
                         {"step_rule", sampling.step_rule}, {"final_denoise", sampling.final_denoise},
                         {"ddpm_variance", sampling.variance}, {"ddim_steps", sampling.ddim_steps}, {"eta", sampling.eta},

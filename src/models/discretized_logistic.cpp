@@ -193,18 +193,23 @@ at::Tensor sample_mix_logistic_bisection(const at::Tensor& params_in, int64_t ch
     if (c == 2) mu = mu + mix.coeffs.select(3, 2) * drawn[1].unsqueeze(-1);
     auto log_s = mix.log_scales.select(3, c);
     auto inv_s = torch::exp(-log_s);
-    auto w = torch::softmax(log_w, -1);
     auto u = at::empty(mu.sizes().slice(0, 3), mu.options()).uniform_(options.u_min, 1.0 - options.u_min, gen);
+    // The authors' search (samplers.py binary_search): on the logit scale, logit F(mid) against logit u, with
+    // logit F = log F - log(1 - F) from log-sum-exps of log-sigmoids (no saturation in the tails); the value
+    // returned is the last midpoint evaluated.
+    const auto logit_u = torch::log(u) - torch::log1p(-u);
     auto lo = torch::full_like(u, -options.bound);
     auto hi = torch::full_like(u, options.bound);
+    at::Tensor mid;
     for (int64_t it = 0; it < options.iters; ++it) {
-      auto mid = 0.5 * (lo + hi);
-      auto cdf = (w * torch::sigmoid((mid.unsqueeze(-1) - mu) * inv_s)).sum(-1);
-      auto below = cdf < u;
+      mid = 0.5 * (lo + hi);
+      const auto z = (mid.unsqueeze(-1) - mu) * inv_s;
+      const auto logit_cdf = torch::logsumexp(log_w - torch::softplus(-z), -1) - torch::logsumexp(log_w - torch::softplus(z), -1);
+      const auto below = logit_cdf < logit_u;
       lo = torch::where(below, mid, lo);
       hi = torch::where(below, hi, mid);
     }
-    auto x = 0.5 * (lo + hi);
+    auto x = mid;
     drawn.push_back(x);
     log_w = log_w + logistic_log_pdf(x.unsqueeze(-1), mu, log_s);
   }

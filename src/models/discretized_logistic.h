@@ -58,8 +58,10 @@ at::Tensor sample_from_mix_logistic(const at::Tensor& params, int64_t channels, 
 // Inverse-CDF sampling of the continuous mixture (Meng et al.'s sampler): per channel, u ~ U[u_min, 1 - u_min]
 // and `iters` bisection steps on [-bound, bound] for F(x) = u, F = sum_k w_k sigma((x - mu_k)/s_k). R uses the
 // prior weights w = softmax(logits); G and B use the posterior weights w_k ~ pi_k prod_{c' < c} p_k(x_c'),
-// which makes each draw exact for the mixture's conditional. Presets: CIFAR-10 bound 20 / 20 iterations,
-// MNIST 30 / 30.
+// which makes each draw exact for the mixture's conditional. As the authors' binary_search: the comparison is
+// logit F(mid) < logit u (F's logit from log-sum-exps, exact in the tails where F rounds to 0 or 1 in float32)
+// and the result is the last midpoint evaluated, mid_iters (not the centre of the final bracket). Presets:
+// CIFAR-10 bound 20 / 20 iterations, MNIST 30 / 30.
 struct BisectionOptions {
   double bound = 20.0;
   int64_t iters = 20;

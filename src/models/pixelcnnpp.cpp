@@ -60,24 +60,32 @@ at::Tensor concat_elu(const at::Tensor& x) {
 
 // ---- weight-normalised primitives ------------------------------------------------------------------------
 
-WNConv2dImpl::WNConv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> kernel, int64_t stride, bool transposed)
-    : stride_(stride), transposed_(transposed) {
+namespace {
+// The dimensions the weight norm sums over: all but the normalised one (dim 0 of the stored weight for
+// Conv2d [out, in, kh, kw] and for a per-input-channel ConvTranspose2d [in, out, kh, kw]; dim 1 for a
+// per-output-channel ConvTranspose2d).
+std::vector<int64_t> norm_dims(bool transposed, bool per_input) {
+  return transposed && !per_input ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{1, 2, 3};
+}
+}  // namespace
+
+WNConv2dImpl::WNConv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> kernel, int64_t stride, bool transposed,
+                           bool per_input)
+    : stride_(stride), transposed_(transposed), per_input_(per_input) {
   TORCH_CHECK(in > 0 && out > 0 && kernel[0] > 0 && kernel[1] > 0 && stride > 0, "WNConv2d: bad sizes");
   // ConvTranspose2d stores [in, out, kh, kw]; PyTorch's default init takes fan_in from dim 1 for both.
   auto v = transposed ? torch::empty({in, out, kernel[0], kernel[1]}) : torch::empty({out, in, kernel[0], kernel[1]});
   const double bound = 1.0 / std::sqrt(static_cast<double>(v.size(1) * kernel[0] * kernel[1]));
   v.uniform_(-bound, bound);
   auto b = torch::empty({out}).uniform_(-bound, bound);
-  const std::vector<int64_t> other = transposed ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{1, 2, 3};
-  auto g = v.pow(2).sum(other, /*keepdim=*/true).sqrt();  // g = ||v||: w = v at init
+  auto g = v.pow(2).sum(norm_dims(transposed, per_input), /*keepdim=*/true).sqrt();  // g = ||v||: w = v at init
   weight_v = register_parameter("weight_v", v);
   weight_g = register_parameter("weight_g", g);
   bias = register_parameter("bias", b);
 }
 
 at::Tensor WNConv2dImpl::weight() const {
-  const std::vector<int64_t> other = transposed_ ? std::vector<int64_t>{0, 2, 3} : std::vector<int64_t>{1, 2, 3};
-  return weight_v * (weight_g / weight_v.pow(2).sum(other, /*keepdim=*/true).sqrt());
+  return weight_v * (weight_g / weight_v.pow(2).sum(norm_dims(transposed_, per_input_), /*keepdim=*/true).sqrt());
 }
 
 at::Tensor WNConv2dImpl::forward(const at::Tensor& x) {
@@ -119,9 +127,9 @@ at::Tensor ShiftedConv2dImpl::forward(const at::Tensor& x) {
 }
 
 ShiftedDeconv2dImpl::ShiftedDeconv2dImpl(int64_t in, int64_t out, Shift shift, std::array<int64_t, 2> kernel,
-                                         int64_t stride)
+                                         int64_t stride, bool per_input_norm)
     : shift_(shift), kernel_(default_kernel(shift, kernel)) {
-  deconv_ = register_module("deconv", WNConv2d(in, out, kernel_, stride, /*transposed=*/true));
+  deconv_ = register_module("deconv", WNConv2d(in, out, kernel_, stride, /*transposed=*/true, per_input_norm));
 }
 
 at::Tensor ShiftedDeconv2dImpl::forward(const at::Tensor& x) {
@@ -200,6 +208,9 @@ void PixelCNNppConfig::validate() const {
     throw ConfigError(flag_error("dropout", std::to_string(dropout), "a rate in [0, 1)"));
   if (cond_channels < 0)
     throw ConfigError(flag_error("cond-channels", std::to_string(cond_channels), "0 (= input channels) or more"));
+  if (deconv_norm != "input" && deconv_norm != "output")
+    throw ConfigError(flag_error("--deconv-norm", deconv_norm,
+                                 "input (the authors' PyTorch weight_norm on ConvTranspose2d) or output (the TensorFlow original)"));
 }
 
 PixelCNNppConfig pixelcnnpp_mnist_preset() {
@@ -307,8 +318,9 @@ PixelCNNppImpl::PixelCNNppImpl(const PixelCNNppConfig& config)
   for (int64_t i = 0; i < 2; ++i) {
     downsize_u_stream_->push_back(ShiftedConv2d(f, f, Shift::kDown, std::array<int64_t, 2>{2, 3}, 2));
     downsize_ul_stream_->push_back(ShiftedConv2d(f, f, Shift::kDownRight, std::array<int64_t, 2>{2, 2}, 2));
-    upsize_u_stream_->push_back(ShiftedDeconv2d(f, f, Shift::kDown));
-    upsize_ul_stream_->push_back(ShiftedDeconv2d(f, f, Shift::kDownRight));
+    const bool per_input = config_.deconv_norm == "input";
+    upsize_u_stream_->push_back(ShiftedDeconv2d(f, f, Shift::kDown, std::array<int64_t, 2>{0, 0}, 2, per_input));
+    upsize_ul_stream_->push_back(ShiftedDeconv2d(f, f, Shift::kDownRight, std::array<int64_t, 2>{0, 0}, 2, per_input));
   }
   // u starts from the rows above; ul from the row above (1x3, shifted down) plus the pixels to the left
   // on the current and previous rows (2x1, shifted right).
@@ -324,6 +336,20 @@ PixelCNNppImpl::PixelCNNppImpl(const PixelCNNppConfig& config)
     cond_encoder_->push_back(WNConv2d(cond_channels_of(config_) + 1, f, std::array<int64_t, 2>{3, 3}));
     for (int64_t i = 0; i < 2; ++i) cond_encoder_->push_back(WNConv2d(f, f, std::array<int64_t, 2>{3, 3}, 2));
   }
+}
+
+std::vector<std::pair<std::string, at::Tensor>> PixelCNNppImpl::reference_state_dict() const {
+  std::vector<std::pair<std::string, at::Tensor>> out;
+  auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  for (const auto& p : named_parameters(true)) {
+    at::Tensor t = p.value();
+    if (ends_with(p.key(), "lin_a.weight_v") || ends_with(p.key(), "lin_a.weight_g")) t = t.flatten(1);  // [out, in|1]
+    out.emplace_back(p.key(), t);
+  }
+  for (const auto& b : named_buffers(true)) out.emplace_back(b.key(), b.value());
+  return out;
 }
 
 GatedResnetImpl& PixelCNNppImpl::block(const torch::nn::ModuleList& list, int64_t layer, bool ul, int64_t i) {

@@ -10,8 +10,11 @@
 // (v ~ U(-1/sqrt(fan_in), 1/sqrt(fan_in)), bias likewise) with g = ||v||, so w = v at init. This is what the
 // PyTorch port (pclucas14/pixel-cnn-pp, which Meng et al. build on) does; the TensorFlow original instead runs
 // a data-dependent init pass that sets g and b from the first batch's statistics. Not implemented.
-// Transposed convolutions normalise per output channel, as the TensorFlow original does (the PyTorch port's
-// weight_norm(dim=0) normalises ConvTranspose2d per input channel; same parameter count here, in = out).
+// Transposed convolutions normalise per *input* channel by default, as the authors' PyTorch code does
+// (torch.nn.utils.weight_norm(dim=0) on ConvTranspose2d, whose weight is [in, out, kh, kw]: g is [in, 1, 1, 1]).
+// PixelCNNppConfig::deconv_norm = "output" normalises per output channel as the TensorFlow original does (g
+// [1, out, 1, 1]; scorelab's only form before, and what model folders without the key in config.json hold).
+// The forward pass of one form converts exactly into the other; training differs (another parametrisation).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -38,11 +41,14 @@ at::Tensor concat_elu(const at::Tensor& x);
 // ---- weight-normalised primitives ------------------------------------------------------------------------
 
 // Convolution (or stride-s transposed convolution, output_padding s - 1) with weight normalisation
-// (Salimans & Kingma 2016): w = g * v / ||v||, the norm taken per output channel. Parameters are named like
-// torch.nn.utils.weight_norm's: weight_v, weight_g, bias. No padding: the shifted layers below pad.
+// (Salimans & Kingma 2016): w = g * v / ||v||, the norm taken per output channel (convolutions), and for a
+// transposed convolution per input channel (per_input, PyTorch's weight_norm(dim=0) on its [in, out, kh, kw]
+// weight) or per output channel. Parameters are named like torch.nn.utils.weight_norm's: weight_v, weight_g,
+// bias. No padding: the shifted layers below pad.
 class WNConv2dImpl : public torch::nn::Module {
  public:
-  WNConv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> kernel, int64_t stride = 1, bool transposed = false);
+  WNConv2dImpl(int64_t in, int64_t out, std::array<int64_t, 2> kernel, int64_t stride = 1, bool transposed = false,
+               bool per_input = true);
   at::Tensor forward(const at::Tensor& x);
   // The effective weight g * v / ||v||.
   at::Tensor weight() const;
@@ -51,7 +57,7 @@ class WNConv2dImpl : public torch::nn::Module {
 
  private:
   int64_t stride_;
-  bool transposed_;
+  bool transposed_, per_input_;
 };
 TORCH_MODULE(WNConv2d);
 
@@ -98,7 +104,7 @@ TORCH_MODULE(ShiftedConv2d);
 class ShiftedDeconv2dImpl : public torch::nn::Module {
  public:
   ShiftedDeconv2dImpl(int64_t in, int64_t out, Shift shift, std::array<int64_t, 2> kernel = {0, 0},
-                      int64_t stride = 2);
+                      int64_t stride = 2, bool per_input_norm = true);
   at::Tensor forward(const at::Tensor& x);
 
  private:
@@ -149,6 +155,9 @@ struct PixelCNNppConfig {
   PixelCNNConditioning conditioning = PixelCNNConditioning::kNone;
   int64_t cond_channels = 0;   // stream: channels of x~ (0: input_channels)
   uint64_t dropout_seed = 0;   // seeds the model's own dropout generator (see set_dropout_generator)
+  // Weight norm of the transposed convolutions: "input" (per input channel, the authors' PyTorch code) or
+  // "output" (per output channel, the TensorFlow original; scorelab before this option).
+  std::string deconv_norm = "input";
 
   void validate() const;  // ConfigError naming the offending field
   int64_t output_channels() const { return (input_channels == 1 ? 3 : 10) * nr_logistic_mix; }
@@ -183,6 +192,13 @@ class PixelCNNppImpl : public torch::nn::Module {
   at::Generator dropout_generator() const { return dropout_gen_; }
 
   const PixelCNNppConfig& config() const { return config_; }
+
+  // The parameters named and shaped as the authors' PyTorch PixelCNN++ (pclucas14/pixel-cnn-pp, which Meng et
+  // al. build on) holds them: nin layers are weight_norm(nn.Linear), so their weight_v is [out, in] and
+  // weight_g [out, 1] (scorelab keeps the 1x1-convolution shapes [out, in, 1, 1] and [out, 1, 1, 1]). With
+  // deconv_norm "input", and conditioning none or stacked, the result loads into that module with
+  // load_state_dict(strict=True) (bench/authors_pixelcnnpp.py; tests/apps/authors_state_dict.sh).
+  std::vector<std::pair<std::string, at::Tensor>> reference_state_dict() const;
 
  private:
   friend class PixelCNNppCache;  // models/pixelcnnpp_cache.h reads the layers to sample incrementally

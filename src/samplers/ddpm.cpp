@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -45,11 +46,9 @@ std::vector<int64_t> ddim_timesteps(int64_t T, int64_t steps, const std::string&
       const double y = k == steps - 1 ? stop : static_cast<double>(k) * delta;
       seq[static_cast<size_t>(k)] = static_cast<int64_t>(y * y);
     }
-    for (size_t k = 1; k < seq.size(); ++k)
-      if (seq[k] == seq[k - 1])
-        throw ConfigError(flag_error("--steps", std::to_string(steps),
-                                     "fewer steps: quad spacing over T = " + std::to_string(T) +
-                                         " repeats timestep " + std::to_string(seq[k]) + " (or use --spacing uniform)"));
+    // With steps >= sqrt(0.8 T) + 1 the first squares repeat (0, 0, 1, ...). The DDIM code runs every entry, but
+    // a step from tau to the same tau is the identity (a = a', c1 = 0) that costs a network call: drop repeats.
+    seq.erase(std::unique(seq.begin(), seq.end()), seq.end());
   }
   return {seq.rbegin(), seq.rend()};
 }

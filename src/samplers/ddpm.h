@@ -46,7 +46,9 @@ class DdpmSampler : public Sampler {
 //   x' = sqrt(a') x0 + sqrt(1 - a' - c1^2) eps + c1 z.
 // eta = 0 is deterministic. Spacing as in the DDIM code: "uniform" tau_k = k floor(T / steps) (its
 // range(0, T, T // steps), first `steps` entries); "quad" tau_k = int((k sqrt(0.8 T) / (steps - 1))^2),
-// which stops at 0.8 T; repeated quad timesteps are a ConfigError. With config.clip_x0 the prediction x0 is clipped and eps recomputed
+// which stops at 0.8 T; repeated quad timesteps (steps > sqrt(0.8 T) + 1: 30 or more for T = 1000) are
+// dropped, since the reference's step from a timestep to itself is the identity, so the sampler may run fewer
+// than `steps` network calls (num_steps(), "nfe"). With config.clip_x0 the prediction x0 is clipped and eps recomputed
 // from it, as in improved-diffusion's ddim_sample.
 class DdimSampler : public Sampler {
  public:

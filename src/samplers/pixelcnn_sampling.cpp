@@ -65,7 +65,7 @@ void validate(const PixelCNNSampleOptions& o) {
 }
 
 bool clamps_to_unit(const PixelCNNSampleOptions& o) {
-  if (o.clamp == "auto") return !o.continuous;
+  if (o.clamp == "auto") return !o.continuous && !o.conditional;
   return o.clamp == "unit";
 }
 
@@ -76,8 +76,9 @@ at::Tensor draw_pixel(const at::Tensor& params, int64_t channels, at::Generator&
   if (options.draw == "logistic")
     return unit ? sample_from_discretized_mix_logistic(params, channels, gen)
                 : sample_from_mix_logistic(params, channels, gen);
-  auto x = sample_mix_logistic_bisection(params, channels, gen, options.bisection);
-  return unit ? x.clamp(-1.0, 1.0) : x;
+  BisectionOptions b = options.bisection;
+  if (unit) b.bound = 1.0;  // the authors' clamp=True: search [-1, 1]
+  return sample_mix_logistic_bisection(params, channels, gen, b);
 }
 
 at::Tensor sample_pixelcnnpp(PixelCNNppImpl& model, int64_t n, int64_t channels, int64_t height, int64_t width,
@@ -101,6 +102,7 @@ PixelCNNSampler::PixelCNNSampler(PixelCNNppImpl& model, int64_t channels, int64_
       known_(std::move(known)),
       known_mask_(std::move(known_mask)) {
   validate(options_);
+  options_.conditional = model.config().conditioning != PixelCNNConditioning::kNone;
   check_setup(model, channels_, height_, width_);
   TORCH_CHECK(known_.defined() == known_mask_.defined(), "pixelcnnpp sampler: known and known_mask go together");
 }

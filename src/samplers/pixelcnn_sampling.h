@@ -26,9 +26,13 @@ struct PixelCNNSampleOptions {
   // mixture of clean data (clamp to [-1, 1] by default, as the references do).
   bool continuous = false;
   BisectionOptions bisection = bisection_mnist();
-  // "auto" (clean: [-1, 1]; smoothed: none) | "none" | "unit" ([-1, 1]). With "logistic", [-1, 1] clamps each
-  // channel before it enters the coupling of the next (sample_from_discretized_mix_logistic, the authors'
-  // draw); with "bisection" the drawn pixel is clamped afterwards.
+  // A model of p(x | x~) (stage 2). PixelCNNSampler sets it from the model's conditioning.
+  bool conditional = false;
+  // "auto" | "none" | "unit" ([-1, 1]). "auto" clamps only unconditional draws of clean data (PixelCNN++'s
+  // sample_from_discretized_mix_logistic); smoothed x~ (stage 1) and stage 2's p(x | x~) are not clamped, as
+  // in the authors' sampler (clamp=False), so later pixels condition on the values drawn. With "logistic",
+  // [-1, 1] clamps each channel before it enters the coupling of the next; with "bisection" the search runs
+  // over [-1, 1] instead of [-bound, bound] (the authors' clamp=True).
   std::string clamp = "auto";
   bool cached = true;  // false: the reference, one full forward per pixel
 };

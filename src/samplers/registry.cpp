@@ -19,15 +19,62 @@ namespace po = boost::program_options;
 
 namespace scorelab {
 
+LangevinSettings langevin_preset(const std::string& name) {
+  if (name == "ncsn-paper") return {2e-5, 100, "ncsn", false};
+  if (name == "ncsn-mnist") return {2e-5, 100, "ncsnv2", false};
+  if (name == "ncsnv2-cifar10") return {6.2e-6, 5, "ncsnv2", true};
+  throw ConfigError(flag_error("--langevin-preset", name, "none, ncsn-paper, ncsn-mnist or ncsnv2-cifar10"));
+}
+
+std::vector<std::string> langevin_preset_names() { return {"none", "ncsn-paper", "ncsn-mnist", "ncsnv2-cifar10"}; }
+
+void SamplerConfig::resolve_langevin() {
+  LangevinSettings s = langevin_base_;
+  if (langevin_preset != "none") {
+    const auto names = langevin_preset_names();
+    if (std::find(names.begin(), names.end(), langevin_preset) == names.end()) return;  // validate() says so
+    s = scorelab::langevin_preset(langevin_preset);
+  }
+  step_size = step_size_given_.value_or(s.step_size);
+  steps_per_level = steps_given_.value_or(s.steps_per_level);
+  step_rule = rule_given_.value_or(s.step_rule);
+  final_denoise = final_denoise_given_ || s.final_denoise;
+}
+
 void SamplerConfig::add_options(po::options_description& desc) {
+  // The values before parsing are the defaults (a toy config may have set its own).
+  langevin_base_ = {step_size, steps_per_level, step_rule, final_denoise};
+  std::ostringstream step_default, steps_default;
+  step_default << step_size;
+  steps_default << steps_per_level;
   desc.add_options()
-      ("step-size", po::value(&step_size)->default_value(step_size),
-       "Langevin step size eps (annealed: alpha_i = eps sigma_i^2 / sigma_L^2)")
-      ("steps-per-level", po::value(&steps_per_level)->default_value(steps_per_level),
-       "Langevin steps T per noise level")
-      ("step-rule", po::value(&step_rule)->default_value(step_rule),
-       "ncsn (x += alpha/2 s + sqrt(alpha) z) | ncsnv2 (x += alpha s + sqrt(2 alpha) z)")
-      ("final-denoise", po::bool_switch(&final_denoise),
+      ("langevin-preset", po::value<std::string>()->notifier([this](const std::string& v) {
+         langevin_preset = v;
+         resolve_langevin();
+       }),
+       "the references' Langevin settings: ncsn-paper (Algorithm 1: eps 2e-5, T 100, ncsn rule) | ncsn-mnist "
+       "(the released NCSN code: eps 2e-5, T 100, ncsnv2 rule) | ncsnv2-cifar10 (eps 6.2e-6, T 5, ncsnv2 rule, final "
+       "denoise); explicit --step-size / --steps-per-level / --step-rule win")
+      ("step-size", po::value<double>()->notifier([this](double v) {
+         step_size_given_ = v;
+         resolve_langevin();
+       }),
+       ("Langevin step size eps (annealed: alpha_i = eps sigma_i^2 / sigma_L^2; default " + step_default.str() + ")").c_str())
+      ("steps-per-level", po::value<int64_t>()->notifier([this](int64_t v) {
+         steps_given_ = v;
+         resolve_langevin();
+       }),
+       ("Langevin steps T per noise level (default " + steps_default.str() + ")").c_str())
+      ("step-rule", po::value<std::string>()->notifier([this](const std::string& v) {
+         rule_given_ = v;
+         resolve_langevin();
+       }),
+       ("ncsn (x += alpha/2 s + sqrt(alpha) z, the NCSN paper) | ncsnv2 (x += alpha s + sqrt(2 alpha) z, the released "
+        "NCSN and NCSNv2 code); default " + step_rule).c_str())
+      ("final-denoise", po::bool_switch()->notifier([this](bool v) {
+         final_denoise_given_ = v;
+         resolve_langevin();
+       }),
        "annealed Langevin: finish with x + sigma_L^2 s(x, sigma_L)")
       ("ddpm-variance", po::value(&variance)->default_value(variance),
        "DDPM reverse variance: small (beta~_t) | large (beta_t)")
@@ -51,6 +98,7 @@ void SamplerConfig::add_options(po::options_description& desc) {
 }
 
 void SamplerConfig::validate() const {
+  require_one_of("--langevin-preset", langevin_preset, langevin_preset_names());
   require_positive("--step-size", step_size);
   if (steps_per_level < 1)
     throw ConfigError(flag_error("--steps-per-level", std::to_string(steps_per_level), "an integer >= 1"));

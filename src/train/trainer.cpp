@@ -459,7 +459,10 @@ TrainResult Trainer::fit(const std::function<at::Tensor(int64_t, at::Generator&)
       const BatchShardScope shard({dist::rank(), dist::world_size()});
       loss = loss_fn(it, gen);
     }
-    loss.backward();
+    if (hooks_.loss_scale == 1.0)
+      loss.backward();
+    else
+      (loss * hooks_.loss_scale).backward();
     double value = 0.0;
     bool agreed_stop = false, agreed_budget = false;  // data parallel: decided together
     if (dist::active()) {

@@ -41,6 +41,9 @@ struct TrainerHooks {
   double display_scale = 1.0;        // shown loss = scale * training loss (nats/dim -> bits/dim: 1 / ln 2)
   std::string display_unit;          // e.g. "bits/dim"
   int64_t images_per_iter = 0;       // batch size, for images/s in the progress line
+  // The gradient is that of loss_scale * loss (e.g. a per-dimension mean times batch * dims: the reference's
+  // sum). Logged and reported losses stay unscaled.
+  double loss_scale = 1.0;
   std::string eval_log_path;         // CSV iter,test_loss,seconds
 };
 

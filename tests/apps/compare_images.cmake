@@ -8,6 +8,9 @@ set(CI_TINY ${CMAKE_BINARY_DIR}/apps/compare --dataset mnist --data-dir ${CI_DAT
     --classifier ${CI_DIR}/classifier.pt --classifier-epochs 1 --bound-images 8 --neighbours 2 --inpaint-images 2
     --steps-per-level 2 --sampler ddim --steps 3 --threads 1 --quiet --likelihood-images 2 --vlb-strata 3 --lik-rtol 1e-2
     --lik-atol 1e-2)
+set(CI_TINY_NOITERS ${CMAKE_BINARY_DIR}/apps/compare --dataset mnist --data-dir ${CI_DATA} --preset tiny --samples 4
+    --classifier ${CI_DIR}/classifier.pt --classifier-epochs 1 --bound-images 8 --neighbours 2 --inpaint-images 1
+    --sampler ddim --steps 3 --threads 1 --quiet --likelihood-images 0)
 add_test(NAME app.compare_images.all COMMAND ${CI_TINY} --method all --out ${CI_DIR}/all)
 set_tests_properties(app.compare_images.all PROPERTIES FIXTURES_REQUIRED compare_images_data
                      FIXTURES_SETUP compare_images_all PASS_REGULAR_EXPRESSION "report: .*/report.md")
@@ -78,3 +81,26 @@ add_test(NAME bad.evaluate_bound_without_stage2 COMMAND ${CMAKE_CURRENT_SOURCE_D
          "flag --stage2-dir: the two-stage bound of smoothed-ar needs the stage-2 model" ${EVAL}
          --model-dir ${CKPT}/smoothed-ar-stage1 --out ${CI_DIR}/eval-bad)
 set_tests_properties(bad.evaluate_bound_without_stage2 PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")
+# scripts/reproduce (issue 16) at tiny scale on the CPU: the paper reproduction's pipeline and settings (both stages,
+# every baseline, the authors' samplers, evaluation with intervals), with tiny models and short samplers.
+add_test(NAME app.reproduce_tiny COMMAND ${PROJECT_SOURCE_DIR}/scripts/reproduce mnist --data-dir ${CI_DATA} --preset tiny
+         --iters 2 --samples 6 --classifier ${CI_DIR}/classifier.pt --classifier-epochs 1 --bound-images 8 --neighbours 2
+         --inpaint-images 1 --steps-per-level 2 --sampler ddim --steps 3 --likelihood-images 2 --vlb-strata 3
+         --lik-rtol 1e-2 --lik-atol 1e-2 --bootstrap 20 --threads 1 --quiet --out ${CI_DIR}/reproduce)
+set_tests_properties(app.reproduce_tiny PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                     ENVIRONMENT "SCORELAB_APPS=${CMAKE_BINARY_DIR}/apps"
+                     PASS_REGULAR_EXPRESSION "report: .*/report.md")
+add_test(NAME bad.reproduce_dataset COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "got dataset 'celeba'; expected mnist or cifar10" ${PROJECT_SOURCE_DIR}/scripts/reproduce celeba)
+# --seeds K: K comparisons and their mean and std (2 seeds, from the models trained above, no training).
+add_test(NAME app.compare_images.seeds COMMAND ${CI_TINY} --method ar --seeds 2 --bootstrap 10 --out ${CI_DIR}/seeds)
+set_tests_properties(app.compare_images.seeds PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                     PASS_REGULAR_EXPRESSION "report: .*/report.md")
+# --budget-iters (issue 16): every model trained once, evaluated after 1 and then 2 iterations (resumed), curves.
+add_test(NAME app.compare_images.budget_curves COMMAND ${CI_TINY_NOITERS} --method ar,ddpm --budget-iters 1,2
+         --bootstrap 10 --out ${CI_DIR}/budget)
+set_tests_properties(app.compare_images.budget_curves PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                     PASS_REGULAR_EXPRESSION "report: .*/report.md")
+add_test(NAME bad.compare_images.budget_order COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --budget-iters: got '5,2'; expected a comma-separated list of increasing" ${CI_TINY_NOITERS}
+         --budget-iters 5,2 --out ${CI_DIR}/bad)

@@ -228,3 +228,41 @@ TEST(SampleQualityReal, MnistScoresGrowWithCorruption) {
 
 }  // namespace
 }  // namespace scorelab
+
+namespace scorelab {
+namespace {
+
+// The bootstrap intervals (issue 16): they cover the full-set value, shrink with more rows, separate shifted
+// sets from equal ones, and the KID bootstrap leaves out pairs of copies of one row (a naive resample would
+// pair a duplicated row with itself, k(x, x) >> k(x, y), and inflate the within-set means).
+TEST(Bootstrap, IntervalsCoverTheEstimateAndSeparateShiftedSets) {
+  auto gen = make_generator(3);
+  const at::Tensor a = torch::randn({400, 8}, gen, torch::kFloat64);
+  const at::Tensor same = torch::randn({400, 8}, gen, torch::kFloat64);
+  const at::Tensor shifted = torch::randn({400, 8}, gen, torch::kFloat64) + 0.5;
+  auto bg = make_generator(4);
+  const Interval kid_same = bootstrap_kid(a, same, bg, 300);
+  const Interval kid_shift = bootstrap_kid(a, shifted, bg, 300);
+  EXPECT_EQ(kid_same.resamples, 300);
+  EXPECT_LT(kid_same.lo, 0.0);  // equal distributions: 0 inside
+  EXPECT_GT(kid_same.hi, 0.0);
+  const double mmd_shift = polynomial_mmd2_unbiased(a, shifted);
+  EXPECT_GT(kid_shift.lo, kid_same.hi);  // disjoint
+  EXPECT_LT(kid_shift.lo, mmd_shift);
+  EXPECT_GT(kid_shift.hi, mmd_shift);
+  const double fd_shift = frechet_distance(a, shifted);  // ~ 8 * 0.25 = 2
+  const Interval fd_s = bootstrap_fd(a, shifted, bg, 300);
+  const Interval fd_e = bootstrap_fd(a, same, bg, 300);
+  EXPECT_LT(fd_s.lo, fd_shift);
+  EXPECT_GT(fd_s.hi, fd_shift);
+  EXPECT_GT(fd_s.lo, fd_e.hi);
+  // More rows, a narrower interval.
+  const at::Tensor a4 = torch::randn({1600, 8}, gen, torch::kFloat64);
+  const at::Tensor s4 = torch::randn({1600, 8}, gen, torch::kFloat64) + 0.5;
+  const Interval wide = bootstrap_kid(a, shifted, bg, 200), narrow = bootstrap_kid(a4, s4, bg, 200);
+  EXPECT_LT(narrow.hi - narrow.lo, 0.75 * (wide.hi - wide.lo));
+  EXPECT_THROW(bootstrap_fd(a, same, bg, 0), ConfigError);
+}
+
+}  // namespace
+}  // namespace scorelab

@@ -262,7 +262,8 @@ TEST(DdimTimesteps, UniformAndQuadMatchTheDdimCode) {
   EXPECT_EQ(ddim_timesteps(1000, 600, "uniform").back(), 0);
   EXPECT_THROW(ddim_timesteps(10, 11, "uniform"), ConfigError);
   EXPECT_THROW(ddim_timesteps(10, 0, "uniform"), ConfigError);
-  EXPECT_THROW(ddim_timesteps(10, 8, "quad"), ConfigError);  // repeated timesteps
+  // Repeated timesteps are dropped: int(np.linspace(0, np.sqrt(8), 8) ** 2) = 0 0 0 1 2 4 5 8.
+  EXPECT_EQ(ddim_timesteps(10, 8, "quad"), (std::vector<int64_t>{8, 5, 4, 2, 1, 0}));
   EXPECT_THROW(ddim_timesteps(100, 10, "log"), ConfigError);
 }
 
