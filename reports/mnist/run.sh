@@ -18,4 +18,4 @@ for m in ar smoothed-ar-stage1 smoothed-ar-stage2-stacked ncsn ddpm; do
 done
 [ -f data/classifiers/mnist/classifier.pt ] || build/apps/classifier --dataset mnist --epochs 3 --seed 0 --out data/classifiers/mnist
 build/apps/compare --dataset mnist --method all --from-checkpoints reports/mnist-small --samples 100 \
-  --clamp unit --inpaint-images 6 --mask bottom-half --final-denoise --steps-per-level 20 --sampler ddim --steps 100 --threads 1 --seed 0 --out reports/mnist 2> reports/mnist/compare.log
+  --clamp clean --inpaint-images 6 --mask bottom-half --final-denoise --steps-per-level 20 --sampler ddim --steps 100 --threads 1 --seed 0 --out reports/mnist 2> reports/mnist/compare.log

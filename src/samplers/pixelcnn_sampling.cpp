@@ -52,8 +52,8 @@ at::Tensor params_at(PixelCNNppImpl& model, PixelCNNppCache* cache, const at::Te
 void validate(const PixelCNNSampleOptions& o) {
   if (o.draw != "bisection" && o.draw != "logistic")
     throw ConfigError(flag_error("--ar-draw", o.draw, "bisection or logistic"));
-  if (o.clamp != "auto" && o.clamp != "none" && o.clamp != "unit")
-    throw ConfigError(flag_error("--clamp", o.clamp, "auto, none or unit"));
+  if (o.clamp != "auto" && o.clamp != "none" && o.clamp != "unit" && o.clamp != "clean")
+    throw ConfigError(flag_error("--clamp", o.clamp, "auto, none, unit or clean"));
   if (o.draw == "bisection") {
     if (!(o.bisection.bound > 0))
       throw ConfigError(flag_error("--bisection-bound", std::to_string(o.bisection.bound), "a number > 0"));
@@ -66,6 +66,7 @@ void validate(const PixelCNNSampleOptions& o) {
 
 bool clamps_to_unit(const PixelCNNSampleOptions& o) {
   if (o.clamp == "auto") return !o.continuous && !o.conditional;
+  if (o.clamp == "clean") return !o.continuous;  // "auto" before issue 16: stage 2 clamped too
   return o.clamp == "unit";
 }
 

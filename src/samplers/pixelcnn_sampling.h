@@ -28,7 +28,8 @@ struct PixelCNNSampleOptions {
   BisectionOptions bisection = bisection_mnist();
   // A model of p(x | x~) (stage 2). PixelCNNSampler sets it from the model's conditioning.
   bool conditional = false;
-  // "auto" | "none" | "unit" ([-1, 1]). "auto" clamps only unconditional draws of clean data (PixelCNN++'s
+  // "auto" | "none" | "unit" ([-1, 1]) | "clean" (every draw of clean data, ar and stage 2, but not x~:
+  // what "auto" did before issue 16). "auto" clamps only unconditional draws of clean data (PixelCNN++'s
   // sample_from_discretized_mix_logistic); smoothed x~ (stage 1) and stage 2's p(x | x~) are not clamped, as
   // in the authors' sampler (clamp=False), so later pixels condition on the values drawn. With "logistic",
   // [-1, 1] clamps each channel before it enters the coupling of the next; with "bisection" the search runs

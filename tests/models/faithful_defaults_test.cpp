@@ -126,6 +126,7 @@ TEST(FaithfulDefaults, StageTwoDrawsAreNotClampedByDefault) {
   };
   EXPECT_GT(run(PixelCNNConditioning::kStacked, "auto").max().item<double>(), 2.0);
   EXPECT_LE(run(PixelCNNConditioning::kStacked, "unit").max().item<double>(), 1.0);
+  EXPECT_LE(run(PixelCNNConditioning::kStacked, "clean").max().item<double>(), 1.0);  // "auto" before issue 16
   EXPECT_LE(run(PixelCNNConditioning::kNone, "auto").max().item<double>(), 1.0);
   EXPECT_GT(run(PixelCNNConditioning::kNone, "none").max().item<double>(), 2.0);
 }
