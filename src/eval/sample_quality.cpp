@@ -164,7 +164,14 @@ Interval bootstrap_fd(const at::Tensor& f1, const at::Tensor& f2, at::Generator&
     const at::Tensor ib = torch::randint(b.size(0), {b.size(0)}, gen, torch::kLong);
     values.push_back(frechet_distance(a.index_select(0, ia), b.index_select(0, ib)));
   }
-  return percentile_interval(values);
+  // The basic (reverse-percentile) interval 2 d - q_97.5 .. 2 d - q_2.5: FD is biased upwards and a resample
+  // (with duplicate rows) more so, which would shift a percentile interval above the estimate.
+  const Interval p = percentile_interval(values);
+  const double d = frechet_distance(a, b);
+  Interval r = p;
+  r.lo = std::max(0.0, 2.0 * d - p.hi);
+  r.hi = std::max(0.0, 2.0 * d - p.lo);
+  return r;
 }
 
 Interval bootstrap_kid(const at::Tensor& f1, const at::Tensor& f2, at::Generator& gen, int64_t resamples,
@@ -279,12 +286,18 @@ nlohmann::json evaluate_sample_quality(ImageClassifier& classifier, const at::Te
   kid_floor["all"] = polynomial_mmd2_unbiased(f_test, f_train);
   nlohmann::json fd_ci = nullptr, fd_floor_ci = nullptr;
   if (options.bootstrap > 0) {  // after every other draw from gen: the point values above do not depend on it
-    auto pair = [](const Interval& i) { return nlohmann::json::array({i.lo, i.hi}); };
+    // null when no resample was usable (a handful of identical rows)
+    auto pair = [](const Interval& i) {
+      return i.resamples > 0 ? nlohmann::json::array({i.lo, i.hi}) : nlohmann::json(nullptr);
+    };
     fd_ci = pair(bootstrap_fd(f_samples, f_test, gen, options.bootstrap));
-    kid_samples["ci95"] = pair(bootstrap_kid(f_samples, f_test, gen, options.bootstrap));
+    const Interval ks = bootstrap_kid(f_samples, f_test, gen, options.bootstrap);
     fd_floor_ci = pair(bootstrap_fd(f_test, f_train, gen, options.bootstrap));
-    kid_floor["ci95"] = pair(bootstrap_kid(f_test, f_train, gen, options.bootstrap));
-    kid_samples["ci95_resamples"] = kid_floor["ci95_resamples"] = options.bootstrap;
+    const Interval kf = bootstrap_kid(f_test, f_train, gen, options.bootstrap);
+    kid_samples["ci95"] = pair(ks);
+    kid_samples["ci95_resamples"] = ks.resamples;
+    kid_floor["ci95"] = pair(kf);
+    kid_floor["ci95_resamples"] = kf.resamples;
   }
   return {{"dataset", test.name},
           {"classifier_arch", classifier->arch()},

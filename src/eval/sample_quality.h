@@ -47,10 +47,12 @@ struct KidResult {
 KidResult kid(const at::Tensor& f1, const at::Tensor& f2, at::Generator& gen, int64_t subsets = 100,
               int64_t subset_size = 1000);
 
-// Percentile bootstrap 95% intervals (2.5% and 97.5% quantiles over `resamples` draws of both feature sets
-// with replacement, from `gen`), for the two-sample statistics above:
-//   fd: frechet_distance of the resampled sets;
-//   kid: the full-set unbiased MMD^2, evaluated on a resample from its kernel matrices with every pair of
+// Bootstrap 95% intervals from `resamples` draws of both feature sets with replacement (from `gen`), for the
+// two-sample statistics above:
+//   fd: the basic (reverse-percentile) interval [2 d - q_97.5, 2 d - q_2.5] (clamped at 0) of frechet_distance
+//       over the resamples: FD is biased upwards, more so on a resample with duplicate rows, and a plain
+//       percentile interval would sit above the estimate d;
+//   kid: the percentile interval (2.5% and 97.5% quantiles) of the full-set unbiased MMD^2, evaluated on a resample from its kernel matrices with every pair of
 //        rows that share an original row left out (a duplicated row would otherwise pair with itself and
 //        bias the within-set means upwards; a resample made of copies of one row has no pair and is skipped,
 //        so `resamples` in the result counts the rest). Sets above `max_rows` rows are first subsampled to max_rows

@@ -411,10 +411,16 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
     if (!c.from_checkpoints.empty())  // one set of trained models per seed: DIR/seed-S
       one.from_checkpoints = (fs::path(c.from_checkpoints) / ("seed-" + std::to_string(one.runtime.seed)) / "checkpoints").string();
     const std::string dir = (fs::path(out) / ("seed-" + std::to_string(one.runtime.seed))).string();
-    // A finished seed with the same settings is reused (an interrupted --seeds run continues where it stopped).
+    // A finished seed with the same settings is reused (an interrupted --seeds run continues where it stopped):
+    // its config.json matches and its metrics.json was written after it (a run writes config.json first and
+    // metrics.json last, so an interrupted rerun with other settings is not mistaken for a finished one). Data
+    // parallel: every seed runs (ranks > 0 write into private folders and could not see it), its training
+    // resuming from the checkpoints.
     nlohmann::json done;
-    if (fs::exists(fs::path(dir) / "metrics.json") && fs::exists(fs::path(dir) / "config.json")) {
-      nlohmann::json was = read_json((fs::path(dir) / "config.json").string());
+    const fs::path metrics_path = fs::path(dir) / "metrics.json", config_path = fs::path(dir) / "config.json";
+    if (!dist::active() && fs::exists(metrics_path) && fs::exists(config_path) &&
+        fs::last_write_time(metrics_path) >= fs::last_write_time(config_path)) {
+      nlohmann::json was = read_json(config_path.string());
       was.erase("command");
       if (was == one.to_json()) done = read_run_metrics(dir);
     }
@@ -513,6 +519,11 @@ nlohmann::json run_budget_curves(const ImageCompareConfig& c, const std::string&
     for (auto it = m["methods"].begin(); it != m["methods"].end(); ++it) {
       const std::string& name = it.key();
       const auto& r = it.value();
+      if (r["iters"].is_number() && r["iters"].get<int64_t>() > b)
+        throw DataError("--budget-iters: the model of row '" + name + "' in '" + train_dir + "' has trained " +
+                        std::to_string(r["iters"].get<int64_t>()) + " iterations, past the budget " + std::to_string(b) +
+                        "; budget curves need a fresh --out (or one whose checkpoints stopped before " +
+                        std::to_string(b) + ")");
       if (std::find(row_order.begin(), row_order.end(), name) == row_order.end()) row_order.push_back(name);
       double t = r["train_s"].is_number() ? r["train_s"].get<double>() : 0.0;
       if (r.contains("stage2_train_s") && r["stage2_train_s"].is_number()) t += r["stage2_train_s"].get<double>();
@@ -529,7 +540,8 @@ nlohmann::json run_budget_curves(const ImageCompareConfig& c, const std::string&
                             {"fd_classifier_ci95", q.value("fd_classifier_ci95", nlohmann::json())},
                             {"kid_classifier", kid_value(q["kid_classifier"])},
                             {"kid_classifier_ci95", kid_ci(q["kid_classifier"])}, {"bits_per_dim", bpd}};
-      table.push_back({name, std::to_string(b), fmt_number(x, 4),
+      table.push_back({name, r["iters"].is_number() ? std::to_string(r["iters"].get<int64_t>()) : std::to_string(b),
+                       fmt_number(x, 4),
                        with_ci(q["fd_classifier"], q.value("fd_classifier_ci95", nlohmann::json())),
                        with_ci(kid_value(q["kid_classifier"]), kid_ci(q["kid_classifier"])), fmt_or_dash(bpd)});
     }
@@ -559,7 +571,7 @@ nlohmann::json run_budget_curves(const ImageCompareConfig& c, const std::string&
   for (size_t i = 0; i < budgets.size(); ++i) md << (i ? ", " : "") << budgets[i];
   md << ") training stops, the comparison samples and scores it (`iters-N/report.md`), and the next budget "
      << "resumes the same checkpoints. Training time is the cumulative wall clock of a row's model(s) "
-     << "(smoothed-ar: both stages). FD / KID with percentile-bootstrap 95% intervals in brackets; bits/dim: ar's "
+     << "(smoothed-ar: both stages). FD / KID with bootstrap 95% intervals in brackets (FD: basic, KID: percentile); bits/dim: ar's "
      << "exact test likelihood, smoothed-ar's two-stage bound.\n\n"
      << "![FD](budget-fd.png) ![KID](budget-kid.png) ![bits/dim](budget-bits.png)\n\n"
      << markdown_table({"method", "iterations", "train s (cumulative)", "FD-classifier", "KID-classifier", "bits/dim (test)"},
@@ -729,12 +741,14 @@ nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::st
      << classifier->arch() << " classifier (test accuracy " << fmt_number(100.0 * cls_acc, 4)
      << "%), not Inception: they are not FID and not comparable to published numbers. Lower is better; the floor "
      << "row is real test images against real training images with the same count. "
-     << (c.bootstrap > 0 ? "In brackets: percentile-bootstrap 95% intervals (" + std::to_string(c.bootstrap) +
+     << (c.bootstrap > 0 ? "In brackets: bootstrap 95% intervals (FD: basic, KID: percentile; " + std::to_string(c.bootstrap) +
                                " resamples of samples and reference images); KID is the unbiased MMD^2 of all rows "
                                "(metrics.json also has the mean and std over " +
                                std::to_string(quality_opts.kid_subsets) + " random subsets of " +
                                std::to_string(quality_opts.kid_subset_size) + "). "
-                         : std::string("KID: the mean over random subsets. "))
+                         : "KID is the unbiased MMD^2 of all rows (metrics.json also has the mean and std over " +
+                               std::to_string(quality_opts.kid_subsets) + " random subsets of " +
+                               std::to_string(quality_opts.kid_subset_size) + "). ")
      << "Classifier confidence is the "
      << "mean max-softmax probability of the samples (higher: more recognisable). Inpainting: mask "
      << c.mask.mask << ", MSE on the completed pixels on the [-1, 1] scale (known pixels are kept exactly).\n\n"

@@ -184,9 +184,7 @@ void SamplingConfig::add_options(po::options_description& desc) {
        "smoothed-ar single-step gradient: full (backprop through the network) | detached (the authors' quirk)")
       ("sampler", po::value(&sampler),
        ("ncsn: annealed-langevin (default); ddpm: ddpm (default); any sampler that runs on the model: " +
-        sampler_registry().known_list()).c_str())
-      ("sample-batch", po::value(&sample_batch)->default_value(sample_batch),
-       "images per sampler call: larger runs are drawn in such batches from the same stream (bounded memory; 0: all at once)");
+        sampler_registry().known_list()).c_str());
   sampling.add_options(desc);
 }
 

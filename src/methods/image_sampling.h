@@ -96,7 +96,7 @@ struct SamplingConfig {
   SamplerConfig sampling;               // --step-size, --steps-per-level, --step-rule, --final-denoise,
                                         // --ddpm-variance, --clip-x0, --steps, --eta, --spacing
   int64_t snapshots = 0;                // --snapshots K: intermediate grids per sampling stage
-  // --sample-batch B: images per sampler call (rows drawn B at a time from the same stream, so the sampler's
+  // compare's --sample-batch B: images per sampler call (rows drawn B at a time from the same stream, so the sampler's
   // memory is bounded; 0: all at once). Runs with at most B samples draw exactly as one call.
   int64_t sample_batch = 250;
 

@@ -60,7 +60,7 @@ void ImageTrainConfig::add_options(po::options_description& desc) {
       ("deconv-norm", po::value(&deconv_norm)->default_value(deconv_norm),
        "PixelCNN++ transposed-convolution weight norm: input (per input channel, the authors' PyTorch code) | output (per output channel, the TensorFlow original)")
       ("loss-reduction", po::value(&loss_reduction)->default_value(loss_reduction),
-       "PixelCNN++ training loss for the gradient: sum (over batch and dimensions, the authors') | mean (per dimension); reported losses are bits/dim either way")
+       "PixelCNN++ training loss for the gradient: sum (over batch and dimensions, the authors') | mean (per dimension); reported losses are bits/dim either way, --grad-clip applies to this gradient")
       ("base-channels", po::value(&base_channels)->default_value(base_channels), "NCSNv2 ngf / U-Net ch (0: preset)")
       ("sigma-max", po::value(&sigma_max)->default_value(sigma_max), "ncsn largest noise level (0: preset: 1 small, 50 paper CIFAR-10)")
       ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
@@ -212,6 +212,10 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   fp["train"].erase("budget_minutes");
   fp["train"].erase("checkpoint_every");
   fp["train"].erase("skip_nonfinite");  // tolerance for bad batches, not a model setting
+  // Checkpoints written before --deconv-norm / --loss-reduction existed resume with the legacy values, and
+  // the two settings are no part of a model that is not a PixelCNN++.
+  if (!model.reference_sums_loss || c.deconv_norm == "output") fp.erase("deconv_norm");
+  if (!model.reference_sums_loss || c.loss_reduction == "mean") fp.erase("loss_reduction");
   Trainer trainer(model.name, model.module, c.train, (fs::path(out) / "checkpoint.ckpt").string(),
                   (fs::path(out) / "train_loss.csv").string(), fp.dump());
   TrainerHooks hooks;
