@@ -17,17 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils import weight_norm as wn
 
-
-def concat_elu(x):
-    return F.elu(torch.cat([x, -x], 1))
-
-
-def down_shift(x):
-    return F.pad(x[:, :, :-1, :], (0, 0, 1, 0))
-
-
-def right_shift(x):
-    return F.pad(x[:, :, :, :-1], (1, 0, 0, 0))
+from reference_models import concat_elu, down_shift, right_shift  # the same shifts and nonlinearity
 
 
 class nin(nn.Module):  # noqa: N801 (the authors' class name)
@@ -63,29 +53,38 @@ class down_right_shifted_conv2d(nn.Module):  # noqa: N801
         return right_shift(x) if self.shift else x
 
 
-class down_shifted_deconv2d(nn.Module):  # noqa: N801
+class _shifted_deconv2d(nn.Module):  # noqa: N801
+    """weight_norm(ConvTranspose2d) (dim 0: per input channel), cropped to the causal window."""
+
+    def __init__(self, cin, cout, filter_size, stride):
+        super().__init__()
+        self.deconv = wn(nn.ConvTranspose2d(cin, cout, filter_size, stride, output_padding=1))
+        self.fs = filter_size
+
+    def crop_cols(self, w):
+        raise NotImplementedError
+
+    def forward(self, x):
+        x = self.deconv(x)
+        left, right = self.crop_cols(x.shape[3])
+        return x[:, :, :x.shape[2] - self.fs[0] + 1, left:right]
+
+
+class down_shifted_deconv2d(_shifted_deconv2d):  # noqa: N801
     def __init__(self, cin, cout, filter_size=(2, 3), stride=(2, 2)):
-        super().__init__()
-        self.deconv = wn(nn.ConvTranspose2d(cin, cout, filter_size, stride, output_padding=1))
-        self.fs = filter_size
+        super().__init__(cin, cout, filter_size, stride)
 
-    def forward(self, x):
-        x = self.deconv(x)
-        h, w = x.shape[2], x.shape[3]
+    def crop_cols(self, w):
         k = int((self.fs[1] - 1) / 2)
-        return x[:, :, :h - self.fs[0] + 1, k:w - k]
+        return k, w - k
 
 
-class down_right_shifted_deconv2d(nn.Module):  # noqa: N801
+class down_right_shifted_deconv2d(_shifted_deconv2d):  # noqa: N801
     def __init__(self, cin, cout, filter_size=(2, 2), stride=(2, 2)):
-        super().__init__()
-        self.deconv = wn(nn.ConvTranspose2d(cin, cout, filter_size, stride, output_padding=1))
-        self.fs = filter_size
+        super().__init__(cin, cout, filter_size, stride)
 
-    def forward(self, x):
-        x = self.deconv(x)
-        h, w = x.shape[2], x.shape[3]
-        return x[:, :, :h - self.fs[0] + 1, :w - self.fs[1] + 1]
+    def crop_cols(self, w):
+        return 0, w - self.fs[1] + 1
 
 
 class gated_resnet(nn.Module):  # noqa: N801

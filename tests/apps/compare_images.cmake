@@ -97,9 +97,13 @@ add_test(NAME app.compare_images.seeds COMMAND ${CI_TINY} --method ar --seeds 2 
 set_tests_properties(app.compare_images.seeds PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
                      PASS_REGULAR_EXPRESSION "report: .*/report.md")
 # --budget-iters (issue 16): every model trained once, evaluated after 1 and then 2 iterations (resumed), curves.
+# A fresh folder each run: checkpoints left past a budget by an earlier run are refused (as they should be).
+add_test(NAME app.compare_images.budget_clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${CI_DIR}/budget)
+set_tests_properties(app.compare_images.budget_clean PROPERTIES FIXTURES_SETUP compare_images_budget_clean)
 add_test(NAME app.compare_images.budget_curves COMMAND ${CI_TINY_NOITERS} --method ar,ddpm --budget-iters 1,2
          --bootstrap 10 --out ${CI_DIR}/budget)
-set_tests_properties(app.compare_images.budget_curves PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+set_tests_properties(app.compare_images.budget_curves PROPERTIES FIXTURES_REQUIRED
+                     "compare_images_data;compare_images_all;compare_images_budget_clean"
                      PASS_REGULAR_EXPRESSION "report: .*/report.md")
 add_test(NAME bad.compare_images.budget_order COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --budget-iters: got '5,2'; expected a comma-separated list of increasing" ${CI_TINY_NOITERS}
