@@ -397,6 +397,21 @@ nlohmann::json mean_std(const std::vector<double>& v) {
 
 nlohmann::json run_budget_curves(const ImageCompareConfig& c, const std::string& out, const std::string& command);
 
+// The metrics of a finished comparison in `dir` with exactly these settings, or null. Its config.json must
+// match and its metrics.json must have been written after it (a run writes config.json first and
+// metrics.json last, so an interrupted rerun with other settings is not mistaken for a finished one). Data
+// parallel: always null (ranks > 0 write into private folders and could not see it); the run then resumes
+// its training from the checkpoints.
+static nlohmann::json finished_run(const std::string& dir, const ImageCompareConfig& one) {
+  const fs::path metrics_path = fs::path(dir) / "metrics.json", config_path = fs::path(dir) / "config.json";
+  if (dist::active() || !fs::exists(metrics_path) || !fs::exists(config_path) ||
+      fs::last_write_time(metrics_path) < fs::last_write_time(config_path))
+    return nullptr;
+  nlohmann::json was = read_json(config_path.string());
+  was.erase("command");
+  return was == one.to_json() ? read_run_metrics(dir) : nlohmann::json(nullptr);
+}
+
 nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string& out, const std::string& command) {
   c.validate();
   if (!c.budget_list().empty()) return run_budget_curves(c, out, command);
@@ -411,19 +426,8 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
     if (!c.from_checkpoints.empty())  // one set of trained models per seed: DIR/seed-S
       one.from_checkpoints = (fs::path(c.from_checkpoints) / ("seed-" + std::to_string(one.runtime.seed)) / "checkpoints").string();
     const std::string dir = (fs::path(out) / ("seed-" + std::to_string(one.runtime.seed))).string();
-    // A finished seed with the same settings is reused (an interrupted --seeds run continues where it stopped):
-    // its config.json matches and its metrics.json was written after it (a run writes config.json first and
-    // metrics.json last, so an interrupted rerun with other settings is not mistaken for a finished one). Data
-    // parallel: every seed runs (ranks > 0 write into private folders and could not see it), its training
-    // resuming from the checkpoints.
-    nlohmann::json done;
-    const fs::path metrics_path = fs::path(dir) / "metrics.json", config_path = fs::path(dir) / "config.json";
-    if (!dist::active() && fs::exists(metrics_path) && fs::exists(config_path) &&
-        fs::last_write_time(metrics_path) >= fs::last_write_time(config_path)) {
-      nlohmann::json was = read_json(config_path.string());
-      was.erase("command");
-      if (was == one.to_json()) done = read_run_metrics(dir);
-    }
+    // A finished seed with the same settings is reused (an interrupted --seeds run continues where it stopped).
+    nlohmann::json done = finished_run(dir, one);
     if (done.is_null()) {
       std::cerr << "[compare] seed " << one.runtime.seed << " (" << (k + 1) << " of " << c.seeds << ") -> " << dir << "\n";
       done = run_image_compare_once(one, dir, command + "  # seed " + std::to_string(one.runtime.seed));
@@ -513,8 +517,15 @@ nlohmann::json run_budget_curves(const ImageCompareConfig& c, const std::string&
     one.iters = b;
     one.train_dir = train_dir;  // the same models, resumed to b iterations
     const std::string dir = (fs::path(out) / ("iters-" + std::to_string(b))).string();
-    std::cerr << "[compare] budget " << b << " iterations -> " << dir << "\n";
-    const nlohmann::json m = run_image_compare_once(one, dir, command + "  # budget " + std::to_string(b) + " iterations");
+    // A finished budget with the same settings is reused, so an interrupted run (or one given a longer list)
+    // continues at the first unfinished budget instead of finding its checkpoints past the earlier ones.
+    nlohmann::json m = finished_run(dir, one);
+    if (m.is_null()) {
+      std::cerr << "[compare] budget " << b << " iterations -> " << dir << "\n";
+      m = run_image_compare_once(one, dir, command + "  # budget " + std::to_string(b) + " iterations");
+    } else {
+      std::cerr << "[compare] budget " << b << " iterations: reusing " << dir << "\n";
+    }
     nlohmann::json step = {{"iters", b}, {"dir", "iters-" + std::to_string(b)}, {"rows", nlohmann::json::object()}};
     for (auto it = m["methods"].begin(); it != m["methods"].end(); ++it) {
       const std::string& name = it.key();

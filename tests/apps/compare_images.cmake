@@ -105,6 +105,12 @@ add_test(NAME app.compare_images.budget_curves COMMAND ${CI_TINY_NOITERS} --meth
 set_tests_properties(app.compare_images.budget_curves PROPERTIES FIXTURES_REQUIRED
                      "compare_images_data;compare_images_all;compare_images_budget_clean"
                      PASS_REGULAR_EXPRESSION "report: .*/report.md")
+# A rerun with a longer list reuses the finished budgets (their checkpoints are past them) and resumes at 3.
+add_test(NAME app.compare_images.budget_extend COMMAND ${CI_TINY_NOITERS} --method ar,ddpm --budget-iters 1,2,3
+         --bootstrap 10 --out ${CI_DIR}/budget)
+set_tests_properties(app.compare_images.budget_extend PROPERTIES FIXTURES_REQUIRED
+                     "compare_images_data;compare_images_all;compare_images_budget_clean" DEPENDS app.compare_images.budget_curves
+                     PASS_REGULAR_EXPRESSION "budget 1 iterations: reusing .*budget 2 iterations: reusing .*budget 3 iterations -> .*report: .*/report.md")
 add_test(NAME bad.compare_images.budget_order COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --budget-iters: got '5,2'; expected a comma-separated list of increasing" ${CI_TINY_NOITERS}
          --budget-iters 5,2 --out ${CI_DIR}/bad)
