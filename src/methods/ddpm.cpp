@@ -41,7 +41,9 @@ class DdpmToy : public ToyMethod {
     betas_ = std::make_shared<BetaSchedule>(BetaSchedule::by_name(c_.beta_schedule, c_.timesteps));
     truth_ = std::make_shared<GaussianMixture>(data.truth);
     if (c_.score == "exact") return;
-    net_ = EpsMLP(build_model<EpsMLPImpl>("eps-mlp", toy_model_args(c_, dim_, 0, 1.0)));
+    ModelArgs args = toy_model_args(c_, dim_, 0, 1.0);
+    if (c_.precond == "edm") args.alphas_cumprod = betas_->alpha_bars();
+    net_ = EpsMLP(build_model<EpsMLPImpl>("eps-mlp", args));
     ObjectiveArgs a;
     a.betas = betas_;
     a.antithetic = c_.antithetic;

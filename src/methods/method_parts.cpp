@@ -70,6 +70,7 @@ void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torc
   fp.erase("sampling");
   fp.erase("sampler");
   fp.erase("likelihood");
+  if (method_config.precond == "none") fp.erase("precond");  // checkpoints from before --precond still resume
   fp["dataset"] = data.truth.describe();
   fp["objective"] = objective.name();
   const std::string fingerprint = fp.dump();
@@ -127,6 +128,7 @@ ModelArgs toy_model_args(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim
   a.depth = c.depth;
   a.mixtures = c.mixtures;
   a.scale = scale;
+  a.precond = c.precond;
   return a;
 }
 

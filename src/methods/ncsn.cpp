@@ -31,7 +31,13 @@ class NcsnToy : public ToyMethod {
     dim_ = data.truth.dim();
     sigmas_ = std::make_shared<SigmaSchedule>(toy_sigmas(c_, data.truth));
     if (c_.score == "exact") return;
-    net_ = ScoreMLP(build_model<ScoreMLPImpl>("score-mlp", toy_model_args(c_, dim_, 0, data.scale)));
+    ModelArgs args = toy_model_args(c_, dim_, 0, data.scale);
+    if (c_.precond == "edm") {
+      const at::Tensor m = (data.truth.weights_tensor().unsqueeze(1) * data.truth.means_tensor()).sum(0) /
+                           data.truth.weights_tensor().sum();
+      args.centre = std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
+    }
+    net_ = ScoreMLP(build_model<ScoreMLPImpl>("score-mlp", args));
     ObjectiveArgs a;
     a.sigmas = sigmas_;
     a.score = [m = net_](const at::Tensor& x, const at::Tensor& s) mutable { return m->forward(x, s); };

@@ -26,6 +26,8 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("hidden", po::value(&hidden)->default_value(hidden), "hidden width of the toy MLPs")
       ("depth", po::value(&depth)->default_value(depth), "hidden layers of the toy MLPs")
       ("mixtures", po::value(&mixtures)->default_value(mixtures), "logistic components per autoregressive conditional")
+      ("precond", po::value(&precond)->default_value(precond),
+       "ncsn/ddpm toy networks: none | edm (Karras et al. 2022's skip connection and input/output scales; ddpm: v-prediction)")
       ("sigma", po::value(&sigma)->default_value(sigma), "smoothed-ar: smoothing noise level sigma (> 0)")
       ("denoise", po::value(&denoise)->default_value(denoise), "smoothed-ar stage 2: single-step | conditional-ar")
       ("grad", po::value(&grad)->default_value(grad), "smoothed-ar single-step gradient: full | detached (authors' quirk)")
@@ -50,6 +52,7 @@ void ToyMethodConfig::validate() const {
                          {"--levels", levels}, {"--timesteps", timesteps}})
     if (v < 1) throw ConfigError(flag_error(flag, std::to_string(v), "an integer >= 1"));
   if (levels < 2) throw ConfigError(flag_error("--levels", std::to_string(levels), "an integer >= 2 (geometric sigma_max -> sigma_min)"));
+  require_one_of("--precond", precond, {"none", "edm"});
   require_positive("--sigma", sigma);
   require_one_of("--denoise", denoise, {"single-step", "conditional-ar"});
   require_one_of("--grad", grad, {"full", "detached"});
@@ -70,7 +73,7 @@ void ToyMethodConfig::validate() const {
 }
 
 nlohmann::json ToyMethodConfig::to_json() const {
-  return {{"hidden", hidden}, {"depth", depth}, {"mixtures", mixtures}, {"sigma", sigma}, {"denoise", denoise},
+  return {{"hidden", hidden}, {"depth", depth}, {"mixtures", mixtures}, {"precond", precond}, {"sigma", sigma}, {"denoise", denoise},
           {"grad", grad}, {"objective", objective}, {"score", score}, {"sigma_max", sigma_max},
           {"sigma_min", sigma_min}, {"levels", levels}, {"beta_schedule", beta_schedule}, {"timesteps", timesteps},
           {"antithetic", antithetic}, {"sampler", sampler},
@@ -92,6 +95,7 @@ ToyMethodConfig ToyMethodConfig::from_json(const nlohmann::json& j) {
   read_json_field(j, "hidden", c.hidden);
   read_json_field(j, "depth", c.depth);
   read_json_field(j, "mixtures", c.mixtures);
+  read_json_field(j, "precond", c.precond);
   read_json_field(j, "sigma", c.sigma);
   read_json_field(j, "denoise", c.denoise);
   read_json_field(j, "grad", c.grad);

@@ -26,6 +26,7 @@ struct ToyMethodConfig {
   int64_t hidden = 128;  // --hidden
   int64_t depth = 3;     // --depth
   int64_t mixtures = 10;  // --mixtures: logistic components per AR conditional
+  std::string precond = "none";  // --precond none | edm: the score networks' (ncsn, ddpm) preconditioning
   // smoothed-ar (Meng et al. 2021).
   double sigma = 0.3;                     // --sigma: smoothing noise level
   std::string denoise = "conditional-ar";  // --denoise single-step | conditional-ar

@@ -29,6 +29,9 @@ const ModelRegistry& model_registry() {
       c.hidden = a.hidden;
       c.depth = a.depth;
       c.scale = a.scale;
+      c.precond = a.precond;
+      c.centre = a.centre;
+      c.alphas_cumprod = a.alphas_cumprod;
       return c;
     };
     r.add("score-mlp", [net_config](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {

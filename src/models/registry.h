@@ -18,6 +18,9 @@ struct ModelArgs {
   int64_t depth = 3;
   int64_t mixtures = 10;  // logistic components (autoregressive models)
   double scale = 1.0;     // data scale the network normalises by
+  std::string precond = "none";        // score-mlp / eps-mlp: none | edm (ToyNetConfig::precond)
+  std::vector<double> centre;          // score-mlp with edm: the data mean
+  std::vector<double> alphas_cumprod;  // eps-mlp with edm: abar_t
   // Image score / noise networks (ncsnv2, unet).
   int64_t channels = 1;         // image channels (1 gray, 3 RGB)
   int64_t image_size = 28;      // height = width
