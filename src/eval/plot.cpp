@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "core/error.h"
+#include "eval/markdown.h"
 
 namespace scorelab {
 namespace fs = std::filesystem;
@@ -444,6 +445,78 @@ void plot_lines(const std::string& png,
     for (size_t i = 0; i < items.size(); ++i) gp << (i ? ", \\\n     " : "") << items[i];
     gp << "\n";
   }
+  job.render(gp.str());
+}
+
+void plot_errorbars(const std::string& png, const std::vector<std::pair<std::string, std::vector<ErrorPoint>>>& series,
+                    const std::vector<std::string>& xticks, const std::string& xlabel, const std::string& ylabel,
+                    const std::string& title, bool logx, bool logy) {
+  PlotJob job(png);
+  std::ostringstream gp;
+  gp << job.preamble(800, 500) << "set title " << gp_str(title) << "\nset xlabel " << gp_str(xlabel) << "\nset ylabel "
+     << gp_str(ylabel) << "\nset grid\nset key outside right top box\nset bars small\n"
+     << (logx ? "set logscale x\n" : "") << (logy ? "set logscale y\n" : "")
+     << "set offsets graph 0.04, graph 0.04, graph 0.06, graph 0.06\n";  // end points' bars inside the frame
+  if (!xticks.empty()) {
+    gp << "set xrange [-0.5:" << num(static_cast<double>(xticks.size()) - 0.5) << "]\nset xtics (";
+    for (size_t i = 0; i < xticks.size(); ++i) gp << (i ? ", " : "") << gp_str(xticks[i]) << " " << i;
+    gp << ")\n";
+  }
+  std::vector<std::string> items;
+  for (size_t i = 0; i < series.size(); ++i) {
+    auto os = number_stream();
+    int64_t points = 0;
+    for (const auto& p : series[i].second) {
+      if (!std::isfinite(p.x) || !std::isfinite(p.y) || (logy && p.y <= 0) || (logx && p.x <= 0)) continue;
+      os << p.x << ' ' << p.y << ' ' << (std::isfinite(p.err) ? p.err : 0.0) << '\n';
+      ++points;
+    }
+    if (points == 0) continue;
+    items.push_back(job.write_data("series_" + std::to_string(i) + ".dat", os.str()) +
+                    " using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.8 title " + gp_str(series[i].first));
+  }
+  if (items.empty()) {
+    gp << "unset logscale\nset xrange [0:1]\nset yrange [0:1]\nset label \"no data\" at graph 0.5,0.5 center\n"
+       << "plot NaN notitle\n";
+  } else {
+    gp << "plot ";
+    for (size_t i = 0; i < items.size(); ++i) gp << (i ? ", \\\n     " : "") << items[i];
+    gp << "\n";
+  }
+  job.render(gp.str());
+}
+
+void plot_heatmap(const std::string& png, const std::vector<std::string>& xlabels, const std::vector<std::string>& ylabels,
+                  const std::vector<std::vector<double>>& values, const std::string& xlabel, const std::string& ylabel,
+                  const std::string& title) {
+  if (values.size() != ylabels.size()) throw ConfigError("plot_heatmap: " + std::to_string(values.size()) + " rows for " +
+                                                         std::to_string(ylabels.size()) + " y labels");
+  for (const auto& r : values)
+    if (r.size() != xlabels.size())
+      throw ConfigError("plot_heatmap: a row of " + std::to_string(r.size()) + " values for " +
+                        std::to_string(xlabels.size()) + " x labels");
+  PlotJob job(png);
+  auto os = number_stream();
+  auto labels = number_stream();
+  for (size_t r = 0; r < values.size(); ++r)
+    for (size_t c = 0; c < xlabels.size(); ++c) {
+      const double v = values[r][c];
+      os << c << ' ' << r << ' ' << (std::isfinite(v) ? num(v) : std::string("NaN")) << '\n';
+      if (std::isfinite(v)) labels << c << ' ' << r << ' ' << gp_str(fmt_number(v, 3)) << '\n';
+    }
+  std::ostringstream gp;
+  gp << job.preamble(160 + 90 * static_cast<int>(std::max<size_t>(xlabels.size(), 4)),
+                     140 + 60 * static_cast<int>(std::max<size_t>(ylabels.size(), 3)))
+     << "set title " << gp_str(title) << "\nset xlabel " << gp_str(xlabel) << "\nset ylabel " << gp_str(ylabel) << "\n"
+     << "set xrange [-0.5:" << num(static_cast<double>(xlabels.size()) - 0.5) << "]\nset yrange [-0.5:"
+     << num(static_cast<double>(ylabels.size()) - 0.5) << "]\nset palette rgb 33,13,10\nset xtics (";
+  for (size_t i = 0; i < xlabels.size(); ++i) gp << (i ? ", " : "") << gp_str(xlabels[i]) << " " << i;
+  gp << ")\nset ytics (";
+  for (size_t i = 0; i < ylabels.size(); ++i) gp << (i ? ", " : "") << gp_str(ylabels[i]) << " " << i;
+  gp << ")\nplot " << job.write_data("cells.dat", os.str()) << " using 1:2:3 with image notitle";
+  const std::string text = labels.str();
+  if (!text.empty()) gp << ", \\\n     " << job.write_data("labels.dat", text) << " using 1:2:3 with labels notitle";
+  gp << "\n";
   job.render(gp.str());
 }
 

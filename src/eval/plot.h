@@ -47,4 +47,21 @@ void plot_lines(const std::string& png,
                 const std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>>& series,
                 const std::string& xlabel, const std::string& ylabel, const std::string& title, bool logy = false);
 
+// Named series of (x, y, error) points drawn as lines with +-error bars (e.g. mean and std over seeds).
+// `xticks` (optional, one label per integer x = 0, 1, ...) replaces numeric x ticks for categorical axes.
+// Non-finite points are dropped (and y <= 0 when `logy`; x <= 0 when `logx`); a non-finite error draws no bar.
+struct ErrorPoint {
+  double x = 0.0, y = 0.0, err = 0.0;
+};
+void plot_errorbars(const std::string& png, const std::vector<std::pair<std::string, std::vector<ErrorPoint>>>& series,
+                    const std::vector<std::string>& xticks, const std::string& xlabel, const std::string& ylabel,
+                    const std::string& title, bool logx = false, bool logy = false);
+
+// A heat map of values[row][column] (rows: y labels bottom to top, columns: x labels), each cell printed
+// with its value; non-finite cells are left blank. Rows must all have xlabels.size() entries
+// (ConfigError otherwise).
+void plot_heatmap(const std::string& png, const std::vector<std::string>& xlabels, const std::vector<std::string>& ylabels,
+                  const std::vector<std::vector<double>>& values, const std::string& xlabel, const std::string& ylabel,
+                  const std::string& title);
+
 }  // namespace scorelab

@@ -89,3 +89,26 @@ foreach(method ar ncsn ddpm)
            -- ${IMG} --method ${method} --preset tiny --iters 4 --data-dir ${TINY_MNIST})
   set_tests_properties(rel.determinism_image_${method} PROPERTIES FIXTURES_REQUIRED tiny_mnist)
 endforeach()
+
+# study (issue 14): a sweep of 2 learning rates x 2 seeds on the toy with a tiny budget, then the same command
+# again, which reuses all four runs; bad sweeps get one clear line.
+set(STUDY_DIR ${CMAKE_BINARY_DIR}/study)
+add_test(NAME app.study.clean COMMAND ${CMAKE_COMMAND} -E rm -rf ${STUDY_DIR})
+set_tests_properties(app.study.clean PROPERTIES FIXTURES_SETUP study_clean)
+set(STUDY_TOY ${APPS}/study --axis lr=1e-3,2e-3 --seeds 0,1 --jobs 2 --out ${STUDY_DIR}/toy -- --method ar,ncsn --dataset mog ${TOY_TINY})
+add_test(NAME app.study.toy_sweep COMMAND ${STUDY_TOY})
+set_tests_properties(app.study.toy_sweep PROPERTIES FIXTURES_REQUIRED study_clean FIXTURES_SETUP study_toy
+                     PASS_REGULAR_EXPRESSION "finished .*report: .*/report.md")
+add_test(NAME app.study.resume COMMAND ${STUDY_TOY})
+set_tests_properties(app.study.resume PROPERTIES FIXTURES_REQUIRED study_toy DEPENDS app.study.toy_sweep
+                     PASS_REGULAR_EXPRESSION "reusing .*lr=1e-3/seed-0.*reusing .*lr=1e-3/seed-1.*reusing .*lr=2e-3/seed-0.*reusing .*lr=2e-3/seed-1.*report:"
+                     FAIL_REGULAR_EXPRESSION "\\[study\\] run ")
+add_test(NAME bad.study.axis_sets_seed COMMAND ${EXPECT} 2 "flag --axis: got 'seed=1,2'; expected an axis other than --seed"
+         ${APPS}/study --axis seed=1,2 --out ${STUDY_DIR}/bad -- --method ar --dataset mog)
+add_test(NAME bad.study.base_sets_axis COMMAND ${EXPECT} 2 "error: --lr is both an --axis and a flag after"
+         ${APPS}/study --axis lr=1,2 --out ${STUDY_DIR}/bad -- --method ar --lr 3)
+# A run that fails (--levels 1 is refused by compare): the others finish, the summary is written, and study
+# exits 3 naming the failed run's log.
+add_test(NAME bad.study.failed_run COMMAND ${SCRIPTS}/study_failed_run.sh
+         ${APPS}/study --axis levels=1,3 --out ${STUDY_DIR}/bad-run -- --method ar --dataset mog ${TOY_TINY})
+set_tests_properties(bad.study.failed_run PROPERTIES FIXTURES_REQUIRED study_clean)
