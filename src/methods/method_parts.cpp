@@ -71,6 +71,10 @@ void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torc
   fp.erase("sampler");
   fp.erase("likelihood");
   if (method_config.precond == "none") fp.erase("precond");  // checkpoints from before --precond still resume
+  if (method_config.dsm_noise == "gaussian") {                // ... and from before --dsm-noise
+    fp.erase("dsm_noise");
+    fp.erase("student_nu");
+  }
   fp["dataset"] = data.truth.describe();
   fp["objective"] = objective.name();
   const std::string fingerprint = fp.dump();

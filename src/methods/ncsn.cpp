@@ -41,6 +41,7 @@ class NcsnToy : public ToyMethod {
     ObjectiveArgs a;
     a.sigmas = sigmas_;
     a.score = [m = net_](const at::Tensor& x, const at::Tensor& s) mutable { return m->forward(x, s); };
+    a.noise = NoiseFamily::by_name(c_.dsm_noise, c_.student_nu);
     fit(*this, "ncsn", net_.ptr(), *objective_registry().get(c_.objective)(a), data, c_, gen, dir);
   }
   std::optional<ScoreFn> score_fn() override { return wrapper().score; }
@@ -59,6 +60,9 @@ class NcsnToy : public ToyMethod {
   // mixture at sigma_max as prior; learned: prior N(m, (sigma_max^2 + s^2) I), m and s the data mean and std).
   nlohmann::json evaluate(const ToyData& data, at::Generator& gen) override {
     const double smax = sigmas_->sigmas().front(), smin = sigmas_->sigmas().back();
+    if (c_.dsm_noise != "gaussian")  // the probability-flow ODE is that of Gaussian smoothing
+      return {{"test_nll", nullptr}, {"test_nll_kind", "none: the probability-flow ODE needs Gaussian perturbations"},
+              {"sampler", sampler_}, {"score", c_.score}, {"dsm_noise", c_.dsm_noise}, {"sigma_max", smax}, {"sigma_min", smin}};
     const bool exact = c_.score == "exact";
     const ModelWrapper model = wrapper();
     PriorLogProb prior = exact ? PriorLogProb([top = truth_->smoothed(smax)](const at::Tensor& x) { return top.log_prob(x); })

@@ -4,6 +4,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/json_field.h"
+#include "core/noise_family.h"
 #include "methods/toy_method.h"
 
 namespace po = boost::program_options;
@@ -32,6 +33,9 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("denoise", po::value(&denoise)->default_value(denoise), "smoothed-ar stage 2: single-step | conditional-ar")
       ("grad", po::value(&grad)->default_value(grad), "smoothed-ar single-step gradient: full | detached (authors' quirk)")
       ("objective", po::value(&objective)->default_value(objective), "ncsn objective: dsm | ssm")
+      ("dsm-noise", po::value(&dsm_noise)->default_value(dsm_noise),
+       "ncsn perturbation noise: gaussian | laplace | student-t (unit variance per coordinate, scaled by each sigma)")
+      ("student-nu", po::value(&student_nu)->default_value(student_nu), "ncsn --dsm-noise student-t: degrees of freedom (> 2)")
       ("score", po::value(&score)->default_value(score), "ncsn/ddpm: learned | exact (the data's exact smoothed score or eps, no training)")
       ("sigma-max", po::value(&sigma_max)->default_value(sigma_max), "ncsn largest noise level (0: max pairwise distance rule)")
       ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
@@ -58,6 +62,11 @@ void ToyMethodConfig::validate() const {
   require_one_of("--grad", grad, {"full", "detached"});
   require_one_of("--objective", objective, {"dsm", "ssm"});
   require_one_of("--score", score, {"learned", "exact"});
+  const NoiseFamily noise = NoiseFamily::by_name(dsm_noise, student_nu);
+  if (!noise.gaussian() && score == "exact")
+    throw ConfigError(flag_error("--dsm-noise", dsm_noise, "gaussian with --score exact (the exact score is that of Gaussian smoothing)"));
+  if (!noise.gaussian() && sampling.final_denoise)
+    throw ConfigError(flag_error("--dsm-noise", dsm_noise, "gaussian with --final-denoise (Tweedie's denoiser x + sigma^2 s holds for Gaussian noise only)"));
   require_nonnegative("--sigma-max", sigma_max);
   require_positive("--sigma-min", sigma_min);
   if (sigma_max > 0 && sigma_max <= sigma_min)
@@ -74,7 +83,7 @@ void ToyMethodConfig::validate() const {
 
 nlohmann::json ToyMethodConfig::to_json() const {
   return {{"hidden", hidden}, {"depth", depth}, {"mixtures", mixtures}, {"precond", precond}, {"sigma", sigma}, {"denoise", denoise},
-          {"grad", grad}, {"objective", objective}, {"score", score}, {"sigma_max", sigma_max},
+          {"grad", grad}, {"objective", objective}, {"dsm_noise", dsm_noise}, {"student_nu", student_nu}, {"score", score}, {"sigma_max", sigma_max},
           {"sigma_min", sigma_min}, {"levels", levels}, {"beta_schedule", beta_schedule}, {"timesteps", timesteps},
           {"antithetic", antithetic}, {"sampler", sampler},
           {"sampling", {{"langevin_preset", sampling.langevin_preset}, {"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
@@ -100,6 +109,8 @@ ToyMethodConfig ToyMethodConfig::from_json(const nlohmann::json& j) {
   read_json_field(j, "denoise", c.denoise);
   read_json_field(j, "grad", c.grad);
   read_json_field(j, "objective", c.objective);
+  read_json_field(j, "dsm_noise", c.dsm_noise);
+  read_json_field(j, "student_nu", c.student_nu);
   read_json_field(j, "score", c.score);
   read_json_field(j, "sigma_max", c.sigma_max);
   read_json_field(j, "sigma_min", c.sigma_min);

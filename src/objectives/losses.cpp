@@ -51,24 +51,37 @@ at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& 
   return log_p_tilde + log_p_x_given_tilde - log_q;
 }
 
-LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen) {
+namespace {
+// x + sigma u with u from the family (Gaussian: the shared perturb_ve stream, as before noise families).
+Noised perturb_family(const at::Tensor& x, const at::Tensor& sigma, const NoiseFamily& noise, at::Generator& gen) {
+  if (noise.gaussian()) return add_gaussian_noise(x, sigma, gen);
+  at::Tensor u = noise.draw(x.sizes(), x, gen);
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[0] = -1;
+  return {x + sigma.reshape(shape) * u, u};
+}
+}  // namespace
+
+LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen,
+                    const NoiseFamily& family) {
   auto idx = random_levels(x.size(0), sigmas.size(), x, gen);
   auto sigma_all = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
-  auto noised = add_gaussian_noise(x, sigma_all, gen);
+  auto noised = perturb_family(x, sigma_all, family, gen);
   const at::Tensor sigma = local_rows(sigma_all), noisy = local_rows(noised.noisy), noise = local_rows(noised.noise);
   auto s = per_example(sigma, noisy);
-  // target = -(x~ - x) / sigma^2 = -z / sigma; lambda(sigma) = sigma^2 gives ||sigma s + z||^2.
-  auto diff = score(noisy, sigma) * s + noise;
+  // target = -(x~ - x) / sigma^2 = -z / sigma; lambda(sigma) = sigma^2 gives ||sigma s + z||^2. Other families:
+  // target = -g(u) / sigma (core/noise_family.h), ||sigma s + g(u)||^2.
+  auto diff = score(noisy, sigma) * s + (family.gaussian() ? noise : family.residual(noise));
   auto per = 0.5 * diff.pow(2).flatten(1).sum(1);
   return {per.mean(), per.detach()};
 }
 
 LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, int64_t projections,
-                    at::Generator& gen) {
+                    at::Generator& gen, const NoiseFamily& family) {
   TORCH_CHECK(projections >= 1, "ssm needs at least one projection");
   auto idx = random_levels(x.size(0), sigmas.size(), x, gen);
   auto sigma_all = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
-  auto x_tilde = local_rows(add_gaussian_noise(x, sigma_all, gen).noisy).detach().requires_grad_(true);
+  auto x_tilde = local_rows(perturb_family(x, sigma_all, family, gen).noisy).detach().requires_grad_(true);
   const at::Tensor sigma = local_rows(sigma_all);
   auto s = score(x_tilde, sigma);
   at::Tensor per = torch::zeros({x_tilde.size(0)}, x.options());

@@ -9,6 +9,7 @@
 
 #include "core/registry.h"
 #include "core/shard.h"  // local_rows: objectives draw for the global batch, then keep their rows
+#include "core/noise_family.h"
 #include "core/schedule.h"
 
 namespace scorelab {
@@ -46,6 +47,7 @@ struct ObjectiveArgs {
   double target_noise = 0.0;                     // reverse-smoothing: target dequantization N(0, t^2)
   bool antithetic = false;                       // ddpm: antithetic timestep sampling
   int64_t projections = 1;                       // ssm: random projections per example
+  NoiseFamily noise;                             // dsm / ssm: the perturbation noise (default Gaussian)
 };
 
 using ObjectiveFactory = std::function<std::unique_ptr<Objective>(const ObjectiveArgs&)>;
@@ -69,11 +71,13 @@ at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& 
                                const at::Tensor& x_tilde, double sigma);
 // Denoising score matching over noise levels (Song & Ermon 2019, eq. 5-6): level i uniform,
 // x~ = x + sigma_i z, loss = 1/2 lambda(sigma_i) ||s(x~, sigma_i) + z / sigma_i||^2, lambda = sigma^2.
-LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen);
+// Another noise family: x~ = x + sigma_i u and the target -g(u) / sigma_i (core/noise_family.h).
+LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen,
+                    const NoiseFamily& family = {});
 // Sliced score matching on noised data (Song et al. 2019): E[v^T J v + 1/2 (v^T s)^2] with Gaussian v
 // (variance-reduced form 1/2 ||s||^2), weighted by lambda(sigma) = sigma^2.
 LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, int64_t projections,
-                    at::Generator& gen);
+                    at::Generator& gen, const NoiseFamily& family = {});
 // Improved DDPM (Nichol & Dhariwal 2021) hybrid loss with learned variances: eps_var(x_t, t) returns
 // [N, 2C, ...] = (eps, v); Sigma_t = exp(f log beta_t + (1 - f) log beta~_t) with f = (v + 1) / 2.
 // loss = ||eps - eps_theta||^2 (mean over dims) + T/1000 * L_t, where L_t (bits/dim, with the mean

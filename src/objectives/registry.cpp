@@ -62,16 +62,18 @@ const ObjectiveRegistry& objective_registry() {
     r.add("dsm", [](const ObjectiveArgs& a) {
       auto s = need(a.score, bool(a.score), "dsm", "a noise-conditional score network");
       auto sig = need(a.sigmas, bool(a.sigmas), "dsm", "noise levels (a sigma schedule)");
-      return make_objective("dsm", [s, sig](const at::Tensor& x, at::Generator& g) {
-        return dsm_loss(s, x, *sig, g);
+      const NoiseFamily noise = a.noise;
+      return make_objective("dsm", [s, sig, noise](const at::Tensor& x, at::Generator& g) {
+        return dsm_loss(s, x, *sig, g, noise);
       });
     }, "denoising score matching, lambda(sigma) = sigma^2");
     r.add("ssm", [](const ObjectiveArgs& a) {
       auto s = need(a.score, bool(a.score), "ssm", "a noise-conditional score network");
       auto sig = need(a.sigmas, bool(a.sigmas), "ssm", "noise levels (a sigma schedule)");
       int64_t p = a.projections;
-      return make_objective("ssm", [s, sig, p](const at::Tensor& x, at::Generator& g) {
-        return ssm_loss(s, x, *sig, p, g);
+      const NoiseFamily noise = a.noise;
+      return make_objective("ssm", [s, sig, p, noise](const at::Tensor& x, at::Generator& g) {
+        return ssm_loss(s, x, *sig, p, g, noise);
       });
     }, "sliced score matching on noised data, lambda(sigma) = sigma^2");
     r.add("ddpm", [](const ObjectiveArgs& a) {
