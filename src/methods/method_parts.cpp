@@ -75,6 +75,7 @@ void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torc
     fp.erase("dsm_noise");
     fp.erase("student_nu");
   }
+  if (method_config.level_sampling == "random") fp.erase("level_sampling");
   fp["dataset"] = data.truth.describe();
   fp["objective"] = objective.name();
   const std::string fingerprint = fp.dump();

@@ -42,6 +42,7 @@ class NcsnToy : public ToyMethod {
     a.sigmas = sigmas_;
     a.score = [m = net_](const at::Tensor& x, const at::Tensor& s) mutable { return m->forward(x, s); };
     a.noise = NoiseFamily::by_name(c_.dsm_noise, c_.student_nu);
+    a.levels = level_sampling_by_name(c_.level_sampling);
     fit(*this, "ncsn", net_.ptr(), *objective_registry().get(c_.objective)(a), data, c_, gen, dir);
   }
   std::optional<ScoreFn> score_fn() override { return wrapper().score; }

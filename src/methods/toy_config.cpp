@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/json_field.h"
 #include "core/noise_family.h"
+#include "objectives/objective.h"
 #include "methods/toy_method.h"
 
 namespace po = boost::program_options;
@@ -36,6 +37,9 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("dsm-noise", po::value(&dsm_noise)->default_value(dsm_noise),
        "ncsn perturbation noise: gaussian | laplace | student-t (unit variance per coordinate, scaled by each sigma)")
       ("student-nu", po::value(&student_nu)->default_value(student_nu), "ncsn --dsm-noise student-t: degrees of freedom (> 2)")
+      ("level-sampling", po::value(&level_sampling)->default_value(level_sampling),
+       "ncsn dsm: noise levels per batch: random (one per example, NCSN) | stratified | all (every level per example) | "
+       "log-uniform (continuous sigma)")
       ("score", po::value(&score)->default_value(score), "ncsn/ddpm: learned | exact (the data's exact smoothed score or eps, no training)")
       ("sigma-max", po::value(&sigma_max)->default_value(sigma_max), "ncsn largest noise level (0: max pairwise distance rule)")
       ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
@@ -63,6 +67,9 @@ void ToyMethodConfig::validate() const {
   require_one_of("--objective", objective, {"dsm", "ssm"});
   require_one_of("--score", score, {"learned", "exact"});
   const NoiseFamily noise = NoiseFamily::by_name(dsm_noise, student_nu);
+  level_sampling_by_name(level_sampling);
+  if (level_sampling != "random" && objective != "dsm")
+    throw ConfigError(flag_error("--level-sampling", level_sampling, "random with --objective " + objective + " (the other estimators are for dsm)"));
   if (!noise.gaussian() && score == "exact")
     throw ConfigError(flag_error("--dsm-noise", dsm_noise, "gaussian with --score exact (the exact score is that of Gaussian smoothing)"));
   if (!noise.gaussian() && sampling.final_denoise)
@@ -83,7 +90,7 @@ void ToyMethodConfig::validate() const {
 
 nlohmann::json ToyMethodConfig::to_json() const {
   return {{"hidden", hidden}, {"depth", depth}, {"mixtures", mixtures}, {"precond", precond}, {"sigma", sigma}, {"denoise", denoise},
-          {"grad", grad}, {"objective", objective}, {"dsm_noise", dsm_noise}, {"student_nu", student_nu}, {"score", score}, {"sigma_max", sigma_max},
+          {"grad", grad}, {"objective", objective}, {"dsm_noise", dsm_noise}, {"student_nu", student_nu}, {"level_sampling", level_sampling}, {"score", score}, {"sigma_max", sigma_max},
           {"sigma_min", sigma_min}, {"levels", levels}, {"beta_schedule", beta_schedule}, {"timesteps", timesteps},
           {"antithetic", antithetic}, {"sampler", sampler},
           {"sampling", {{"langevin_preset", sampling.langevin_preset}, {"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
@@ -111,6 +118,7 @@ ToyMethodConfig ToyMethodConfig::from_json(const nlohmann::json& j) {
   read_json_field(j, "objective", c.objective);
   read_json_field(j, "dsm_noise", c.dsm_noise);
   read_json_field(j, "student_nu", c.student_nu);
+  read_json_field(j, "level_sampling", c.level_sampling);
   read_json_field(j, "score", c.score);
   read_json_field(j, "sigma_max", c.sigma_max);
   read_json_field(j, "sigma_min", c.sigma_min);

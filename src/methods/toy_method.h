@@ -35,6 +35,7 @@ struct ToyMethodConfig {
   std::string objective = "dsm";  // --objective dsm | ssm
   std::string dsm_noise = "gaussian";  // --dsm-noise gaussian | laplace | student-t: ncsn's perturbation noise
   double student_nu = 4.0;             // --student-nu: its degrees of freedom (student-t)
+  std::string level_sampling = "random";  // --level-sampling random | stratified | all | log-uniform (ncsn dsm)
   std::string score = "learned";  // --score learned | exact (ncsn and ddpm)
   double sigma_max = 0.0;         // --sigma-max (0: max pairwise distance of the data, NCSNv2's rule)
   double sigma_min = 0.01;        // --sigma-min

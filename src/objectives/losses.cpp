@@ -2,6 +2,7 @@
 
 #include "core/noise.h"
 #include "data/transforms.h"
+#include "core/error.h"
 #include "objectives/objective.h"
 
 namespace scorelab {
@@ -62,10 +63,48 @@ Noised perturb_family(const at::Tensor& x, const at::Tensor& sigma, const NoiseF
 }
 }  // namespace
 
+LevelSampling level_sampling_by_name(const std::string& name, const std::string& flag) {
+  if (name == "random") return LevelSampling::Random;
+  if (name == "stratified") return LevelSampling::Stratified;
+  if (name == "all") return LevelSampling::All;
+  if (name == "log-uniform") return LevelSampling::LogUniform;
+  throw ConfigError(flag_error(flag, name, "random, stratified, all or log-uniform"));
+}
+
 LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen,
-                    const NoiseFamily& family) {
-  auto idx = random_levels(x.size(0), sigmas.size(), x, gen);
-  auto sigma_all = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
+                    const NoiseFamily& family, LevelSampling levels) {
+  if (levels == LevelSampling::All) {
+    // Every level for every example: [n, L, ...] draws for the global batch, this rank's examples kept, the
+    // per-example loss the mean over its L levels.
+    const int64_t L = sigmas.size();
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.insert(shape.begin() + 1, L);
+    const at::Tensor u_all = family.draw(shape, x, gen);
+    const at::Tensor xe = local_rows(x.unsqueeze(1).expand(shape)), u = local_rows(u_all);
+    const int64_t m = xe.size(0);
+    std::vector<int64_t> flat = shape;
+    flat.erase(flat.begin());
+    flat[0] = m * L;
+    auto sigma = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).repeat({m});  // [m L]
+    auto xf = xe.reshape(flat), uf = u.reshape(flat);
+    auto s = per_example(sigma, xf);
+    auto diff = score(xf + s * uf, sigma) * s + (family.gaussian() ? uf : family.residual(uf));
+    auto per = (0.5 * diff.pow(2).flatten(1).sum(1)).reshape({m, L}).mean(1);
+    return {per.mean(), per.detach()};
+  }
+  at::Tensor sigma_all;
+  if (levels == LevelSampling::LogUniform) {
+    // sigma = sigma_min (sigma_max / sigma_min)^t, t ~ U(0, 1): the continuous VE training of score_sde.
+    const double lo = std::log(sigmas.sigmas().back()), hi = std::log(sigmas.sigmas().front());
+    sigma_all = (at::rand({x.size(0)}, gen, x.options()) * (hi - lo) + lo).exp();
+  } else {
+    // Random: one uniform level per example (NCSN). Stratified: a random permutation of the examples dealt
+    // over the levels in turn, so every level gets floor or ceil(n / L) examples of the batch.
+    auto idx = levels == LevelSampling::Stratified
+                   ? at::randperm(x.size(0), gen, x.options().dtype(torch::kLong)).remainder(sigmas.size())
+                   : random_levels(x.size(0), sigmas.size(), x, gen);
+    sigma_all = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
+  }
   auto noised = perturb_family(x, sigma_all, family, gen);
   const at::Tensor sigma = local_rows(sigma_all), noisy = local_rows(noised.noisy), noise = local_rows(noised.noise);
   auto s = per_example(sigma, noisy);

@@ -37,6 +37,10 @@ class Objective {
 using LossFn = std::function<LossOutput(const at::Tensor& batch, at::Generator& gen)>;
 std::unique_ptr<Objective> make_objective(std::string name, LossFn fn);
 
+// How a DSM batch samples the noise levels (dsm_loss below has the details).
+enum class LevelSampling { Random, Stratified, All, LogUniform };
+LevelSampling level_sampling_by_name(const std::string& name, const std::string& flag = "--level-sampling");
+
 struct ObjectiveArgs {
   LogProbFn log_prob;
   ScoreNetFn score;
@@ -48,6 +52,7 @@ struct ObjectiveArgs {
   bool antithetic = false;                       // ddpm: antithetic timestep sampling
   int64_t projections = 1;                       // ssm: random projections per example
   NoiseFamily noise;                             // dsm / ssm: the perturbation noise (default Gaussian)
+  LevelSampling levels = LevelSampling::Random;  // dsm: how a batch samples the noise levels
 };
 
 using ObjectiveFactory = std::function<std::unique_ptr<Objective>(const ObjectiveArgs&)>;
@@ -72,8 +77,15 @@ at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& 
 // Denoising score matching over noise levels (Song & Ermon 2019, eq. 5-6): level i uniform,
 // x~ = x + sigma_i z, loss = 1/2 lambda(sigma_i) ||s(x~, sigma_i) + z / sigma_i||^2, lambda = sigma^2.
 // Another noise family: x~ = x + sigma_i u and the target -g(u) / sigma_i (core/noise_family.h).
+// The estimate of the objective (1/L) sum_i l(sigma_i) from a batch (issue 14, experiment 9):
+//   random       one uniform level per example (NCSN's code): unbiased;
+//   stratified   the batch dealt evenly over the levels in a random order: unbiased (exactly so when L divides
+//                the batch), without the between-level variance of random;
+//   all          every level for every example (L network evaluations per example): unbiased, least variance;
+//   log-uniform  sigma continuous, log-uniform on [sigma_min, sigma_max] (score_sde's VE training): an estimate
+//                of the continuous average of l(sigma), biased for the discrete objective.
 LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen,
-                    const NoiseFamily& family = {});
+                    const NoiseFamily& family = {}, LevelSampling levels = LevelSampling::Random);
 // Sliced score matching on noised data (Song et al. 2019): E[v^T J v + 1/2 (v^T s)^2] with Gaussian v
 // (variance-reduced form 1/2 ||s||^2), weighted by lambda(sigma) = sigma^2.
 LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, int64_t projections,

@@ -63,8 +63,9 @@ const ObjectiveRegistry& objective_registry() {
       auto s = need(a.score, bool(a.score), "dsm", "a noise-conditional score network");
       auto sig = need(a.sigmas, bool(a.sigmas), "dsm", "noise levels (a sigma schedule)");
       const NoiseFamily noise = a.noise;
-      return make_objective("dsm", [s, sig, noise](const at::Tensor& x, at::Generator& g) {
-        return dsm_loss(s, x, *sig, g, noise);
+      const LevelSampling levels = a.levels;
+      return make_objective("dsm", [s, sig, noise, levels](const at::Tensor& x, at::Generator& g) {
+        return dsm_loss(s, x, *sig, g, noise, levels);
       });
     }, "denoising score matching, lambda(sigma) = sigma^2");
     r.add("ssm", [](const ObjectiveArgs& a) {
