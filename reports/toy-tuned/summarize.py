@@ -69,6 +69,8 @@ def main():
         for m in METHODS:
             cells = search(m)
             if len(cells) < 8:
+                if "--partial" in sys.argv:
+                    continue  # only the methods whose search is complete
                 sys.exit("reports/toy-tuned: the search of %s has %d of 8 cells; run run.sh first" % (m, len(cells)))
             best = min(cells, key=lambda c: c[1]["mmd2"])
             print(m, flags_of(best[0]))
