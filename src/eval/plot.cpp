@@ -295,6 +295,19 @@ std::string samples_1d(PlotJob& job, const GaussianMixture& truth,
   return gp.str();
 }
 
+void render_plot_items(PlotJob& job, std::ostringstream& gp, const std::vector<std::string>& items) {
+  // The plot command of the series items (one per line), or a "no data" panel when there are none.
+  if (items.empty()) {
+    gp << "unset logscale\nset xrange [0:1]\nset yrange [0:1]\nset label \"no data\" at graph 0.5,0.5 center\n"
+       << "plot NaN notitle\n";
+  } else {
+    gp << "plot ";
+    for (size_t i = 0; i < items.size(); ++i) gp << (i ? ", \\\n     " : "") << items[i];
+    gp << "\n";
+  }
+  job.render(gp.str());
+}
+
 }  // namespace
 
 bool gnuplot_available() {
@@ -437,15 +450,7 @@ void plot_lines(const std::string& png,
     items.push_back(job.write_data("series_" + std::to_string(i) + ".dat", os.str()) + " using 1:2 with " +
                     (points == 1 ? "points pt 7" : "lines lw 1.5") + " title " + gp_str(series[i].first));
   }
-  if (items.empty()) {
-    gp << "unset logscale y\nset xrange [0:1]\nset yrange [0:1]\nset label \"no data\" at graph 0.5,0.5 center\n"
-       << "plot NaN notitle\n";
-  } else {
-    gp << "plot ";
-    for (size_t i = 0; i < items.size(); ++i) gp << (i ? ", \\\n     " : "") << items[i];
-    gp << "\n";
-  }
-  job.render(gp.str());
+  render_plot_items(job, gp, items);
 }
 
 void plot_errorbars(const std::string& png, const std::vector<std::pair<std::string, std::vector<ErrorPoint>>>& series,
@@ -475,15 +480,7 @@ void plot_errorbars(const std::string& png, const std::vector<std::pair<std::str
     items.push_back(job.write_data("series_" + std::to_string(i) + ".dat", os.str()) +
                     " using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.8 title " + gp_str(series[i].first));
   }
-  if (items.empty()) {
-    gp << "unset logscale\nset xrange [0:1]\nset yrange [0:1]\nset label \"no data\" at graph 0.5,0.5 center\n"
-       << "plot NaN notitle\n";
-  } else {
-    gp << "plot ";
-    for (size_t i = 0; i < items.size(); ++i) gp << (i ? ", \\\n     " : "") << items[i];
-    gp << "\n";
-  }
-  job.render(gp.str());
+  render_plot_items(job, gp, items);
 }
 
 void plot_heatmap(const std::string& png, const std::vector<std::string>& xlabels, const std::vector<std::string>& ylabels,
