@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/cli.h"
+#include "core/error.h"
 #include "core/io.h"
 #include "core/runtime.h"
 #include "eval/classifier.h"
@@ -42,6 +43,9 @@ int main(int argc, char** argv) {
                              &runtime.config_file))
       return 0;
     runtime.validate();
+    if (runtime.precision != "fp32")
+      throw scorelab::ConfigError("flag --precision: got '" + runtime.precision + "'; the evaluation classifier trains "
+                                  "in fp32 only (its features define FD/KID-classifier); drop the flag");
     scorelab::classifier_arch_for(dataset);  // validates --dataset
     config.validate();
     config.verbose = !quiet;

@@ -1,4 +1,4 @@
-// scorelab_bench [NAME...] [--threads N] [--iters N] [--warmup N] [--positions N] [--list]
+// scorelab_bench [NAME...] [--threads N] [--precision fp32|bf16] [--iters N] [--warmup N] [--positions N] [--list]
 // Runs the named benchmarks (all when none is named); see bench/bench.h and scripts/bench.
 #include <torch/torch.h>
 
@@ -13,6 +13,7 @@
 
 #include "bench.h"
 #include "core/cli.h"
+#include "core/precision.h"
 #include "core/runtime.h"
 
 namespace scorelab::bench {
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> names;
     bool list = false;
     bool malloc_tuning = true;
+    std::string precision = "fp32";
     po::options_description desc;
     desc.add_options()
         ("names", po::value(&names)->multitoken(), "benchmarks to run (default: all)")
@@ -79,6 +81,8 @@ int main(int argc, char** argv) {
          "naive PixelCNN++ sampler: raster positions timed, then extrapolated (-1: default)")
         ("malloc-tuning", po::value(&malloc_tuning)->default_value(malloc_tuning),
          "keep freed memory in the heap (glibc mallopt) instead of returning it to the OS after every step")
+        ("precision", po::value(&precision)->default_value(precision),
+         "fp32 | bf16 (the networks under bf16 autocast, as --precision in the apps; refused where the CPU lacks bf16)")
         ("list", po::bool_switch(&list), "print the benchmark names and exit");
     po::positional_options_description pos;
     pos.add("names", -1);
@@ -105,8 +109,13 @@ int main(int argc, char** argv) {
       mallopt(M_TRIM_THRESHOLD, 1 << 30);
     }
     scorelab::set_threads(opt.threads);
+    // A bench must measure what it names: no silent fp32 fallback.
+    if (scorelab::set_precision(precision, c10::Device(c10::kCPU), /*quiet=*/true) !=
+        (precision == "bf16" ? scorelab::Precision::kBFloat16 : scorelab::Precision::kFloat32))
+      throw scorelab::ConfigError("flag --precision: got 'bf16', but this CPU has neither AVX512-BF16 nor AMX-BF16");
     for (const auto& n : names)
-      for (const auto& line : reg.get(n)(opt)) std::cout << line.str() << " threads=" << opt.threads << std::endl;
+      for (const auto& line : reg.get(n)(opt))
+        std::cout << line.str() << " threads=" << opt.threads << " precision=" << precision << std::endl;
     return 0;
   });
 }

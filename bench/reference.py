@@ -1,8 +1,13 @@
 """PyTorch eager reference timings for scripts/bench: the same networks (bench/reference_models.py), shapes,
 losses and optimiser as bench/*.cpp. Prints one line per benchmark: NAME reference_ms=Y params=P.
 
-Usage: /usr/bin/python3 bench/reference.py [NAME...] [--threads N] [--iters N] [--warmup N]
+Usage: /usr/bin/python3 bench/reference.py [NAME...] [--threads N] [--iters N] [--warmup N] [--autocast]
+
+--autocast runs each step's forward pass and loss under torch.autocast("cpu", dtype=torch.bfloat16), the
+standard PyTorch mixed precision (the backward and the Adam step outside it, fp32 weights): the eager baseline
+of scorelab's --precision bf16.
 """
+import contextlib
 import argparse
 import math
 import os
@@ -40,13 +45,22 @@ def geometric(sigma_max, sigma_min, levels):
     return torch.exp(torch.linspace(math.log(sigma_max), math.log(sigma_min), levels))
 
 
+AUTOCAST = False  # --autocast
+
+
+def mixed():
+    return torch.autocast("cpu", dtype=torch.bfloat16) if AUTOCAST else contextlib.nullcontext()
+
+
 def train_step(net, loss_fn):
     net.train()
     opt = torch.optim.Adam(net.parameters(), lr=LR)
 
     def step():
         opt.zero_grad()
-        loss_fn().backward()
+        with mixed():
+            loss = loss_fn()
+        loss.backward()
         opt.step()
 
     return step
@@ -57,7 +71,7 @@ def dsm(score, x, sigmas):
     sigma = sigmas[idx]
     s = sigma.view(-1, *([1] * (x.dim() - 1)))
     z = torch.randn_like(x)
-    diff = score(x + s * z, sigma) * s + z
+    diff = score(x + s * z, sigma).float() * s + z  # network outputs in fp32, as scorelab's networks return
     return (0.5 * diff.pow(2).flatten(1).sum(1)).mean()
 
 
@@ -67,7 +81,7 @@ def pixelcnnpp_train():
 
     def loss():
         xt = x + 0.5 * torch.randn_like(x)
-        return (-rm.mix_logistic_log_prob(xt, net(xt)) / 784.0).mean()
+        return (-rm.mix_logistic_log_prob(xt, net(xt).float()) / 784.0).mean()
 
     return net, train_step(net, loss), 3, 1
 
@@ -79,7 +93,7 @@ def cond_pixelcnnpp_train():
     def loss():
         xt = x + 0.5 * torch.randn_like(x)
         target = x + 0.01 * torch.randn_like(x)
-        return (-rm.mix_logistic_log_prob(target, net(target, xt)) / 784.0).mean()
+        return (-rm.mix_logistic_log_prob(target, net(target, xt).float()) / 784.0).mean()
 
     return net, train_step(net, loss), 3, 1
 
@@ -102,7 +116,7 @@ def unet_train():
         noise = torch.randn_like(x)
         a = abar[t].view(-1, 1, 1, 1)
         xt = torch.sqrt(a) * x + torch.sqrt(1 - a) * noise
-        return (net(xt, t) - noise).pow(2).flatten(1).mean(1).mean()
+        return (net(xt, t).float() - noise).pow(2).flatten(1).mean(1).mean()
 
     return net, train_step(net, loss), 5, 1
 
@@ -125,7 +139,9 @@ def langevin_step():
     @torch.no_grad()
     def step():
         x = state["x"]
-        state["x"] = x + a * net(x, sigma) + b * torch.randn_like(x)
+        with mixed():
+            s = net(x, sigma).float()
+        state["x"] = x + a * s + b * torch.randn_like(x)
 
     return net, step, 10, 2
 
@@ -143,7 +159,9 @@ def ddim_step():
     @torch.no_grad()
     def step():
         x = state["x"]
-        state["x"] = cx * x + ce * net(x, ts)
+        with mixed():
+            e = net(x, ts).float()
+        state["x"] = cx * x + ce * e
 
     return net, step, 10, 2
 
@@ -166,7 +184,10 @@ def main():
     p.add_argument("--iters", type=int, default=-1)
     p.add_argument("--warmup", type=int, default=-1)
     p.add_argument("--list", action="store_true")
+    p.add_argument("--autocast", action="store_true", help="bf16 autocast (CPU) for the forward passes and losses")
     args = p.parse_args()
+    global AUTOCAST
+    AUTOCAST = args.autocast
     if args.list:
         print("\n".join(BENCHES))
         return 0
@@ -181,7 +202,8 @@ def main():
         torch.manual_seed(0)
         net, step, iters, warmup = BENCHES[name]()
         ms = median_ms(step, args.warmup if args.warmup >= 0 else warmup, args.iters if args.iters > 0 else iters)
-        print(f"{name} reference_ms={ms:.3f} params={rm.param_count(net)} threads={args.threads}", flush=True)
+        print(f"{name} reference_ms={ms:.3f} params={rm.param_count(net)} threads={args.threads} "
+              f"precision={'autocast-bf16' if AUTOCAST else 'fp32'}", flush=True)
     return 0
 
 

@@ -285,11 +285,20 @@ class NCSNv2(nn.Module):
 # DDPM U-Net (src/models/unet.cpp)
 
 
+class GroupNorm32(nn.GroupNorm):
+    """Group norm in float32 whatever the input (improved-diffusion's GroupNorm32; a no-op in fp32). Under
+    torch.autocast("cpu") in PyTorch 1.13 a plain nn.GroupNorm after a bf16 convolution fails ("expected scalar
+    type BFloat16 but found Float"), so the autocast reference needs it, as scorelab's U-Net does."""
+
+    def forward(self, x):
+        return super().forward(x.float()).type(x.dtype)
+
+
 def group_norm(c):
     groups = min(32, max(c // 4, 1))
     while c % groups:
         groups -= 1
-    return nn.GroupNorm(groups, c, eps=1e-6)
+    return GroupNorm32(groups, c, eps=1e-6)
 
 
 def timestep_embedding(t, dim):

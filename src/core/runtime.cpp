@@ -25,11 +25,15 @@ void RuntimeConfig::add_options(po::options_description& desc) {
       ("device", po::value(&device)->default_value(device), "auto | cpu | cuda (auto picks CUDA when present)")
       ("seed", po::value(&seed)->default_value(seed), "random seed; a CPU run is fully determined by it")
       ("threads", po::value(&threads)->default_value(threads), "LibTorch intra-op threads (0: all cores)")
+      ("precision", po::value(&precision)->default_value(precision),
+       "fp32 | bf16: bf16 runs the networks' convolutions and matrix products in bfloat16 under autocast (weights, "
+       "optimiser state, checkpoints and losses stay fp32); on a CPU without AVX512-BF16 / AMX it falls back to fp32")
       ("out", po::value(&out), "output folder (default: a fresh folder under reports/)");
 }
 
 void RuntimeConfig::validate() const {
   require_one_of("--device", device, {"auto", "cpu", "cuda"});
+  require_one_of("--precision", precision, {"fp32", "bf16"});
   if (threads < 0) throw ConfigError(flag_error("--threads", std::to_string(threads), "0 (all cores) or a positive count"));
 }
 

@@ -14,6 +14,7 @@ struct RuntimeConfig {
   std::string device = "auto";  // auto | cpu | cuda
   uint64_t seed = 0;
   int threads = 0;  // 0: the cores available
+  std::string precision = "fp32";  // --precision fp32 | bf16 (core/precision.h)
   std::string out;  // output folder ("" : app-specific default)
   std::string config_file;
 

@@ -9,6 +9,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/precision.h"
 #include "data/image_data.h"
 #include "data/source.h"
 #include "methods/method.h"
@@ -49,13 +50,14 @@ void EvaluateConfig::validate() const {
 nlohmann::json EvaluateConfig::to_json() const {
   return {{"model_dir", model_dir}, {"stage2_dir", stage2_dir}, {"likelihood", likelihood}, {"images", images},
           {"test_size", test_size}, {"config", config.to_json()}, {"seed", runtime.seed}, {"device", runtime.device},
-          {"threads", runtime.threads}};
+          {"threads", runtime.threads}, {"precision", runtime.precision}};
 }
 
 nlohmann::json run_evaluate(const EvaluateConfig& c, const std::string& out, const std::string& command) {
   c.validate();
   set_threads(c.runtime.threads);
   const auto device = resolve_device(c.runtime.device);
+  set_precision(c.runtime.precision, device);
   const fs::path root(c.model_dir);
   if (!fs::is_directory(root))
     throw DataError("model folder '" + c.model_dir + "' does not exist; train one with `train --out DIR` first");

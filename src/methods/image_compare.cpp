@@ -17,6 +17,7 @@
 #include "core/noise.h"
 #include "methods/method.h"
 #include "core/io.h"
+#include "core/precision.h"
 #include "core/registry.h"
 #include "data/image_data.h"
 #include "dist/dist.h"
@@ -310,7 +311,7 @@ nlohmann::json ImageCompareConfig::to_json() const {
           {"bound_images", bound_images}, {"likelihood_images", likelihood_images}, {"likelihood", likelihood.to_json()},
           {"inpaint_images", inpaint_images}, {"inpaint_samples", inpaint_samples},
           {"mask", mask.to_json()}, {"sampling", sampling.to_json()}, {"seed", runtime.seed},
-          {"threads", runtime.threads}, {"device", runtime.device}};
+          {"threads", runtime.threads}, {"precision", runtime.precision}, {"device", runtime.device}};
 }
 
 at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImageModel& stage2, const at::Tensor& x,
@@ -409,6 +410,7 @@ static nlohmann::json finished_run(const std::string& dir, const ImageCompareCon
     return nullptr;
   nlohmann::json was = read_json(config_path.string());
   was.erase("command");
+  if (!was.contains("precision")) was["precision"] = "fp32";  // written before --precision existed
   return was == one.to_json() ? read_run_metrics(dir) : nlohmann::json(nullptr);
 }
 
@@ -596,6 +598,7 @@ nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::st
   c.validate();
   set_threads(c.runtime.threads);
   const auto device = resolve_device(c.runtime.device);
+  set_precision(c.runtime.precision, device);
   if (dist::active() && c.sample_count() < dist::world_size())
     throw ConfigError(flag_error("--samples", std::to_string(c.sample_count()), "at least one per data-parallel rank (" +
                                                                            std::to_string(dist::world_size()) + ")"));

@@ -14,6 +14,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/precision.h"
 #include "core/params_io.h"
 #include "core/schedule.h"
 #include "data/image_data.h"
@@ -149,7 +150,7 @@ nlohmann::json ImageTrainConfig::to_json() const {
           {"base_channels", base_channels}, {"sigma_max", sigma_max}, {"sigma_min", sigma_min}, {"levels", levels},
           {"objective", objective}, {"timesteps", timesteps}, {"beta_schedule", beta_schedule}, {"antithetic", antithetic}, {"hybrid", hybrid},
           {"eval_every", eval_every}, {"eval_images", eval_images}, {"seed", runtime.seed},
-          {"threads", runtime.threads}, {"device", runtime.device},
+          {"threads", runtime.threads}, {"precision", runtime.precision}, {"device", runtime.device},
           {"train", {{"iters", train.iters}, {"batch_size", train.batch_size}, {"lr", train.lr},
                      {"lr_schedule", train.lr_schedule}, {"lr_decay", train.lr_decay}, {"ema", train.ema},
                      {"grad_clip", train.grad_clip}, {"budget_minutes", train.budget_minutes},
@@ -173,6 +174,7 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   c.validate();
   set_threads(c.runtime.threads);
   const auto device = resolve_device(c.runtime.device);
+  set_precision(c.runtime.precision, device);
   ensure_writable_dir(out);
   auto train_set = load_image_dataset(c.dataset, "train", c.data_dir);
   auto test_set = load_image_dataset(c.dataset, "test", c.data_dir);
@@ -207,7 +209,7 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   model.module->train(was_training);
 
   nlohmann::json fp = config;
-  for (const char* k : {"command", "eval_every", "eval_images", "threads", "device"}) fp.erase(k);
+  for (const char* k : {"command", "eval_every", "eval_images", "threads", "device", "precision"}) fp.erase(k);
   fp["train"].erase("iters");
   fp["train"].erase("budget_minutes");
   fp["train"].erase("checkpoint_every");

@@ -12,6 +12,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/precision.h"
 #include "data/image_data.h"
 #include "eval/image_grid.h"
 #include "methods/method.h"
@@ -185,13 +186,14 @@ void InpaintConfig::validate() const {
 nlohmann::json InpaintConfig::to_json() const {
   return {{"model_dir", model_dir}, {"stage2_dir", stage2_dir}, {"images", images}, {"samples", samples},
           {"split", split},         {"mask", mask.to_json()},   {"sampling", sampling.to_json()},
-          {"seed", runtime.seed},   {"device", runtime.device}, {"threads", runtime.threads}};
+          {"seed", runtime.seed},   {"device", runtime.device}, {"threads", runtime.threads}, {"precision", runtime.precision}};
 }
 
 nlohmann::json run_inpaint(const InpaintConfig& c, const std::string& out, const std::string& command) {
   c.validate();
   set_threads(c.runtime.threads);
   const auto device = resolve_device(c.runtime.device);
+  set_precision(c.runtime.precision, device);
   ensure_writable_dir(out);
   LoadedModels models = load_models(c.model_dir, c.stage2_dir, device);
   c.sampling.validate_for(models);

@@ -13,6 +13,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/precision.h"
 #include "core/params_io.h"
 #include "data/source.h"
 #include "toy/toy.h"
@@ -103,13 +104,14 @@ void SampleConfig::validate() const {
 nlohmann::json SampleConfig::to_json() const {
   return {{"model_dir", model_dir}, {"stage2_dir", stage2_dir}, {"n", n},           {"batch_size", batch_size},
           {"sampling", sampling.to_json()}, {"seed", runtime.seed}, {"device", runtime.device},
-          {"threads", runtime.threads}};
+          {"threads", runtime.threads}, {"precision", runtime.precision}};
 }
 
 nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const std::string& command) {
   c.validate();
   set_threads(c.runtime.threads);
   const auto device = resolve_device(c.runtime.device);
+  set_precision(c.runtime.precision, device);
   const fs::path root(c.model_dir);
   const std::string config_path = (root / "config.json").string();
   if (!fs::is_directory(root))

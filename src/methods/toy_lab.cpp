@@ -12,6 +12,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/precision.h"
 #include "data/source.h"
 #include "dist/dist.h"
 #include "toy/toy.h"
@@ -69,7 +70,7 @@ void ToyLabConfig::validate() const {
 nlohmann::json ToyLabConfig::to_json() const {
   return {{"dataset", dataset}, {"mixture_file", mixture_file}, {"methods", methods}, {"samples", samples},
           {"test_size", test_size}, {"plots", !no_plots}, {"score_field", score_field},
-          {"seed", runtime.seed}, {"threads", runtime.threads}, {"device", runtime.device}, {"method", method.to_json()}};
+          {"seed", runtime.seed}, {"threads", runtime.threads}, {"precision", runtime.precision}, {"device", runtime.device}, {"method", method.to_json()}};
 }
 
 std::string command_line(int argc, const char* const argv[]) {
@@ -89,6 +90,7 @@ using Clock = std::chrono::steady_clock;
 void setup_runtime(const ToyLabConfig& c) {
   set_threads(c.runtime.threads);
   const auto device = resolve_device(c.runtime.device);
+  set_precision(c.runtime.precision, c10::Device(c10::kCPU));  // the toy MLPs run on the CPU
   if (device.is_cuda())
     std::cerr << "note: the toy lab runs its small MLPs on the CPU (faster than CUDA at this size)\n";
 }

@@ -6,6 +6,7 @@
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/io.h"
+#include "core/precision.h"
 #include "core/params_io.h"
 #include "core/runtime.h"
 #include "methods/toy_lab.h"
@@ -90,6 +91,7 @@ nlohmann::json run_toy_train(const ImageTrainConfig& c, const po::variables_map&
   c.runtime.validate();
   set_threads(c.runtime.threads);
   resolve_device(c.runtime.device);
+  set_precision(c.runtime.precision, c10::Device(c10::kCPU));  // the toy MLPs run on the CPU
   ensure_writable_dir(out);
 
   const GaussianMixture truth = make_toy_dataset(c.dataset);

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "core/precision.h"
+
 namespace scorelab {
 
 MLPImpl::MLPImpl(int64_t in, int64_t hidden, int64_t depth, int64_t out) {
@@ -18,7 +20,10 @@ MLPImpl::MLPImpl(int64_t in, int64_t hidden, int64_t depth, int64_t out) {
   register_module("last", last_);
 }
 
-at::Tensor MLPImpl::forward(const at::Tensor& x) { return last_->forward(body_->forward(x)); }
+at::Tensor MLPImpl::forward(const at::Tensor& x) {
+  MixedPrecisionScope mixed;  // --precision bf16: the matrix products in bf16, the output fp32
+  return to_float32(last_->forward(body_->forward(x)));
+}
 
 at::Tensor sinusoidal_embedding(const at::Tensor& t, int64_t dim, double max_period) {
   TORCH_CHECK(dim % 2 == 0, "sinusoidal embedding dim must be even");

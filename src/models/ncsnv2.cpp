@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "core/precision.h"
 
 namespace scorelab {
 namespace {
@@ -230,6 +231,7 @@ at::Tensor NCSNv2Impl::forward(const at::Tensor& x, const at::Tensor& sigma) {
   at::Tensor level;
   if (sigmas_.defined()) level = levels(s.reshape({-1}));
 
+  MixedPrecisionScope mixed;  // --precision bf16: the trunk under autocast; the division by sigma in fp32
   auto h = begin_conv_->forward(config_.rescale_input ? 2 * x - 1 : x);
   std::vector<at::Tensor> layers;
   for (auto& stage : stages_) {
@@ -240,7 +242,7 @@ at::Tensor NCSNv2Impl::forward(const at::Tensor& x, const at::Tensor& sigma) {
   ref = refine_[1]->forward({layers[2], ref}, layers[2].sizes().slice(2));
   ref = refine_[2]->forward({layers[1], ref}, layers[1].sizes().slice(2));
   ref = refine_[3]->forward({layers[0], ref}, layers[0].sizes().slice(2));
-  auto out = end_conv_->forward(torch::elu(normalizer_->forward(ref, level)));
+  auto out = to_float32(end_conv_->forward(torch::elu(normalizer_->forward(ref, level))));
   return out / s;
 }
 

@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "core/precision.h"
 #include "core/runtime.h"
 
 namespace scorelab {
@@ -420,18 +421,20 @@ at::Tensor PixelCNNppImpl::forward(const at::Tensor& x, const at::Tensor& cond) 
   const int64_t c = config_.input_channels;
   TORCH_CHECK(x.dim() == 4 && x.size(1) == c, "PixelCNN++: x must be [N, ", c, ", H, W], got ", x.sizes());
   const int64_t h = x.size(2), w = x.size(3);
+  // --precision bf16: the trunk under autocast, the head parameters fp32 (the logistic likelihood stays fp32).
+  MixedPrecisionScope mixed;
   switch (config_.conditioning) {
     case PixelCNNConditioning::kNone:
       TORCH_CHECK(!cond.defined(), "PixelCNN++: an unconditional model takes no condition");
       TORCH_CHECK(h % 4 == 0 && w % 4 == 0, "PixelCNN++: H and W must be multiples of 4, got ", h, "x", w);
-      return trunk(x, {});
+      return to_float32(trunk(x, {}));
     case PixelCNNConditioning::kStacked: {
       TORCH_CHECK(cond.defined() && cond.sizes() == x.sizes(), "PixelCNN++ (stacked): the condition must have x's "
                   "shape ", x.sizes(), ", got ", cond.defined() ? cond.sizes() : at::IntArrayRef{});
       TORCH_CHECK(h % 2 == 0 && w % 4 == 0, "PixelCNN++ (stacked): 2H and W must be multiples of 4, got ", h, "x", w);
       // x~ above x: every row of x sees all of x~ plus the rows of x above it. Only x's rows are returned,
       // so a loss on the output is the authors' bottom-half loss.
-      return trunk(torch::cat({cond, x}, 2), {}).slice(2, h, 2 * h);
+      return to_float32(trunk(torch::cat({cond, x}, 2), {}).slice(2, h, 2 * h));
     }
     case PixelCNNConditioning::kStream: {
       const int64_t cc = cond_channels_of(config_);
@@ -439,7 +442,7 @@ at::Tensor PixelCNNppImpl::forward(const at::Tensor& x, const at::Tensor& cond) 
                       cond.size(2) == h && cond.size(3) == w,
                   "PixelCNN++ (stream): the condition must be [N, ", cc, ", H, W] matching x ", x.sizes());
       TORCH_CHECK(h % 4 == 0 && w % 4 == 0, "PixelCNN++: H and W must be multiples of 4, got ", h, "x", w);
-      return trunk(x, encode_condition(cond));
+      return to_float32(trunk(x, encode_condition(cond)));
     }
   }
   return {};

@@ -8,12 +8,21 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "core/precision.h"
 
 namespace scorelab {
 namespace {
 
 constexpr double kGroupNormEps = 1e-6;
 constexpr double kZeroInitScale = 1e-10;  // the reference's init_scale = 0
+
+// Group norm in float32 whatever the input (improved-diffusion's GroupNorm32): under --precision bf16 the
+// statistics stay fp32 and the result comes back in the input's dtype (LibTorch 1.13's CPU autocast would pass a
+// bf16 input with fp32 affine weights, which its kernel refuses).
+at::Tensor norm32(torch::nn::GroupNorm& norm, const at::Tensor& x) {
+  if (x.scalar_type() == at::kFloat) return norm->forward(x);
+  return norm->forward(x.to(at::kFloat)).to(x.scalar_type());
+}
 
 torch::nn::GroupNorm group_norm(int64_t channels) {
   return torch::nn::GroupNorm(torch::nn::GroupNormOptions(group_norm_groups(channels), channels).eps(kGroupNormEps));
@@ -75,9 +84,9 @@ UNetResBlockImpl::UNetResBlockImpl(int64_t in, int64_t out, int64_t temb_dim, do
 }
 
 at::Tensor UNetResBlockImpl::forward(const at::Tensor& x, const at::Tensor& temb) {
-  auto h = conv1_->forward(torch::silu(norm1_->forward(x)));
+  auto h = conv1_->forward(torch::silu(norm32(norm1_, x)));
   h = h + temb_proj_->forward(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);
-  h = torch::silu(norm2_->forward(h));
+  h = torch::silu(norm32(norm2_, h));
   const BatchShard& shard = current_batch_shard();
   const double p = dropout_->options.p();
   if (shard.world > 1 && is_training() && p > 0) {
@@ -103,7 +112,7 @@ UNetAttnBlockImpl::UNetAttnBlockImpl(int64_t channels) {
 
 at::Tensor UNetAttnBlockImpl::forward(const at::Tensor& x) {
   const int64_t b = x.size(0), c = x.size(1), hgt = x.size(2), wid = x.size(3);
-  auto h = norm_->forward(x);
+  auto h = norm32(norm_, x);
   auto q = q_->forward(h).reshape({b, c, hgt * wid});
   auto k = k_->forward(h).reshape({b, c, hgt * wid});
   auto v = v_->forward(h).reshape({b, c, hgt * wid});
@@ -251,6 +260,7 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t) {
   TORCH_CHECK(t.numel() == batch || t.numel() == 1, "UNet: t must have N = ", batch, " values (or one), got ",
               t.sizes());
   auto steps = t.to(x.device()).reshape({-1}).expand({batch});
+  MixedPrecisionScope mixed;  // --precision bf16: the network under autocast, the output fp32
   auto temb = ddpm_timestep_embedding(steps, config_.ch).to(x.scalar_type());
   temb = temb_dense1_->forward(torch::silu(temb_dense0_->forward(temb)));
 
@@ -280,7 +290,7 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t) {
     }
     if (upsample_[i]) h = upsample_[i]->forward(torch::upsample_nearest2d(h, {2 * h.size(2), 2 * h.size(3)}));
   }
-  return conv_out_->forward(torch::silu(norm_out_->forward(h)));
+  return to_float32(conv_out_->forward(torch::silu(norm32(norm_out_, h))));
 }
 
 }  // namespace scorelab
