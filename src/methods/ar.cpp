@@ -17,6 +17,7 @@ using namespace method_parts;
 // it on its own.
 class ArToy : public ToyMethod {
  public:
+  double relative_cost() const override { return 1.0; }  // one MLP trained, ancestral draws
   explicit ArToy(ToyMethodConfig c) : c_(std::move(c)) {
     if (!c_.sampler.empty() && sampler_fits(c_.sampler, offered())) sampler_ = c_.sampler;
   }

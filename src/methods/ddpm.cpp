@@ -22,6 +22,7 @@ using namespace method_parts;
 // DDPM: eps-prediction MLP on standardised data, ancestral or DDIM sampling.
 class DdpmToy : public ToyMethod {
  public:
+  double relative_cost() const override { return 3.0; }  // one MLP, T-step sampling, the bound and the ODE over T
   explicit DdpmToy(ToyMethodConfig c) : c_(std::move(c)) {
     sampler_ = c_.sampler.empty() ? "ddpm" : c_.sampler;
     check_sampler(sampler_, offered_by(Parameterisation::VpEps), "method ddpm");

@@ -21,6 +21,7 @@ using namespace method_parts;
 // NCSN: noise-conditional score network + (annealed) Langevin dynamics.
 class NcsnToy : public ToyMethod {
  public:
+  double relative_cost() const override { return 1.5; }  // one MLP, L x T Langevin steps, the ODE likelihood
   explicit NcsnToy(ToyMethodConfig c) : c_(std::move(c)) {
     sampler_ = c_.sampler.empty() ? "annealed-langevin" : c_.sampler;
     check_sampler(sampler_, offered(), "method ncsn");

@@ -32,6 +32,8 @@ nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : 
 // Distribution smoothing (Meng et al. 2021): stage 1 learns p(x~), stage 2 reverses the smoothing.
 class SmoothedArToy : public ToyMethod {
  public:
+  // Stage 1 (one MLP) and stage 2 (an MLP per dimension) trained one after the other.
+  double relative_cost() const override { return c_.denoise == "conditional-ar" ? 3.0 : 1.2; }
   explicit SmoothedArToy(ToyMethodConfig c) : c_(std::move(c)) {}
   std::string name() const override { return "smoothed-ar"; }
   void train(const ToyData& data, at::Generator& gen, const std::string& dir) override {

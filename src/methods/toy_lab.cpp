@@ -3,7 +3,15 @@
 #include <torch/torch.h>
 
 #include <boost/program_options.hpp>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <csignal>
+#include <cstring>
+#include <map>
+#include <thread>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -33,6 +41,10 @@ void ToyLabConfig::add_options(po::options_description& desc) {
       ("method", po::value(&methods)->default_value(methods), ("method, comma list or all: " + toy_method_registry().known_list()).c_str())
       ("samples", po::value(&samples)->default_value(samples), "samples per method for the metrics")
       ("test-size", po::value(&test_size)->default_value(test_size), "held-out exact draws for test NLL")
+      ("jobs", po::value(&jobs)->default_value(jobs),
+       "methods run at once, one process each with --threads / jobs threads (0: as many as the threads allow; "
+       "1: one after another in this process). Results depend on the seed and the threads per method: --jobs 2 "
+       "on 2 threads equals --jobs 1 --threads 1")
       ("no-plots", po::bool_switch(&no_plots), "skip the gnuplot figures")
       ("plots", po::bool_switch(&score_field), "also plot learned vs true score fields");
   desc.add(lab);
@@ -63,6 +75,7 @@ void ToyLabConfig::validate() const {
     toy_method_registry().get(name)(method);  // constructors check method-specific flags (e.g. --sampler)
   if (samples < 2) throw ConfigError(flag_error("--samples", std::to_string(samples), "an integer >= 2"));
   if (test_size < 1) throw ConfigError(flag_error("--test-size", std::to_string(test_size), "an integer >= 1"));
+  if (jobs < 0) throw ConfigError(flag_error("--jobs", std::to_string(jobs), "0 (as many as the threads allow) or a count >= 1"));
   method.validate();
   runtime.validate();
 }
@@ -94,6 +107,8 @@ void setup_runtime(const ToyLabConfig& c) {
   if (device.is_cuda())
     std::cerr << "note: the toy lab runs its small MLPs on the CPU (faster than CUDA at this size)\n";
 }
+
+GaussianMixture data_truth(const ToyLabConfig& c) { return make_toy_dataset(c.dataset, c.mixture_file); }
 
 std::string num(const nlohmann::json& j, const char* key, int sig = 4) {
   if (!j.contains(key) || j.at(key).is_null()) return "-";
@@ -138,21 +153,221 @@ void gather_shards(std::vector<NamedSamples>& results, int64_t local, int64_t to
 }
 }  // namespace
 
+namespace {
+
+// What one method contributes to the comparison: its report rows (metrics of each sample set), the sample sets
+// for the figure, its loss curves and its score-field figure (with --plots).
+struct MethodOutcome {
+  std::vector<std::pair<std::string, nlohmann::json>> rows;  // report key ("ncsn", "smoothed-ar/stage1") -> metrics
+  std::vector<at::Tensor> samples;                           // one per row
+  std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> curves;
+  std::string score_field_png;  // "" : none
+};
+
+// Trains, samples and evaluates one method and scores its samples: the body of the comparison, the same whether
+// it runs in this process or in a worker.
+MethodOutcome run_method(const ToyLabConfig& c, const std::string& name, const ToyData& data, const at::Tensor& reference,
+                         const std::string& ckpt_dir, const std::string& out) {
+  const GaussianMixture& truth = data.truth;
+  MethodOutcome o;
+  std::cerr << "== " << name << " on " << c.dataset << "\n";
+  auto method = toy_method_registry().get(name)(c.method);
+  seed_module_init(derive_seed(c.runtime.seed, "init/" + name));
+  auto train_gen = make_generator(derive_seed(c.runtime.seed, "train/" + name));
+  method->train(data, train_gen, ckpt_dir);
+  // Data parallel: each rank draws its share of the samples on its own stream; every rank gets them all.
+  const auto [first, last] = dist::shard_range(c.samples, dist::rank(), dist::world_size());
+  auto sample_gen = make_generator(dist::rank_seed(derive_seed(c.runtime.seed, "sample/" + name)));
+  auto results = method->sample(last - first, sample_gen);
+  if (dist::active()) gather_shards(results, last - first, c.samples);
+  auto eval_gen = make_generator(derive_seed(c.runtime.seed, "eval/" + name));
+  nlohmann::json extra = method->evaluate(data, eval_gen);
+  for (const auto& r : results) {
+    const std::string key = r.name.empty() ? name : name + "/" + r.name;
+    nlohmann::json m = toy_metrics_json(compute_toy_metrics(r.samples, reference, truth));
+    m["test_nll"] = r.name.empty() && extra.contains("test_nll") ? extra["test_nll"] : nlohmann::json(nullptr);
+    m["train_s"] = method->train_seconds;
+    m["sample_s"] = r.seconds;
+    if (!r.note.empty()) m["note"] = r.note;
+    for (const auto& [stat, value] : r.stats) m[stat] = value;  // nfe, acceptance_rate
+    if (r.name.empty()) {
+      for (auto it = extra.begin(); it != extra.end(); ++it)
+        if (it.key() != "test_nll") m[it.key()] = it.value();
+      m["training"] = method->train_info;
+    }
+    o.rows.emplace_back(key, m);
+    o.samples.push_back(r.samples);
+  }
+  o.curves = method->loss_curves;
+  if (!c.no_plots && c.score_field && truth.dim() == 2) {
+    if (auto fn = method->score_fn()) {
+      std::vector<double> levels;
+      if (auto level = method->score_level()) {
+        levels = {*level};
+      } else {
+        auto sigmas = toy_sigmas(c.method, truth).sigmas();
+        levels = {sigmas.front(), sigmas[sigmas.size() / 2], sigmas.back()};
+      }
+      o.score_field_png = (fs::path(out) / ("score_field_" + name + ".png")).string();
+      plot_score_field(o.score_field_png, truth, *fn, levels, name + ": learned (black) vs true (red) score");
+    }
+  }
+  return o;
+}
+
+// A worker's outcome on disk: DIR/NAME.outcome.json (rows, curves, figure) and DIR/NAME.outcome.pt (the samples).
+std::string outcome_path(const std::string& ckpt_dir, const std::string& name, const char* ext) {
+  return (fs::path(ckpt_dir) / (name + ".outcome" + ext)).string();
+}
+
+void save_outcome(const MethodOutcome& o, const std::string& ckpt_dir, const std::string& name) {
+  nlohmann::json rows = nlohmann::json::array(), curves = nlohmann::json::array();
+  for (const auto& [key, m] : o.rows) rows.push_back({{"key", key}, {"metrics", m}});
+  for (const auto& [label, points] : o.curves) curves.push_back({{"label", label}, {"points", points}});
+  const std::string pt = outcome_path(ckpt_dir, name, ".pt");
+  torch::save(o.samples, pt + ".tmp");
+  fs::rename(pt + ".tmp", pt);
+  write_json(outcome_path(ckpt_dir, name, ".json"),
+             {{"rows", rows}, {"curves", curves}, {"score_field_png", o.score_field_png}});
+}
+
+MethodOutcome load_outcome(const std::string& ckpt_dir, const std::string& name) {
+  MethodOutcome o;
+  const nlohmann::json j = read_json(outcome_path(ckpt_dir, name, ".json"));
+  for (const auto& r : j.at("rows")) o.rows.emplace_back(r.at("key").get<std::string>(), r.at("metrics"));
+  for (const auto& cv : j.at("curves"))
+    o.curves.emplace_back(cv.at("label").get<std::string>(), cv.at("points").get<std::vector<std::pair<double, double>>>());
+  o.score_field_png = j.at("score_field_png").get<std::string>();
+  torch::load(o.samples, outcome_path(ckpt_dir, name, ".pt"));
+  if (o.samples.size() != o.rows.size())
+    throw DataError("'" + outcome_path(ckpt_dir, name, ".pt") + "' holds " + std::to_string(o.samples.size()) +
+                    " sample sets for " + std::to_string(o.rows.size()) + " report rows");
+  return o;
+}
+
+volatile std::sig_atomic_t g_forward_signal = 0;
+extern "C" void remember_signal(int sig) { g_forward_signal = sig; }
+
+// Runs the methods in worker processes, `jobs` at a time, each with `threads` threads, the costliest first; every
+// worker writes its outcome next to the checkpoints and the parent reads them back in method order. Forked before
+// this process has started any thread pool (OpenMP, OpenBLAS), so the children start from a clean state. A signal
+// (SIGINT / SIGTERM) to this process is passed on to the workers, which checkpoint and stop; then this one stops.
+std::vector<MethodOutcome> run_in_workers(const ToyLabConfig& c, const std::vector<std::string>& names, int jobs,
+                                          int threads, const std::string& ckpt_dir, const std::string& out) {
+  std::vector<size_t> order(names.size());
+  std::vector<double> cost(names.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    order[i] = i;
+    cost[i] = toy_method_registry().get(names[i])(c.method)->relative_cost();
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return cost[a] > cost[b]; });
+  for (const auto& name : names) {
+    std::error_code ec;
+    fs::remove(outcome_path(ckpt_dir, name, ".json"), ec);  // a stale outcome must never be read back
+  }
+  std::cout.flush();
+  std::cerr.flush();
+  struct sigaction sa {}, old_int {}, old_term {};
+  sa.sa_handler = remember_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int);
+  sigaction(SIGTERM, &sa, &old_term);
+  g_forward_signal = 0;
+  std::map<pid_t, size_t> running;
+  std::vector<std::string> failed;
+  size_t next = 0;
+  bool forwarded = false;
+  while (next < order.size() || !running.empty()) {
+    while (!g_forward_signal && failed.empty() && next < order.size() && static_cast<int>(running.size()) < jobs) {
+      const size_t i = order[next++];
+      const pid_t pid = fork();
+      if (pid < 0) throw std::runtime_error(std::string("compare: fork failed: ") + std::strerror(errno));
+      if (pid == 0) {
+        sigaction(SIGINT, &old_int, nullptr);
+        sigaction(SIGTERM, &old_term, nullptr);
+        // A worker whose parent dies (kill -9) checkpoints and stops instead of running on alone.
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() == 1) _exit(143);
+        const int status = run_main("compare", [&] {
+          set_threads(threads);
+          ToyData data = make_toy_data(data_truth(c), c.runtime.seed, c.test_size);
+          auto ref_gen = make_generator(derive_seed(c.runtime.seed, "reference"));
+          const at::Tensor reference = data.truth.sample(c.samples, ref_gen);
+          save_outcome(run_method(c, names[i], data, reference, ckpt_dir, out), ckpt_dir, names[i]);
+          return 0;
+        });
+        std::cout.flush();
+        std::cerr.flush();
+        _exit(status);
+      }
+      running[pid] = i;
+    }
+    int status = 0;
+    const pid_t pid = waitpid(-1, &status, 0);
+    if (pid < 0) {
+      if (errno == EINTR) {
+        if (g_forward_signal && !forwarded) {
+          forwarded = true;
+          for (const auto& [child, i] : running) kill(child, g_forward_signal);
+        }
+        continue;
+      }
+      throw std::runtime_error(std::string("compare: waitpid failed: ") + std::strerror(errno));
+    }
+    auto it = running.find(pid);
+    if (it == running.end()) continue;
+    const std::string& name = names[it->second];
+    running.erase(it);
+    const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok) {
+      const std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                                : "signal " + std::to_string(WTERMSIG(status));
+      failed.push_back(name + " (" + how + ")");
+    }
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
+  if (g_forward_signal)
+    throw TrainingInterrupted("the method workers were stopped by " +
+                                  std::string(g_forward_signal == SIGINT ? "SIGINT" : "SIGTERM") +
+                                  " and wrote their checkpoints; rerun with --resume to continue",
+                              g_forward_signal);
+  if (!failed.empty()) {
+    std::string list;
+    for (const auto& f : failed) list += (list.empty() ? "" : ", ") + f;
+    throw std::runtime_error("the worker process of " + list + " failed; its message is above (rerun with --jobs 1 "
+                             "to run the methods in this process)");
+  }
+  std::vector<MethodOutcome> outcomes;
+  for (const auto& name : names) outcomes.push_back(load_outcome(ckpt_dir, name));
+  return outcomes;
+}
+
+}  // namespace
+
 nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, const std::string& command) {
   c.validate();
   if (dist::active() && c.samples < dist::world_size())
     throw ConfigError(flag_error("--samples", std::to_string(c.samples), "at least one per data-parallel rank (" +
                                                                            std::to_string(dist::world_size()) + ")"));
   setup_runtime(c);
-  const GaussianMixture truth = make_toy_dataset(c.dataset, c.mixture_file);
+  const GaussianMixture truth = data_truth(c);
   ensure_writable_dir(out);
   const std::string ckpt_dir = (fs::path(out) / "checkpoints").string();
   ensure_writable_dir(ckpt_dir);
-  ToyData data = make_toy_data(truth, c.runtime.seed, c.test_size);
+  const std::vector<std::string> names = expand_names(toy_method_registry(), c.methods);
+  // Methods in parallel: each worker gets an equal share of the threads.
+  const int threads = c.runtime.threads > 0 ? c.runtime.threads
+                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int jobs = dist::active() ? 1 : std::min<int>(c.jobs > 0 ? c.jobs : threads, static_cast<int>(names.size()));
   nlohmann::json config = c.to_json();
+  config["jobs"] = jobs;
   config["command"] = command;
   write_json((fs::path(out) / "config.json").string(), config);
+  std::vector<MethodOutcome> outcomes;
+  if (jobs > 1) outcomes = run_in_workers(c, names, jobs, std::max(1, threads / jobs), ckpt_dir, out);
 
+  ToyData data = make_toy_data(truth, c.runtime.seed, c.test_size);
   auto ref_gen = make_generator(derive_seed(c.runtime.seed, "reference"));
   const at::Tensor reference = truth.sample(c.samples, ref_gen);
   auto floor_gen = make_generator(derive_seed(c.runtime.seed, "floor"));
@@ -169,42 +384,16 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
   }
   std::vector<std::pair<std::string, at::Tensor>> panels{{"data (exact draws)", exact}};
   std::vector<std::pair<std::string, std::vector<std::pair<double, double>>>> curves;
-  std::vector<std::pair<std::string, ScoreFn>> score_fns;
-  std::map<std::string, double> score_levels;  // methods whose score exists at one level only
-  std::vector<std::string> notes;
-
-  for (const auto& name : expand_names(toy_method_registry(), c.methods)) {
-    std::cerr << "== " << name << " on " << c.dataset << "\n";
-    auto method = toy_method_registry().get(name)(c.method);
-    seed_module_init(derive_seed(c.runtime.seed, "init/" + name));
-    auto train_gen = make_generator(derive_seed(c.runtime.seed, "train/" + name));
-    method->train(data, train_gen, ckpt_dir);
-    // Data parallel: each rank draws its share of the samples on its own stream; every rank gets them all.
-    const auto [first, last] = dist::shard_range(c.samples, dist::rank(), dist::world_size());
-    auto sample_gen = make_generator(dist::rank_seed(derive_seed(c.runtime.seed, "sample/" + name)));
-    auto results = method->sample(last - first, sample_gen);
-    if (dist::active()) gather_shards(results, last - first, c.samples);
-    auto eval_gen = make_generator(derive_seed(c.runtime.seed, "eval/" + name));
-    nlohmann::json extra = method->evaluate(data, eval_gen);
-    for (const auto& r : results) {
-      const std::string key = r.name.empty() ? name : name + "/" + r.name;
-      nlohmann::json m = toy_metrics_json(compute_toy_metrics(r.samples, reference, truth));
-      m["test_nll"] = r.name.empty() && extra.contains("test_nll") ? extra["test_nll"] : nlohmann::json(nullptr);
-      m["train_s"] = method->train_seconds;
-      m["sample_s"] = r.seconds;
-      if (!r.note.empty()) m["note"] = r.note;
-      for (const auto& [key, value] : r.stats) m[key] = value;  // nfe, acceptance_rate
-      if (r.name.empty()) {
-        for (auto it = extra.begin(); it != extra.end(); ++it)
-          if (it.key() != "test_nll") m[it.key()] = it.value();
-        m["training"] = method->train_info;
-      }
-      metrics["methods"][key] = m;
-      panels.emplace_back(key, r.samples);
+  std::vector<std::string> score_field_pngs;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (jobs <= 1) outcomes.push_back(run_method(c, names[i], data, reference, ckpt_dir, out));
+    const MethodOutcome& o = outcomes[i];
+    for (size_t r = 0; r < o.rows.size(); ++r) {
+      metrics["methods"][o.rows[r].first] = o.rows[r].second;
+      panels.emplace_back(o.rows[r].first, o.samples[r]);
     }
-    for (auto& lc : method->loss_curves) curves.push_back(lc);
-    if (auto s = method->score_fn()) score_fns.emplace_back(name, *s);
-    if (auto level = method->score_level()) score_levels[name] = *level;
+    for (const auto& lc : o.curves) curves.push_back(lc);
+    if (!o.score_field_png.empty()) score_field_pngs.push_back(o.score_field_png);
   }
 
   std::vector<std::string> figures;
@@ -217,16 +406,7 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
       plot_lines(loss_png, curves, "iteration", "training loss", "training losses");
       figures.push_back(loss_png);
     }
-    if (c.score_field && truth.dim() == 2) {
-      auto sigmas = toy_sigmas(c.method, truth).sigmas();
-      std::vector<double> pick{sigmas.front(), sigmas[sigmas.size() / 2], sigmas.back()};
-      for (auto& [name, fn] : score_fns) {
-        std::vector<double> levels = score_levels.count(name) ? std::vector<double>{score_levels.at(name)} : pick;
-        const std::string png = (fs::path(out) / ("score_field_" + name + ".png")).string();
-        plot_score_field(png, truth, fn, levels, name + ": learned (black) vs true (red) score");
-        figures.push_back(png);
-      }
-    }
+    for (const auto& png : score_field_pngs) figures.push_back(png);
   }
   write_run_metrics(out, metrics);
 

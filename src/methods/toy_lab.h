@@ -18,6 +18,7 @@ struct ToyLabConfig {
   int64_t test_size = 10000;       // --test-size: held-out exact draws for test NLL
   bool no_plots = false;           // --no-plots
   bool score_field = false;        // --plots: also the score-field figure
+  int jobs = 0;                    // --jobs: methods at once, one process each (0: threads allow; 1: in-process)
   ToyMethodConfig method;
   RuntimeConfig runtime;
 

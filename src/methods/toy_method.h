@@ -94,6 +94,9 @@ class ToyMethod {
   // The one noise level its score is defined at, where it has only one (smoothed-ar: its sigma); otherwise
   // the score is noise-conditional and any level may be asked for.
   virtual std::optional<double> score_level() const { return std::nullopt; }
+  // Its cost relative to the others in a comparison (network evaluations in training, sampling and evaluation):
+  // `compare --jobs` starts the costliest first, so that the workers finish together.
+  virtual double relative_cost() const { return 1.0; }
   // Training summary: seconds, iterations, parameter count, loss curves.
   nlohmann::json train_info;  // per trained model (label): params, iters, seconds, test_loss_initial/final...
   std::map<std::string, std::shared_ptr<torch::nn::Module>> modules;  // trained models by label

@@ -74,6 +74,12 @@ add_test(NAME rel.kill9_resume_toy COMMAND ${SCRIPTS}/interrupt_resume.sh KILL $
 add_test(NAME rel.kill9_resume_compare COMMAND ${SCRIPTS}/interrupt_resume.sh KILL ${REL_DIR}/kill9-compare checkpoints/ncsn.ckpt
          checkpoints/ncsn_loss.csv -- ${APPS}/compare --method ncsn --dataset mog --iters 3000 --checkpoint-every 100
          --batch-size 64 --samples 200 --test-size 100 --steps-per-level 2 --threads 1 --quiet --no-plots --seed 11)
+# The same with the methods in worker processes: kill -9 of the parent stops its workers (they checkpoint), and
+# --resume gives the figures of an uninterrupted --jobs 2 run.
+add_test(NAME rel.kill9_resume_compare_jobs COMMAND ${SCRIPTS}/interrupt_resume.sh KILL ${REL_DIR}/kill9-compare-jobs
+         checkpoints/ncsn.ckpt checkpoints/ncsn_loss.csv -- ${APPS}/compare --method ncsn,ar --dataset mog --iters 3000
+         --checkpoint-every 100 --batch-size 64 --samples 200 --test-size 100 --steps-per-level 2 --jobs 2 --threads 2
+         --quiet --no-plots --seed 11)
 add_test(NAME rel.sigterm_resume_toy COMMAND ${SCRIPTS}/interrupt_resume.sh TERM ${REL_DIR}/sigterm-toy ncsn.ckpt ncsn_loss.csv -- ${TOY_LONG})
 add_test(NAME rel.sigint_resume_image COMMAND ${SCRIPTS}/interrupt_resume.sh INT ${REL_DIR}/sigint-image checkpoint.ckpt train_loss.csv
          -- ${IMG} --method ddpm --preset tiny --iters 40 --checkpoint-every 2 --data-dir ${TINY_MNIST})

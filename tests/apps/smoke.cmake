@@ -13,6 +13,11 @@ add_test(NAME app.compare.plots_1d COMMAND ${APPS}/compare --method smoothed-ar,
          --sampler ddim --out ${SMOKE_DIR}/compare-1d)
 add_test(NAME app.compare.plots_2d COMMAND ${APPS}/compare --method ncsn,smoothed-ar --dataset mog-ring ${TINY}
          --plots --denoise single-step --grad detached --objective ssm --out ${SMOKE_DIR}/compare-2d)
+# Methods in worker processes (--jobs 2, score-field figures drawn by the workers) equal the in-process run.
+add_test(NAME app.compare.jobs_equal COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/jobs_equal.sh ${SMOKE_DIR}/compare-jobs --
+         ${APPS}/compare --method all --dataset mog --iters 10 --samples 200 --test-size 100 --hidden 8 --depth 1
+         --mixtures 3 --timesteps 20 --steps-per-level 2 --steps 5 --batch-size 32 --quiet --plots)
+set_tests_properties(app.compare.jobs_equal PROPERTIES PASS_REGULAR_EXPRESSION "ok: metrics.json identical")
 add_test(NAME app.score_field COMMAND ${APPS}/score_field --method ncsn,ddpm ${TINY} --out ${SMOKE_DIR}/score-field)
 add_test(NAME app.langevin_toy COMMAND ${APPS}/langevin_toy ${TINY} --out ${SMOKE_DIR}/langevin)
 add_test(NAME app.train.describe COMMAND ${APPS}/train --method ddpm --dataset cifar10 --preset paper --describe)
