@@ -275,6 +275,7 @@ std::vector<MethodOutcome> run_in_workers(const ToyLabConfig& c, const std::vect
   g_forward_signal = 0;
   std::map<pid_t, size_t> running;
   std::vector<std::string> failed;
+  int failed_status = 0;  // the first failed worker's exit status
   size_t next = 0;
   bool forwarded = false;
   while (next < order.size() || !running.empty()) {
@@ -323,6 +324,7 @@ std::vector<MethodOutcome> run_in_workers(const ToyLabConfig& c, const std::vect
       const std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                                                 : "signal " + std::to_string(WTERMSIG(status));
       failed.push_back(name + " (" + how + ")");
+      if (failed_status == 0) failed_status = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
     }
   }
   sigaction(SIGINT, &old_int, nullptr);
@@ -335,8 +337,11 @@ std::vector<MethodOutcome> run_in_workers(const ToyLabConfig& c, const std::vect
   if (!failed.empty()) {
     std::string list;
     for (const auto& f : failed) list += (list.empty() ? "" : ", ") + f;
-    throw std::runtime_error("the worker process of " + list + " failed; its message is above (rerun with --jobs 1 "
-                             "to run the methods in this process)");
+    const std::string what = "the worker process of " + list + " failed; its message is above (rerun with --jobs 1 "
+                             "to run the methods in this process)";
+    if (failed_status == 2) throw ConfigError(what);  // the worker's own exit status, as run_main maps it
+    if (failed_status == 3) throw DataError(what);
+    throw std::runtime_error(what);
   }
   std::vector<MethodOutcome> outcomes;
   for (const auto& name : names) outcomes.push_back(load_outcome(ckpt_dir, name));
