@@ -61,6 +61,8 @@ std::string cpu_bf16_support() {
 
 Precision set_precision(const std::string& flag, c10::Device device, bool quiet) {
   require_one_of("--precision", flag, {"fp32", "bf16"});
+  static std::atomic<bool> said{false};  // one start-up line per process, however many stages set it
+  quiet = quiet || said.exchange(true);
   Precision p = Precision::kFloat32;
   if (flag == "bf16") {
     if (device.is_cuda()) {
@@ -69,7 +71,8 @@ Precision set_precision(const std::string& flag, c10::Device device, bool quiet)
     } else {
       const std::string isa = cpu_bf16_support();
       if (isa.empty()) {
-        std::cerr << "precision: this CPU has neither AVX512-BF16 nor AMX-BF16 (bf16 would be emulated, slower "
+        if (!quiet)
+          std::cerr << "precision: this CPU has neither AVX512-BF16 nor AMX-BF16 (bf16 would be emulated, slower "
                      "than fp32): running in fp32\n";
       } else {
         p = Precision::kBFloat16;

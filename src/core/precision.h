@@ -23,8 +23,9 @@ std::string cpu_bf16_support();
 
 // Resolves the --precision flag ("fp32" | "bf16"; anything else is a ConfigError naming the flag) for `device`
 // and makes it the run's precision. bf16 on a CPU without AVX512-BF16 / AMX falls back to fp32 with one line on
-// stderr saying so; on CUDA bf16 runs where the GPU supports it (else the same fallback). `quiet`: no start-up
-// line. Returns the precision in effect.
+// stderr saying so; on CUDA bf16 autocast runs as is (Ampere or newer computes it natively; fp16 with a loss
+// scaler is not offered). One line per process at most (the first call's); `quiet`: none. Returns the precision
+// in effect.
 Precision set_precision(const std::string& flag, c10::Device device, bool quiet = false);
 
 // The run's precision (fp32 until set_precision / set_compute_precision says otherwise).
