@@ -5,8 +5,6 @@
 
 #include <torch/torch.h>
 
-#include <ATen/Parallel.h>
-
 #include "core/precision.h"
 #include "models/pixelcnnpp.h"
 
@@ -433,37 +431,6 @@ at::Tensor PixelCNNppCache::params_all(const at::Tensor& x) {
   advance_head(grid_height_ * width_);
   return to_float32(nodes_[static_cast<size_t>(head_)].v.narrow(0, top + 1, height_).narrow(1, 1, width_)
                         .permute({2, 3, 0, 1}).contiguous());
-}
-
-ShardedPixelCNNppCache::ShardedPixelCNNppCache(PixelCNNppImpl& model, int64_t n, int64_t height, int64_t width,
-                                               const at::Tensor& cond, int64_t shards) {
-  TORCH_CHECK(n > 0 && shards >= 0, "PixelCNN++ sharded cache: bad sizes n ", n, ", shards ", shards);
-  const int64_t k = std::max<int64_t>(1, std::min<int64_t>(shards > 0 ? shards : at::get_num_threads(), n));
-  for (int64_t i = 0; i < k; ++i) {
-    const int64_t a = n * i / k, b = n * (i + 1) / k;
-    first_.push_back(a);
-    caches_.push_back(std::make_unique<PixelCNNppCache>(model, b - a, height, width,
-                                                        cond.defined() ? cond.narrow(0, a, b - a) : cond));
-  }
-  first_.push_back(n);
-}
-
-ShardedPixelCNNppCache::~ShardedPixelCNNppCache() = default;
-
-int64_t ShardedPixelCNNppCache::known() const { return caches_.front()->known(); }
-
-at::Tensor ShardedPixelCNNppCache::params_at(int64_t pos) {
-  if (caches_.size() == 1) return caches_.front()->params_at(pos);
-  std::vector<at::Tensor> parts(caches_.size());
-  at::parallel_for(0, shards(), 1, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) parts[static_cast<size_t>(i)] = caches_[static_cast<size_t>(i)]->params_at(pos);
-  });
-  return at::cat(parts, 0);
-}
-
-void ShardedPixelCNNppCache::set_pixel(int64_t pos, const at::Tensor& value) {
-  for (size_t i = 0; i < caches_.size(); ++i)
-    caches_[i]->set_pixel(pos, value.narrow(0, first_[i], first_[i + 1] - first_[i]));
 }
 
 }  // namespace scorelab

@@ -27,7 +27,6 @@
 // Eval mode only (no dropout; the constructor checks); runs under its own NoGradGuard.
 #pragma once
 #include <cstdint>
-#include <memory>
 #include <vector>
 
 #include <ATen/Tensor.h>
@@ -74,28 +73,6 @@ class PixelCNNppCache {
   std::vector<Node> nodes_;
   std::vector<at::Tensor> cond_maps_;  // kStream: padded encoder maps per resolution
   int input_ = 0, head_ = 0;
-};
-
-// The cache split over the batch: one PixelCNNppCache per shard of images, the shards advanced in parallel on the
-// intra-op threads (at::parallel_for; inside it every operation runs on its own thread). The per-position matrix
-// products of one cache are too small to spread over threads, so one cache gains nothing from a second thread;
-// shards do (scripts/bench ar-sample-cached). `shards` 0: one per intra-op thread, at most one per image; 1: a single
-// cache, exactly PixelCNNppCache. Each image's parameters are those of its own shard's cache, equal to the
-// unsharded cache's up to float reassociation of the matrix products over fewer rows.
-class ShardedPixelCNNppCache {
- public:
-  ShardedPixelCNNppCache(PixelCNNppImpl& model, int64_t n, int64_t height, int64_t width, const at::Tensor& cond = {},
-                         int64_t shards = 0);
-  ~ShardedPixelCNNppCache();
-  int64_t shards() const { return static_cast<int64_t>(caches_.size()); }
-  int64_t known() const;
-  // As PixelCNNppCache's, for the whole batch [N, P].
-  at::Tensor params_at(int64_t pos);
-  void set_pixel(int64_t pos, const at::Tensor& value);
-
- private:
-  std::vector<std::unique_ptr<PixelCNNppCache>> caches_;
-  std::vector<int64_t> first_;  // the first image of each shard
 };
 
 }  // namespace scorelab

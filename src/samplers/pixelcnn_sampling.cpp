@@ -41,7 +41,7 @@ at::Tensor keep_known(const at::Tensor& drawn, const at::Tensor& known, const at
 }
 
 // The head's parameters at (r, c) [N, P]: from the cache, or from one full forward of x (the reference).
-at::Tensor params_at(PixelCNNppImpl& model, ShardedPixelCNNppCache* cache, const at::Tensor& x, const at::Tensor& cond,
+at::Tensor params_at(PixelCNNppImpl& model, PixelCNNppCache* cache, const at::Tensor& x, const at::Tensor& cond,
                      int64_t r, int64_t c) {
   if (cache != nullptr) return cache->params_at(r * x.size(3) + c);
   return pixel(model.forward(x, cond), r, c).contiguous();
@@ -133,7 +133,7 @@ StepOutput PixelCNNSampler::step(const at::Tensor& x, int64_t i, at::Generator& 
   if (i == 0) {
     check_known(known_, known_mask_, x.size(0), channels_, height_, width_);
     cache_.reset();
-    if (options_.cached) cache_ = std::make_unique<ShardedPixelCNNppCache>(*model_, x.size(0), height_, width_, cond_);
+    if (options_.cached) cache_ = std::make_unique<PixelCNNppCache>(*model_, x.size(0), height_, width_, cond_);
     next_ = 0;
   }
   TORCH_CHECK(i == next_, "pixelcnnpp sampler: steps run in raster order from 0; expected ", next_, ", got ", i);

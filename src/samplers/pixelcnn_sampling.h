@@ -16,7 +16,7 @@
 namespace scorelab {
 
 class PixelCNNppImpl;
-class ShardedPixelCNNppCache;
+class PixelCNNppCache;
 
 struct PixelCNNSampleOptions {
   // "bisection": Meng et al.'s inverse-CDF sampler of the continuous mixture (sample_mix_logistic_bisection);
@@ -88,7 +88,7 @@ class PixelCNNSampler : public Sampler {
   PixelCNNSampleOptions options_;
   at::Tensor cond_, known_, known_mask_;
   // Sampling state, advanced by step(): the cache and the next position expected.
-  mutable std::unique_ptr<ShardedPixelCNNppCache> cache_;  // one shard per intra-op thread
+  mutable std::unique_ptr<PixelCNNppCache> cache_;
   mutable int64_t next_ = 0;
 };
 

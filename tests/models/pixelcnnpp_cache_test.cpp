@@ -104,40 +104,6 @@ TEST(PixelCNNppCache, ParamsDoNotSeeThePixelItselfOrLaterOnes) {
   EXPECT_FALSE(torch::equal(flat_a.slice(2, first + 1), flat_b.slice(2, first + 1)));
 }
 
-// The batch split over shards (one cache each, advanced in parallel) gives every image the parameters of the
-// unsharded cache, to float reassociation; one shard is the plain cache.
-TEST(PixelCNNppCache, ShardsGiveTheUnshardedParameters) {
-  torch::NoGradGuard no_grad;
-  for (auto mode : {PixelCNNConditioning::kNone, PixelCNNConditioning::kStacked}) {
-    torch::manual_seed(15);
-    PixelCNNpp model(tiny(1, mode));
-    model->eval();
-    const int64_t n = 5;
-    auto x = torch::rand({n, 1, 8, 8}) * 2 - 1;
-    at::Tensor cond = mode == PixelCNNConditioning::kNone ? at::Tensor() : torch::randn({n, 1, 8, 8}) * 0.5;
-    PixelCNNppCache one(*model, n, 8, 8, cond);
-    ShardedPixelCNNppCache single(*model, n, 8, 8, cond, 1), three(*model, n, 8, 8, cond, 3);
-    EXPECT_EQ(single.shards(), 1);
-    EXPECT_EQ(three.shards(), 3);
-    double worst = 0.0;
-    for (int64_t pos = 0; pos < 64; ++pos) {
-      auto p = one.params_at(pos);
-      EXPECT_TRUE(torch::equal(single.params_at(pos), p));
-      worst = std::max(worst, (three.params_at(pos) - p).abs().max().item<double>());
-      auto v = x.select(2, pos / 8).select(2, pos % 8);
-      one.set_pixel(pos, v);
-      single.set_pixel(pos, v);
-      three.set_pixel(pos, v);
-    }
-    EXPECT_LE(worst, kTol) << to_string(mode);
-    EXPECT_EQ(three.known(), 64);
-  }
-  // More shards than images: one per image.
-  PixelCNNpp model(tiny(1, PixelCNNConditioning::kNone));
-  model->eval();
-  EXPECT_EQ(ShardedPixelCNNppCache(*model, 2, 8, 8, {}, 8).shards(), 2);
-}
-
 TEST(PixelCNNppCache, RejectsOutOfOrderUseAndTrainingMode) {
   torch::NoGradGuard no_grad;
   torch::manual_seed(14);
