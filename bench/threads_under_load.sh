@@ -5,7 +5,7 @@
 # PixelCNN++ training step (scripts/bench's pixelcnnpp-train, MNIST preset, batch 80, median of 3 after 1 warm-up)
 # with 2 threads under libgomp's default wait policy, GOMP_SPINCOUNT=10000, OMP_WAIT_POLICY=passive, and 1 thread.
 # With --toy also the toy comparison (`compare --method all --dataset mog`, wall seconds) with --jobs 2 (the
-# default), --jobs 1 (2 threads) and --jobs 1 --threads 1.
+# default), --jobs 1 (2 threads) and --jobs 1 --threads 1 (TOY_LOADS="busy" runs those only under load).
 # From the repository root, on an otherwise idle machine (anything else running shifts every number).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,7 +41,7 @@ for load in idle busy; do
   step threads2-spin10k 2 GOMP_SPINCOUNT=10000
   step threads2-passive 2 OMP_WAIT_POLICY=passive
   step threads1 1
-  if [ "${1:-}" = --toy ]; then
+  if [ "${1:-}" = --toy ] && [[ " ${TOY_LOADS:-idle busy} " == *" $load "* ]]; then
     toy jobs2 --jobs 2
     toy jobs1-threads2 --jobs 1 --threads 2
     toy jobs1-threads1 --jobs 1 --threads 1

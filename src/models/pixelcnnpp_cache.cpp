@@ -5,7 +5,6 @@
 
 #include <torch/torch.h>
 
-#include "core/precision.h"
 #include "models/pixelcnnpp.h"
 
 namespace scorelab {
@@ -50,12 +49,6 @@ at::Tensor matrix(const WNConv2dImpl& conv) {
 
 at::Tensor cat_or_one(std::vector<at::Tensor>& parts) { return parts.size() == 1 ? parts[0] : at::cat(parts, 1); }
 
-// The cache's buffers and weight matrices: the model's float32, or bfloat16 under --precision bf16 (the same
-// rounding as the autocast forward: the matrix products in bf16, the head parameters widened to float32).
-at::TensorOptions cache_options(const at::TensorOptions& options) {
-  return compute_precision() == Precision::kBFloat16 ? options.dtype(at::kBFloat16) : options;
-}
-
 }  // namespace
 
 struct PixelCNNppCache::Node {
@@ -91,7 +84,7 @@ PixelCNNppCache::PixelCNNppCache(PixelCNNppImpl& model, int64_t n, int64_t heigh
   const auto& cfg = model.config();
   TORCH_CHECK(!model.is_training(), "PixelCNN++ cache: the model must be in eval mode (dropout off); call eval()");
   TORCH_CHECK(n > 0 && height > 0 && width > 0, "PixelCNN++ cache: bad sizes n ", n, ", ", height, "x", width);
-  const auto options = cache_options(model.nin_out_->lin_a_->weight_v.options());
+  const auto options = model.nin_out_->lin_a_->weight_v.options();
   std::vector<at::Tensor> cond_maps;
   grid_height_ = height;
   offset_ = 0;
@@ -148,7 +141,7 @@ int PixelCNNppCache::add_node(Node node) {
 void PixelCNNppCache::build(PixelCNNppImpl& m, const std::vector<at::Tensor>& cond_maps) {
   const auto& cfg = m.config();
   const int64_t nr = cfg.nr_resnet, f = cfg.nr_filters;
-  const auto options = cache_options(m.nin_out_->lin_a_->weight_v.options());
+  const auto options = m.nin_out_->lin_a_->weight_v.options();
   const bool stream = !cond_maps.empty();
   auto make = [&](Op op, int level, int in, bool rows, bool down_shift, int64_t channels) {
     Node node;
@@ -257,11 +250,6 @@ void PixelCNNppCache::build(PixelCNNppImpl& m, const std::vector<at::Tensor>& co
   head.w1 = matrix(*m.nin_out_->lin_a_);
   head.b1 = m.nin_out_->lin_a_->bias.detach();
   head_ = add_node(std::move(head));
-  // kUpsizeU's transposed convolution stays float32: oneDNN's bf16 kernel refuses its one-row input.
-  if (options.dtype() != m.nin_out_->lin_a_->weight_v.dtype())
-    for (auto& node : nodes_)
-      for (at::Tensor* t : {&node.w1, &node.b1, &node.w2, &node.b2, &node.wa[0], &node.wa[1]})
-        if (t->defined() && node.op != Op::kUpsizeU) *t = t->to(options);
 }
 
 void PixelCNNppCache::advance_head(int64_t target) {
@@ -370,8 +358,7 @@ void PixelCNNppCache::compute_segment(Node& node, int64_t r, int64_t c0, int64_t
       TORCH_CHECK(c0 == 0 && c1 == node.w, "PixelCNN++ cache: internal error (partial u row)");
       // Output row r of the stride-2 transposed conv sees only input row r / 2 (kernel height 2).
       auto low = in.v.select(0, in.slot(r / 2)).narrow(0, 1, in.w).permute({1, 2, 0}).unsqueeze(2);  // [N, F, 1, W/2]
-      auto y = at::conv_transpose2d(low.to(node.w1.scalar_type()), node.w1, node.b1, {2, 2}, {0, 0}, {1, 1})
-                   .to(node.v.scalar_type());  // [N, F, 3, W + 2]
+      auto y = at::conv_transpose2d(low, node.w1, node.b1, {2, 2}, {0, 0}, {1, 1});  // [N, F, 3, W + 2]
       out = y.select(2, r % 2).narrow(2, 1, node.w).permute({2, 0, 1}).reshape({w * n, node.channels});
       break;
     }
@@ -403,7 +390,7 @@ at::Tensor PixelCNNppCache::params_at(int64_t pos) {
   const int64_t g = offset_ + pos;
   advance_head(g + 1);
   const Node& head = nodes_[static_cast<size_t>(head_)];
-  return to_float32(read(head.v, head.slot(g / width_), g % width_, 1).clone());
+  return read(head.v, head.slot(g / width_), g % width_, 1).clone();
 }
 
 void PixelCNNppCache::set_pixel(int64_t pos, const at::Tensor& value) {
@@ -429,8 +416,8 @@ at::Tensor PixelCNNppCache::params_all(const at::Tensor& x) {
   in.v.narrow(3, 0, channels_).narrow(0, top + 1, height_).narrow(1, 1, width_).copy_(x.permute({2, 3, 0, 1}));
   in.done = grid_height_ * width_;
   advance_head(grid_height_ * width_);
-  return to_float32(nodes_[static_cast<size_t>(head_)].v.narrow(0, top + 1, height_).narrow(1, 1, width_)
-                        .permute({2, 3, 0, 1}).contiguous());
+  return nodes_[static_cast<size_t>(head_)].v.narrow(0, top + 1, height_).narrow(1, 1, width_).permute({2, 3, 0, 1})
+      .contiguous();
 }
 
 }  // namespace scorelab

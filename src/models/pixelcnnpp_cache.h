@@ -24,7 +24,9 @@
 // Results equal PixelCNNppImpl::forward up to float reassociation (matrix products on gathered windows
 // instead of whole-image convolutions): max abs difference ~1e-7 on the head parameters (tests allow 1e-5).
 // Memory: two rows per layer, plus the input and the head parameters of the whole image.
-// Eval mode only (no dropout; the constructor checks); runs under its own NoGradGuard.
+// Eval mode only (no dropout; the constructor checks); runs under its own NoGradGuard. Always float32, also under
+// --precision bf16: its matrix products are too small for bf16 to pay for the conversions (16 MNIST images: 3.9 s
+// in bf16 vs 3.0 s in fp32, scripts/bench ar-sample-cached, reports/performance.md).
 #pragma once
 #include <cstdint>
 #include <vector>
