@@ -9,11 +9,13 @@
 #include "core/error.h"
 #include "core/io.h"
 #include "core/runtime.h"
+#include "core/wait_policy.h"
 #include "eval/classifier.h"
 #include "eval/sample_quality.h"
 #include "methods/toy_lab.h"
 
 int main(int argc, char** argv) {
+  scorelab::choose_openmp_wait_policy(argv);
   return scorelab::run_main("classifier", [&] {
     namespace po = boost::program_options;
     scorelab::ClassifierTrainConfig config;

@@ -9,6 +9,7 @@
 #include "core/cli.h"
 #include "core/io.h"
 #include "core/runtime.h"
+#include "core/wait_policy.h"
 #include "dist/dist.h"
 #include "methods/image_compare.h"
 #include "data/source.h"
@@ -61,6 +62,7 @@ int parse_and_run(int argc, char** argv, const std::string& usage, Config& confi
 }
 
 int main(int argc, char** argv) {
+  scorelab::choose_openmp_wait_policy(argv);
   return scorelab::run_main("compare", [&] {
     const std::string dataset = peek_dataset(argc, argv);
     // An unknown name is the toy pipeline's error (it lists every data source); a known one picks the pipeline.

@@ -4,10 +4,13 @@
 #include <iostream>
 
 #include "core/cli.h"
+#include "core/runtime.h"
+#include "core/wait_policy.h"
 #include "core/io.h"
 #include "methods/toy_lab.h"
 
 int main(int argc, char** argv) {
+  scorelab::choose_openmp_wait_policy(argv);
   return scorelab::run_main("langevin_toy", [&] {
     scorelab::ToyLabConfig config;
     config.dataset = "mog-weights";

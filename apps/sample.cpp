@@ -5,10 +5,13 @@
 #include <iostream>
 
 #include "core/cli.h"
+#include "core/runtime.h"
+#include "core/wait_policy.h"
 #include "methods/sample.h"
 #include "methods/toy_lab.h"
 
 int main(int argc, char** argv) {
+  scorelab::choose_openmp_wait_policy(argv);
   return scorelab::run_main("sample", [&] {
     scorelab::SampleConfig config;
     boost::program_options::options_description desc;

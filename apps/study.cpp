@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "core/cli.h"
+#include "core/runtime.h"
+#include "core/wait_policy.h"
 #include "core/error.h"
 #include "core/io.h"
 #include "methods/toy_lab.h"  // command_line
@@ -65,6 +67,7 @@ std::string joined(const std::string& app, const std::vector<std::string>& args)
 }  // namespace
 
 int main(int argc, char** argv) {
+  scorelab::choose_openmp_wait_policy(argv);
   return scorelab::run_main("study", [&] {
     // study's own flags, then `--` and the flags every compare run gets.
     int split = argc;

@@ -6,6 +6,7 @@
 #include "core/cli.h"
 #include "core/io.h"
 #include "core/runtime.h"
+#include "core/wait_policy.h"
 #include "dist/dist.h"
 #include "methods/image_train.h"
 #include "data/source.h"
@@ -13,6 +14,7 @@
 #include "methods/toy_train.h"
 
 int main(int argc, char** argv) {
+  scorelab::choose_openmp_wait_policy(argv);
   return scorelab::run_main("train", [&] {
     scorelab::ImageTrainConfig config;
     scorelab::DistConfig dist;

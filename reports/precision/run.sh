@@ -23,7 +23,7 @@ trap '[ -z "$claimed" ] || rmdir "$claimed" 2>/dev/null || true' EXIT
 declare -A flags=([stage1]="--method smoothed-ar --stage 1" [stage2]="--method smoothed-ar --stage 2"
                   [ncsn]="--method ncsn" [ddpm]="--method ddpm")
 for seed in ${SEEDS:-0}; do
-  for net in stage1 stage2 ncsn ddpm; do
+  for net in stage1 ncsn ddpm stage2; do
     for p in fp32 bf16; do
       dir="$out/runs/$net-$p-s$seed"
       [ -f "$dir/metrics.json" ] && continue

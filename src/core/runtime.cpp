@@ -1,8 +1,15 @@
 #include "core/runtime.h"
+#include "core/wait_policy.h"
 
 #include "dist/dist.h"
 
 #include <malloc.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
@@ -71,6 +78,38 @@ void set_threads(int threads) {
     } catch (const std::exception&) {
     }
   }
+}
+
+double busy_cores(int ms) {
+  auto read = [](double& busy, double& total) {
+    std::ifstream in("/proc/stat");
+    std::string cpu;
+    in >> cpu;
+    if (cpu != "cpu") return false;
+    double v[8] = {};  // user nice system idle iowait irq softirq steal
+    for (double& x : v) in >> x;
+    if (!in) return false;
+    busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    total = busy + v[3] + v[4];
+    return true;
+  };
+  double b0 = 0, t0 = 0, b1 = 0, t1 = 0;
+  if (!read(b0, t0)) return -1.0;
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  if (!read(b1, t1) || t1 <= t0) return -1.0;
+  return (b1 - b0) / (t1 - t0) * static_cast<double>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+double choose_openmp_wait_policy(char** argv) {
+  if (argv == nullptr || argv[0] == nullptr || std::getenv("OMP_WAIT_POLICY") != nullptr ||
+      std::getenv("GOMP_SPINCOUNT") != nullptr)
+    return -1.0;
+  const double busy = busy_cores(100);
+  if (busy < 0.5) return busy;
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+  execv("/proc/self/exe", argv);
+  execvp(argv[0], argv);
+  return busy;  // both failed: run on with libgomp's default policy (child processes still get the variable)
 }
 
 at::Generator make_generator(uint64_t seed, c10::Device device) {
