@@ -303,16 +303,20 @@ std::vector<MethodOutcome> run_in_workers(const ToyLabConfig& c, const std::vect
       }
       running[pid] = i;
     }
+    // A signal to this process, or a failed worker, stops the others (they checkpoint): polled, so that a signal
+    // arriving between the check and the wait is never missed.
+    if ((g_forward_signal || !failed.empty()) && !forwarded) {
+      forwarded = true;
+      for (const auto& [child, i] : running) kill(child, g_forward_signal ? g_forward_signal : SIGTERM);
+    }
     int status = 0;
-    const pid_t pid = waitpid(-1, &status, 0);
+    const pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid == 0) {
+      usleep(20000);
+      continue;
+    }
     if (pid < 0) {
-      if (errno == EINTR) {
-        if (g_forward_signal && !forwarded) {
-          forwarded = true;
-          for (const auto& [child, i] : running) kill(child, g_forward_signal);
-        }
-        continue;
-      }
+      if (errno == EINTR) continue;
       throw std::runtime_error(std::string("compare: waitpid failed: ") + std::strerror(errno));
     }
     auto it = running.find(pid);
@@ -320,11 +324,11 @@ std::vector<MethodOutcome> run_in_workers(const ToyLabConfig& c, const std::vect
     const std::string& name = names[it->second];
     running.erase(it);
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (!ok) {
+    if (!ok && !forwarded) {  // workers stopped by us are not failures of their own
       const std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                                                 : "signal " + std::to_string(WTERMSIG(status));
       failed.push_back(name + " (" + how + ")");
-      if (failed_status == 0) failed_status = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+      if (failed_status == 0) failed_status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
   }
   sigaction(SIGINT, &old_int, nullptr);
@@ -337,8 +341,10 @@ std::vector<MethodOutcome> run_in_workers(const ToyLabConfig& c, const std::vect
   if (!failed.empty()) {
     std::string list;
     for (const auto& f : failed) list += (list.empty() ? "" : ", ") + f;
-    const std::string what = "the worker process of " + list + " failed; its message is above (rerun with --jobs 1 "
-                             "to run the methods in this process)";
+    const std::string what = "the worker process of " + list + " failed" +
+                             (failed_status > 0 && failed_status < 128 ? "; its message is above" : "") + "; the other workers "
+                             "were stopped after writing their checkpoints (rerun with --resume, or with --jobs 1 to "
+                             "run the methods in this process)";
     if (failed_status == 2) throw ConfigError(what);  // the worker's own exit status, as run_main maps it
     if (failed_status == 3) throw DataError(what);
     throw std::runtime_error(what);
