@@ -107,7 +107,13 @@ double choose_openmp_wait_policy(char** argv) {
   const double busy = busy_cores(100);
   if (busy < 0.5) return busy;
   setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
-  execv("/proc/self/exe", argv);
+  // The program's own path (not /proc/self/exe, which would rename the process "exe" in ps and top).
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    execv(self, argv);
+  }
   execvp(argv[0], argv);
   return busy;  // both failed: run on with libgomp's default policy (child processes still get the variable)
 }
