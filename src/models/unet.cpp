@@ -20,7 +20,7 @@ constexpr double kZeroInitScale = 1e-10;  // the reference's init_scale = 0
 // statistics stay fp32 and the result comes back in the input's dtype (LibTorch 1.13's CPU autocast would pass a
 // bf16 input with fp32 affine weights, which its kernel refuses).
 at::Tensor norm32(torch::nn::GroupNorm& norm, const at::Tensor& x) {
-  if (x.scalar_type() == at::kFloat) return norm->forward(x);
+  if (x.scalar_type() != at::kBFloat16 && x.scalar_type() != at::kHalf) return norm->forward(x);
   return norm->forward(x.to(at::kFloat)).to(x.scalar_type());
 }
 
