@@ -12,7 +12,7 @@ sys.dont_write_bytecode = True
 here = os.path.dirname(os.path.abspath(__file__))
 runs = os.path.join(here, "runs")
 nets = [("stage1", "PixelCNN++, smoothed-ar stage 1 (x~ = x + 0.5 z)", "bits/dim"),
-        ("stage2", "PixelCNN++ stacked p(x | x~), smoothed-ar stage 2", "bits/dim"),
+        ("stage2", "PixelCNN++ stacked p(x \\| x~), smoothed-ar stage 2", "bits/dim"),
         ("ncsn", "NCSNv2 (DSM)", "DSM loss"),
         ("ddpm", "DDPM U-Net (L_simple)", "eps MSE")]
 
@@ -56,7 +56,7 @@ gp = ["set terminal pngcairo size 1200,800 font 'Sans,10' noenhanced", f"set out
 data_blocks = []
 for net, what, unit in nets:
     got = [(s, a, b) for n, s, a, b, _, _ in pairs if n == net]
-    gp.append(f"set title '{what}'")
+    gp.append("set title '" + what.replace("\\|", "|") + "'")
     gp.append(f"set ylabel 'test {unit}'")
     if not got:
         gp.append("set label 1 'not run' at graph 0.4, 0.5")
