@@ -376,7 +376,12 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
   config["command"] = command;
   write_json((fs::path(out) / "config.json").string(), config);
   std::vector<MethodOutcome> outcomes;
-  if (jobs > 1) outcomes = run_in_workers(c, names, jobs, std::max(1, threads / jobs), ckpt_dir, out);
+  if (jobs > 1) {
+    outcomes = run_in_workers(c, names, jobs, std::max(1, threads / jobs), ckpt_dir, out);
+    // The reference row with the workers' threads too, so that its double sums (MMD) are reduced in the same order
+    // and --jobs N --threads T equals --jobs 1 --threads T/N byte for byte.
+    set_threads(std::max(1, threads / jobs));
+  }
 
   ToyData data = make_toy_data(truth, c.runtime.seed, c.test_size);
   auto ref_gen = make_generator(derive_seed(c.runtime.seed, "reference"));
