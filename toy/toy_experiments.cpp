@@ -23,12 +23,7 @@ namespace {
 // Relative Fisher divergence E||s - s*||^2 / E||s*||^2 under the smoothed data at sigma.
 double relative_score_error(const GaussianMixture& truth, const ScoreFn& fn, double sigma, uint64_t seed) {
   auto g = make_generator(derive_seed(seed, "score-error"));
-  auto smoothed = truth.smoothed(sigma);
-  auto x = smoothed.sample(10000, g);
-  torch::NoGradGuard ng;
-  auto truth_s = smoothed.score(x).to(torch::kFloat64);
-  auto learned = fn(x, sigma).to(torch::kFloat64);
-  return ((learned - truth_s).pow(2).sum(1).mean() / truth_s.pow(2).sum(1).mean()).item<double>();
+  return score_error(truth, fn, sigma, 10000, g).relative();
 }
 
 }  // namespace

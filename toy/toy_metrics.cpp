@@ -167,4 +167,14 @@ nlohmann::json toy_metrics_json(const ToyMetrics& m) {
           {"mode_weights", m.mode_weights}, {"nonfinite", m.nonfinite}};
 }
 
+ScoreError score_error(const GaussianMixture& truth, const std::function<at::Tensor(const at::Tensor&, double)>& score,
+                       double sigma, int64_t n, at::Generator& gen) {
+  const GaussianMixture smoothed = truth.smoothed(sigma);
+  const at::Tensor x = smoothed.sample(n, gen);
+  torch::NoGradGuard no_grad;
+  const at::Tensor exact = smoothed.score(x).to(torch::kFloat64);
+  const at::Tensor model = score(x, sigma).to(torch::kFloat64);
+  return {(model - exact).pow(2).sum(1).mean().item<double>(), exact.pow(2).sum(1).mean().item<double>()};
+}
+
 }  // namespace scorelab

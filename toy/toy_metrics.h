@@ -5,6 +5,7 @@
 #include <ATen/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "data/mixture.h"
@@ -46,6 +47,16 @@ ToyMetrics compute_toy_metrics(const at::Tensor& samples, const at::Tensor& refe
 // row-chunk size (0: chosen from the memory budget above). Exposed for tests and other toy reports.
 double mmd2_unbiased(const at::Tensor& x, const at::Tensor& y, const std::vector<double>& bandwidths,
                      int64_t chunk_rows = 0);
+
+// A score model against the exact score of the mixture smoothed by N(0, sigma^2 I), over n exact draws
+// x ~ p_sigma from `gen`: mse = E ||s(x, sigma) - grad log p_sigma(x)||^2 (the Fisher divergence) and
+// fisher = E ||grad log p_sigma(x)||^2 (the Fisher information), in float64.
+struct ScoreError {
+  double mse = 0.0, fisher = 0.0;
+  double relative() const { return mse / fisher; }
+};
+ScoreError score_error(const GaussianMixture& truth, const std::function<at::Tensor(const at::Tensor&, double)>& score,
+                       double sigma, int64_t n, at::Generator& gen);
 
 // {"mmd2", "mode_tv", "off_mode", "true_logp", "mode_weights", "nonfinite"}: the keys of metrics.json.
 nlohmann::json toy_metrics_json(const ToyMetrics& m);

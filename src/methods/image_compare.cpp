@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "core/int_list.h"
 #include "core/cli.h"
 #include "core/error.h"
 #include "core/noise.h"
@@ -214,25 +215,8 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
 }
 
 std::vector<int64_t> ImageCompareConfig::budget_list() const {
-  std::vector<int64_t> out;
-  if (budget_iters.empty()) return out;
-  std::stringstream ss(budget_iters);
-  std::string item;
-  const std::string want = "a comma-separated list of increasing iteration counts >= 1, e.g. 250,500,1000";
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      throw ConfigError(flag_error("--budget-iters", budget_iters, want));
-    }
-    if (used != item.size() || v < 1 || (!out.empty() && v <= out.back()))
-      throw ConfigError(flag_error("--budget-iters", budget_iters, want));
-    out.push_back(v);
-  }
-  if (out.empty()) throw ConfigError(flag_error("--budget-iters", budget_iters, want));
-  return out;
+  if (budget_iters.empty()) return {};
+  return increasing_counts("--budget-iters", budget_iters);
 }
 
 int64_t ImageCompareConfig::sample_count() const {

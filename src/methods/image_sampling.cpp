@@ -212,13 +212,17 @@ void SamplingConfig::validate_for(const LoadedModels& models) const {
 }
 
 nlohmann::json SamplingConfig::to_json() const {
-  return {{"ar_draw", ar_draw}, {"clamp", clamp}, {"ar_naive", ar_naive}, {"denoise", denoise}, {"grad", grad},
+  nlohmann::json j = {{"ar_draw", ar_draw}, {"clamp", clamp}, {"ar_naive", ar_naive}, {"denoise", denoise}, {"grad", grad},
           {"sampler", sampler}, {"snapshots", snapshots},
           {"sampling", {{"langevin_preset", sampling.langevin_preset}, {"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
                         {"step_rule", sampling.step_rule}, {"final_denoise", sampling.final_denoise},
                         {"ddpm_variance", sampling.variance},
                         {"clip_x0", sampling.clip_x0 ? nlohmann::json(*sampling.clip_x0) : nlohmann::json(nullptr)},
                         {"ddim_steps", sampling.ddim_steps}, {"eta", sampling.eta}, {"spacing", sampling.spacing}}}};
+  // Issue 14's annealed-Langevin schedules, only when set: finished comparisons from before them still match.
+  if (sampling.alpha_rule != "sigma2") j["sampling"]["alpha_rule"] = sampling.alpha_rule;
+  if (sampling.level_steps != "uniform") j["sampling"]["level_steps"] = sampling.level_steps;
+  return j;
 }
 
 // ---- progress and snapshots --------------------------------------------------------------------------------

@@ -76,6 +76,12 @@ void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torc
     fp.erase("student_nu");
   }
   if (method_config.level_sampling == "random") fp.erase("level_sampling");
+  // ... and from before the issue-14 options, at their defaults.
+  if (method_config.score_weight == "sigma2") fp.erase("score_weight");
+  if (method_config.projections == 1) fp.erase("projections");
+  if (method_config.projection == "gaussian") fp.erase("projection");
+  if (method_config.ssm_form == "vr") fp.erase("ssm_form");
+  if (method_config.sigma_spacing == "geometric") fp.erase("sigma_spacing");
   fp["dataset"] = data.truth.describe();
   fp["objective"] = objective.name();
   const std::string fingerprint = fp.dump();

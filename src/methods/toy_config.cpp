@@ -1,5 +1,6 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "core/cli.h"
 #include "core/error.h"
@@ -40,10 +41,18 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("level-sampling", po::value(&level_sampling)->default_value(level_sampling),
        "ncsn dsm: noise levels per batch: random (one per example, NCSN) | stratified | all (every level per example) | "
        "log-uniform (continuous sigma)")
+      ("score-weight", po::value(&score_weight)->default_value(score_weight),
+       "ncsn dsm/ssm weighting lambda(sigma): sigma2 (NCSN) | one | sigma")
+      ("projections", po::value(&projections)->default_value(projections), "ncsn ssm: random projections per example (>= 1)")
+      ("projection", po::value(&projection)->default_value(projection), "ncsn ssm: projection directions: gaussian | rademacher")
+      ("ssm-form", po::value(&ssm_form)->default_value(ssm_form),
+       "ncsn ssm: vr (variance-reduced, E[v^T J v] + ||s||^2 / 2) | full (E[v^T J v + (v^T s)^2 / 2])")
       ("score", po::value(&score)->default_value(score), "ncsn/ddpm: learned | exact (the data's exact smoothed score or eps, no training)")
       ("sigma-max", po::value(&sigma_max)->default_value(sigma_max), "ncsn largest noise level (0: max pairwise distance rule)")
       ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
-      ("levels", po::value(&levels)->default_value(levels), "ncsn number of geometric noise levels L")
+      ("levels", po::value(&levels)->default_value(levels), "ncsn number of noise levels L")
+      ("sigma-spacing", po::value(&sigma_spacing)->default_value(sigma_spacing),
+       "ncsn noise levels from sigma_max to sigma_min: geometric (NCSN) | linear")
       ("beta-schedule", po::value(&beta_schedule)->default_value(beta_schedule), "ddpm betas: linear | cosine")
       ("timesteps", po::value(&timesteps)->default_value(timesteps), "ddpm T")
       ("antithetic", po::bool_switch(&antithetic), "ddpm: antithetic timestep sampling")
@@ -68,6 +77,16 @@ void ToyMethodConfig::validate() const {
   require_one_of("--score", score, {"learned", "exact"});
   const NoiseFamily noise = NoiseFamily::by_name(dsm_noise, student_nu);
   level_sampling_by_name(level_sampling);
+  score_weight_by_name(score_weight);
+  require_one_of("--projection", projection, {"gaussian", "rademacher"});
+  require_one_of("--ssm-form", ssm_form, {"vr", "full"});
+  require_one_of("--sigma-spacing", sigma_spacing, {"geometric", "linear"});
+  if (projections < 1) throw ConfigError(flag_error("--projections", std::to_string(projections), "an integer >= 1"));
+  if (objective != "ssm")
+    for (auto [flag, value, fallback] : {std::tuple<const char*, std::string, std::string>{"--projections", std::to_string(projections), "1"},
+                                         {"--projection", projection, "gaussian"}, {"--ssm-form", ssm_form, "vr"}})
+      if (value != fallback)
+        throw ConfigError(flag_error(flag, value, fallback + " unless --objective ssm (it sets sliced score matching's projections)"));
   if (level_sampling != "random" && objective != "dsm")
     throw ConfigError(flag_error("--level-sampling", level_sampling, "random with --objective " + objective + " (the other estimators are for dsm)"));
   if (!noise.gaussian() && score == "exact")
@@ -90,12 +109,14 @@ void ToyMethodConfig::validate() const {
 
 nlohmann::json ToyMethodConfig::to_json() const {
   return {{"hidden", hidden}, {"depth", depth}, {"mixtures", mixtures}, {"precond", precond}, {"sigma", sigma}, {"denoise", denoise},
-          {"grad", grad}, {"objective", objective}, {"dsm_noise", dsm_noise}, {"student_nu", student_nu}, {"level_sampling", level_sampling}, {"score", score}, {"sigma_max", sigma_max},
+          {"grad", grad}, {"objective", objective}, {"dsm_noise", dsm_noise}, {"student_nu", student_nu}, {"level_sampling", level_sampling}, {"score_weight", score_weight},
+          {"projections", projections}, {"projection", projection}, {"ssm_form", ssm_form}, {"sigma_spacing", sigma_spacing}, {"score", score}, {"sigma_max", sigma_max},
           {"sigma_min", sigma_min}, {"levels", levels}, {"beta_schedule", beta_schedule}, {"timesteps", timesteps},
           {"antithetic", antithetic}, {"sampler", sampler},
           {"sampling", {{"langevin_preset", sampling.langevin_preset}, {"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
                         {"clip_x0", sampling.clip_x0 ? nlohmann::json(*sampling.clip_x0) : nlohmann::json(nullptr)},
                         {"step_rule", sampling.step_rule}, {"final_denoise", sampling.final_denoise},
+                        {"alpha_rule", sampling.alpha_rule}, {"level_steps", sampling.level_steps},
                         {"ddpm_variance", sampling.variance}, {"ddim_steps", sampling.ddim_steps}, {"eta", sampling.eta},
                         {"spacing", sampling.spacing}}},
           {"train", {{"iters", train.iters}, {"batch_size", train.batch_size}, {"lr", train.lr},
@@ -119,6 +140,11 @@ ToyMethodConfig ToyMethodConfig::from_json(const nlohmann::json& j) {
   read_json_field(j, "dsm_noise", c.dsm_noise);
   read_json_field(j, "student_nu", c.student_nu);
   read_json_field(j, "level_sampling", c.level_sampling);
+  read_json_field(j, "score_weight", c.score_weight);
+  read_json_field(j, "projections", c.projections);
+  read_json_field(j, "projection", c.projection);
+  read_json_field(j, "ssm_form", c.ssm_form);
+  read_json_field(j, "sigma_spacing", c.sigma_spacing);
   read_json_field(j, "score", c.score);
   read_json_field(j, "sigma_max", c.sigma_max);
   read_json_field(j, "sigma_min", c.sigma_min);
@@ -144,6 +170,13 @@ SigmaSchedule toy_sigmas(const ToyMethodConfig& config, const GaussianMixture& t
   const double smax = config.sigma_max > 0 ? config.sigma_max : truth.max_pairwise_distance();
   if (smax <= config.sigma_min)
     throw ConfigError(flag_error("--sigma-min", std::to_string(config.sigma_min), "a value below sigma_max = " + std::to_string(smax)));
+  if (config.sigma_spacing == "linear") {  // sigma_max, ..., sigma_min evenly spaced
+    std::vector<double> s(static_cast<size_t>(config.levels));
+    for (int64_t i = 0; i < config.levels; ++i)
+      s[static_cast<size_t>(i)] = smax + (config.sigma_min - smax) * static_cast<double>(i) / static_cast<double>(config.levels - 1);
+    s.back() = config.sigma_min;
+    return SigmaSchedule(std::move(s));
+  }
   return SigmaSchedule(smax, config.sigma_min, config.levels);
 }
 

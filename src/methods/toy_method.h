@@ -36,6 +36,11 @@ struct ToyMethodConfig {
   std::string dsm_noise = "gaussian";  // --dsm-noise gaussian | laplace | student-t: ncsn's perturbation noise
   double student_nu = 4.0;             // --student-nu: its degrees of freedom (student-t)
   std::string level_sampling = "random";  // --level-sampling random | stratified | all | log-uniform (ncsn dsm)
+  std::string score_weight = "sigma2";    // --score-weight sigma2 | one | sigma: lambda(sigma) of dsm / ssm
+  int64_t projections = 1;                // --projections: ssm's random projections per example
+  std::string projection = "gaussian";    // --projection gaussian | rademacher (ssm)
+  std::string ssm_form = "vr";            // --ssm-form vr (variance-reduced) | full (ssm)
+  std::string sigma_spacing = "geometric";  // --sigma-spacing geometric | linear: ncsn's noise levels
   std::string score = "learned";  // --score learned | exact (ncsn and ddpm)
   double sigma_max = 0.0;         // --sigma-max (0: max pairwise distance of the data, NCSNv2's rule)
   double sigma_min = 0.01;        // --sigma-min

@@ -71,8 +71,28 @@ LevelSampling level_sampling_by_name(const std::string& name, const std::string&
   throw ConfigError(flag_error(flag, name, "random, stratified, all or log-uniform"));
 }
 
+ScoreWeight score_weight_by_name(const std::string& name, const std::string& flag) {
+  if (name == "sigma2") return ScoreWeight::Sigma2;
+  if (name == "one") return ScoreWeight::One;
+  if (name == "sigma") return ScoreWeight::Sigma;
+  throw ConfigError(flag_error(flag, name, "sigma2 (lambda = sigma^2, NCSN), one (lambda = 1) or sigma (lambda = sigma)"));
+}
+
+namespace {
+// A per-example loss in the lambda = sigma^2 form, reweighted to lambda(sigma): times lambda / sigma^2.
+// The default returns its input untouched (the same bytes as before the option).
+at::Tensor reweight(const at::Tensor& per_sigma2, const at::Tensor& sigma, ScoreWeight weight) {
+  switch (weight) {
+    case ScoreWeight::Sigma2: return per_sigma2;
+    case ScoreWeight::One: return per_sigma2 / sigma.pow(2);
+    case ScoreWeight::Sigma: return per_sigma2 / sigma;
+  }
+  return per_sigma2;
+}
+}  // namespace
+
 LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen,
-                    const NoiseFamily& family, LevelSampling levels) {
+                    const NoiseFamily& family, LevelSampling levels, ScoreWeight weight) {
   if (levels == LevelSampling::All) {
     // Every level for every example: [n, L, ...] draws for the global batch, this rank's examples kept, the
     // per-example loss the mean over its L levels.
@@ -89,7 +109,7 @@ LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSch
     auto xf = xe.reshape(flat), uf = u.reshape(flat);
     auto s = per_example(sigma, xf);
     auto diff = score(xf + s * uf, sigma) * s + (family.gaussian() ? uf : family.residual(uf));
-    auto per = (0.5 * diff.pow(2).flatten(1).sum(1)).reshape({m, L}).mean(1);
+    auto per = reweight(0.5 * diff.pow(2).flatten(1).sum(1), sigma, weight).reshape({m, L}).mean(1);
     return {per.mean(), per.detach()};
   }
   at::Tensor sigma_all;
@@ -111,12 +131,12 @@ LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSch
   // target = -(x~ - x) / sigma^2 = -z / sigma; lambda(sigma) = sigma^2 gives ||sigma s + z||^2. Other families:
   // target = -g(u) / sigma (core/noise_family.h), ||sigma s + g(u)||^2.
   auto diff = score(noisy, sigma) * s + (family.gaussian() ? noise : family.residual(noise));
-  auto per = 0.5 * diff.pow(2).flatten(1).sum(1);
+  auto per = reweight(0.5 * diff.pow(2).flatten(1).sum(1), sigma, weight);
   return {per.mean(), per.detach()};
 }
 
 LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, int64_t projections,
-                    at::Generator& gen, const NoiseFamily& family) {
+                    at::Generator& gen, const NoiseFamily& family, const SsmOptions& options, ScoreWeight weight) {
   TORCH_CHECK(projections >= 1, "ssm needs at least one projection");
   auto idx = random_levels(x.size(0), sigmas.size(), x, gen);
   auto sigma_all = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
@@ -125,13 +145,17 @@ LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSch
   auto s = score(x_tilde, sigma);
   at::Tensor per = torch::zeros({x_tilde.size(0)}, x.options());
   for (int64_t p = 0; p < projections; ++p) {
-    auto v = local_rows(at::normal(0.0, 1.0, x.sizes(), gen, x.options()));
+    // Rademacher: +-1 with equal odds, from the same stream (a uniform draw's sign).
+    auto v = local_rows(options.rademacher ? at::empty(x.sizes(), x.options()).uniform_(-1.0, 1.0, gen).sign()
+                                           : at::normal(0.0, 1.0, x.sizes(), gen, x.options()));
     auto sv = (s * v).flatten(1).sum(1);
     auto grad_sv = torch::autograd::grad({sv.sum()}, {x_tilde}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];
     per = per + (grad_sv * v).flatten(1).sum(1);
+    if (!options.variance_reduced) per = per + 0.5 * sv.pow(2);
   }
-  per = per / static_cast<double>(projections) + 0.5 * s.pow(2).flatten(1).sum(1);
-  per = per * sigma.pow(2);
+  per = per / static_cast<double>(projections);
+  if (options.variance_reduced) per = per + 0.5 * s.pow(2).flatten(1).sum(1);
+  per = reweight(per * sigma.pow(2), sigma, weight);
   return {per.mean(), per.detach()};
 }
 

@@ -41,6 +41,18 @@ std::unique_ptr<Objective> make_objective(std::string name, LossFn fn);
 enum class LevelSampling { Random, Stratified, All, LogUniform };
 LevelSampling level_sampling_by_name(const std::string& name, const std::string& flag = "--level-sampling");
 
+// The weighting lambda(sigma) of the score-matching objectives over noise levels (issue 14, experiment 2):
+// sigma2 (NCSN's lambda = sigma^2, which makes every level's term O(1)), one (lambda = 1) or sigma.
+enum class ScoreWeight { Sigma2, One, Sigma };
+ScoreWeight score_weight_by_name(const std::string& name, const std::string& flag = "--score-weight");
+
+// Sliced score matching's projections (issue 14, experiment 1): Gaussian or Rademacher directions, and the
+// variance-reduced form (1/2 ||s||^2 in place of 1/2 (v^T s)^2, exact in expectation for E[v v^T] = I).
+struct SsmOptions {
+  bool rademacher = false;
+  bool variance_reduced = true;
+};
+
 struct ObjectiveArgs {
   LogProbFn log_prob;
   ScoreNetFn score;
@@ -53,6 +65,9 @@ struct ObjectiveArgs {
   int64_t projections = 1;                       // ssm: random projections per example
   NoiseFamily noise;                             // dsm / ssm: the perturbation noise (default Gaussian)
   LevelSampling levels = LevelSampling::Random;  // dsm: how a batch samples the noise levels
+  ScoreWeight weight = ScoreWeight::Sigma2;      // dsm / ssm: lambda(sigma)
+  bool rademacher = false;                       // ssm: Rademacher instead of Gaussian projections
+  bool variance_reduced = true;                  // ssm: the variance-reduced form
 };
 
 using ObjectiveFactory = std::function<std::unique_ptr<Objective>(const ObjectiveArgs&)>;
@@ -84,12 +99,16 @@ at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& 
 //   all          every level for every example (L network evaluations per example): unbiased, least variance;
 //   log-uniform  sigma continuous, log-uniform on [sigma_min, sigma_max] (score_sde's VE training): an estimate
 //                of the continuous average of l(sigma), biased for the discrete objective.
+// `weight` picks lambda(sigma); the default sigma^2 is the form above.
 LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, at::Generator& gen,
-                    const NoiseFamily& family = {}, LevelSampling levels = LevelSampling::Random);
-// Sliced score matching on noised data (Song et al. 2019): E[v^T J v + 1/2 (v^T s)^2] with Gaussian v
-// (variance-reduced form 1/2 ||s||^2), weighted by lambda(sigma) = sigma^2.
+                    const NoiseFamily& family = {}, LevelSampling levels = LevelSampling::Random,
+                    ScoreWeight weight = ScoreWeight::Sigma2);
+// Sliced score matching on noised data (Song et al. 2019): E[v^T J v + 1/2 (v^T s)^2] averaged over the
+// projections v (Gaussian, or Rademacher with options.rademacher), by default in the variance-reduced form
+// E[v^T J v] + 1/2 ||s||^2; weighted by lambda(sigma) (default sigma^2).
 LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSchedule& sigmas, int64_t projections,
-                    at::Generator& gen, const NoiseFamily& family = {});
+                    at::Generator& gen, const NoiseFamily& family = {}, const SsmOptions& options = {},
+                    ScoreWeight weight = ScoreWeight::Sigma2);
 // Improved DDPM (Nichol & Dhariwal 2021) hybrid loss with learned variances: eps_var(x_t, t) returns
 // [N, 2C, ...] = (eps, v); Sigma_t = exp(f log beta_t + (1 - f) log beta~_t) with f = (v + 1) / 2.
 // loss = ||eps - eps_theta||^2 (mean over dims) + T/1000 * L_t, where L_t (bits/dim, with the mean

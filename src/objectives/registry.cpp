@@ -64,19 +64,22 @@ const ObjectiveRegistry& objective_registry() {
       auto sig = need(a.sigmas, bool(a.sigmas), "dsm", "noise levels (a sigma schedule)");
       const NoiseFamily noise = a.noise;
       const LevelSampling levels = a.levels;
-      return make_objective("dsm", [s, sig, noise, levels](const at::Tensor& x, at::Generator& g) {
-        return dsm_loss(s, x, *sig, g, noise, levels);
+      const ScoreWeight weight = a.weight;
+      return make_objective("dsm", [s, sig, noise, levels, weight](const at::Tensor& x, at::Generator& g) {
+        return dsm_loss(s, x, *sig, g, noise, levels, weight);
       });
-    }, "denoising score matching, lambda(sigma) = sigma^2");
+    }, "denoising score matching, lambda(sigma) = sigma^2 (or 1, sigma)");
     r.add("ssm", [](const ObjectiveArgs& a) {
       auto s = need(a.score, bool(a.score), "ssm", "a noise-conditional score network");
       auto sig = need(a.sigmas, bool(a.sigmas), "ssm", "noise levels (a sigma schedule)");
       int64_t p = a.projections;
       const NoiseFamily noise = a.noise;
-      return make_objective("ssm", [s, sig, p, noise](const at::Tensor& x, at::Generator& g) {
-        return ssm_loss(s, x, *sig, p, g, noise);
+      const SsmOptions options{a.rademacher, a.variance_reduced};
+      const ScoreWeight weight = a.weight;
+      return make_objective("ssm", [s, sig, p, noise, options, weight](const at::Tensor& x, at::Generator& g) {
+        return ssm_loss(s, x, *sig, p, g, noise, options, weight);
       });
-    }, "sliced score matching on noised data, lambda(sigma) = sigma^2");
+    }, "sliced score matching on noised data (Gaussian or Rademacher projections, variance-reduced or not), lambda(sigma) = sigma^2 (or 1, sigma)");
     r.add("ddpm", [](const ObjectiveArgs& a) {
       auto e = need(a.eps, bool(a.eps), "ddpm", "a noise-prediction network");
       auto b = need(a.betas, bool(a.betas), "ddpm", "a beta schedule");

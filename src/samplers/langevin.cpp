@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace scorelab {
@@ -21,6 +22,42 @@ std::pair<double, double> langevin_coefficients(const std::string& rule, double 
   if (rule == "ncsn") return {h / 2.0, std::sqrt(h)};
   if (rule == "ncsnv2") return {h, std::sqrt(2.0 * h)};
   throw ConfigError(flag_error("--step-rule", rule, "one of ncsn, ncsnv2"));
+}
+
+std::vector<double> annealed_step_sizes(const std::vector<double>& sigmas, double eps, const std::string& rule) {
+  std::vector<double> h;
+  const double last = sigmas.back();
+  for (double sigma : sigmas) {
+    if (rule == "sigma2") h.push_back(eps * (sigma / last) * (sigma / last));
+    else if (rule == "constant") h.push_back(eps);
+    else if (rule == "sigma") h.push_back(eps * (sigma / last));
+    else throw ConfigError(flag_error("--alpha-rule", rule, "one of sigma2, constant, sigma"));
+  }
+  return h;
+}
+
+std::vector<int64_t> annealed_level_steps(int64_t levels, int64_t steps_per_level, const std::string& schedule) {
+  TORCH_CHECK(levels >= 1 && steps_per_level >= 1, "annealed_level_steps: need levels >= 1 and T >= 1");
+  std::vector<int64_t> steps(static_cast<size_t>(levels), steps_per_level);
+  if (schedule == "uniform") return steps;
+  if (schedule != "more-small" && schedule != "more-large")
+    throw ConfigError(flag_error("--level-steps", schedule, "one of uniform, more-small, more-large"));
+  const int64_t extra = levels * (steps_per_level - 1);
+  std::vector<double> w(static_cast<size_t>(levels));
+  double total = 0;
+  for (int64_t i = 0; i < levels; ++i) total += (w[static_cast<size_t>(i)] = schedule == "more-small" ? i + 1 : levels - i);
+  std::vector<std::pair<double, int64_t>> rest;  // (fractional part, level)
+  int64_t dealt = 0;
+  for (int64_t i = 0; i < levels; ++i) {
+    const double share = static_cast<double>(extra) * w[static_cast<size_t>(i)] / total;
+    const auto whole = static_cast<int64_t>(std::floor(share));
+    steps[static_cast<size_t>(i)] = 1 + whole;
+    dealt += whole;
+    rest.emplace_back(share - static_cast<double>(whole), i);
+  }
+  std::stable_sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (int64_t k = 0; k < extra - dealt; ++k) ++steps[static_cast<size_t>(rest[static_cast<size_t>(k)].second)];
+  return steps;
 }
 
 at::Tensor uniform_box(int64_t n, at::IntArrayRef sample_shape, double lo, double hi, at::Generator& gen) {
@@ -56,24 +93,22 @@ AnnealedLangevinSampler::AnnealedLangevinSampler(ScoreFn score, const SigmaSched
                                                  const SamplerConfig& config)
     : score_(std::move(score)),
       sigmas_(sigmas.sigmas()),
-      steps_per_level_(config.steps_per_level),
       final_denoise_(config.final_denoise),
       init_low_(config.init_low),
       init_high_(config.init_high) {
   TORCH_CHECK(score_, "annealed-langevin: the score function is empty");
   config.validate();
-  const double sigma_last = sigmas_.back();
-  for (double sigma : sigmas_) {
-    const double h = config.step_size * (sigma / sigma_last) * (sigma / sigma_last);
+  for (double h : annealed_step_sizes(sigmas_, config.step_size, config.alpha_rule)) {
     auto [a, b] = langevin_coefficients(config.step_rule, h);
     drift_.push_back(a);
     noise_.push_back(b);
   }
+  starts_ = {0};
+  for (int64_t t : annealed_level_steps(static_cast<int64_t>(sigmas_.size()), config.steps_per_level, config.level_steps))
+    starts_.push_back(starts_.back() + t);
 }
 
-int64_t AnnealedLangevinSampler::num_steps() const {
-  return static_cast<int64_t>(sigmas_.size()) * steps_per_level_ + (final_denoise_ ? 1 : 0);
-}
+int64_t AnnealedLangevinSampler::num_steps() const { return starts_.back() + (final_denoise_ ? 1 : 0); }
 
 at::Tensor AnnealedLangevinSampler::init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const {
   return uniform_box(n, sample_shape, init_low_, init_high_, gen);
@@ -81,7 +116,7 @@ at::Tensor AnnealedLangevinSampler::init(int64_t n, at::IntArrayRef sample_shape
 
 StepOutput AnnealedLangevinSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(i >= 0 && i < num_steps(), "annealed-langevin: step ", i, " outside [0, ", num_steps(), ")");
-  const auto level = static_cast<size_t>(i / steps_per_level_);
+  const auto level = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin() - 1);
   if (level == sigmas_.size()) {  // final denoising (Tweedie): x + sigma_L^2 s(x, sigma_L)
     const double sigma = sigmas_.back();
     at::Tensor s = score_(x, sigma);

@@ -14,6 +14,19 @@ namespace scorelab {
 //   "ncsnv2" (NCSNv2 code):   a = h,     b = sqrt(2 h)
 std::pair<double, double> langevin_coefficients(const std::string& rule, double h);
 
+// The step size h_i of each annealed level (sigmas decreasing, sigma_L the last): --alpha-rule
+//   sigma2    eps sigma_i^2 / sigma_L^2 (NCSN Alg. 1: the signal-to-noise ratio of the update is the same at
+//             every level when ||s|| ~ 1 / sigma)
+//   constant  eps
+//   sigma     eps sigma_i / sigma_L
+std::vector<double> annealed_step_sizes(const std::vector<double>& sigmas, double eps, const std::string& rule);
+// Steps per level T_i for L levels (sigma decreasing): --level-steps
+//   uniform     T each
+//   more-small  1 + the other L (T - 1) steps dealt in proportion to i + 1 (the smallest sigma gets most)
+//   more-large  the same, in proportion to L - i
+// Always L T in all and at least 1 per level (largest remainders break the rounding).
+std::vector<int64_t> annealed_level_steps(int64_t levels, int64_t steps_per_level, const std::string& schedule);
+
 // Plain Langevin dynamics at the single level sigma = config.langevin_sigma (0: the data score):
 // x <- x + a s(x, sigma) + b z with h = config.step_size, config.steps_per_level steps, started from
 // uniform on [init_low, init_high]^D.
@@ -35,9 +48,9 @@ class LangevinSampler : public Sampler {
 };
 
 // Annealed Langevin dynamics (NCSN Alg. 1): for each level i = 1..L, T = steps_per_level steps with
-// h_i = eps sigma_i^2 / sigma_L^2 and the step rule above. With config.final_denoise an extra last
+// h_i = eps sigma_i^2 / sigma_L^2 and the step rule above (other schedules: --alpha-rule, --level-steps). With config.final_denoise an extra last
 // step returns the Tweedie estimate x + sigma_L^2 s(x, sigma_L) without noise (NCSNv2), so
-// num_steps = L T (+ 1). Step i uses level i / T; its output is reported at sigma_i (the state NCSN's
+// num_steps = L T (+ 1). Step i uses level i / T (uniform steps); its output is reported at sigma_i (the state NCSN's
 // inpainting treats as x0 + sigma_i z), with the Tweedie estimate x + sigma_i^2 s as x0-hat.
 class AnnealedLangevinSampler : public Sampler {
  public:
@@ -52,7 +65,7 @@ class AnnealedLangevinSampler : public Sampler {
   ScoreFn score_;
   std::vector<double> sigmas_;
   std::vector<double> drift_, noise_;  // per level
-  int64_t steps_per_level_;
+  std::vector<int64_t> starts_;        // first step of each level, then the total (L + 1 entries)
   bool final_denoise_;
   double init_low_, init_high_;
 };

@@ -2,37 +2,54 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "samplers/langevin.h"
 
 namespace scorelab {
 
 MalaSampler::MalaSampler(LogDensityFn log_density, std::shared_ptr<const SigmaSchedule> sigmas,
-                         const SamplerConfig& config)
+                         const SamplerConfig& config, std::string name)
     : log_density_(std::move(log_density)),
-      steps_per_level_(config.steps_per_level),
+      name_(std::move(name)),
       init_low_(config.init_low),
       init_high_(config.init_high) {
   TORCH_CHECK(log_density_, "mala: the log-density function is empty");
   config.validate();
   sigmas_ = sigmas ? sigmas->sigmas() : std::vector<double>{config.langevin_sigma};
-  const double last = sigmas_.back();
-  for (double sigma : sigmas_) {
-    const double h = sigmas ? config.step_size * (sigma / last) * (sigma / last) : config.step_size;
-    auto [a, b] = langevin_coefficients(config.step_rule, h);
+  const std::vector<double> h =
+      sigmas ? annealed_step_sizes(sigmas_, config.step_size, config.alpha_rule) : std::vector<double>{config.step_size};
+  for (double hi : h) {
+    auto [a, b] = langevin_coefficients(config.step_rule, hi);
     drift_.push_back(a);
     noise_.push_back(b);
   }
+  starts_ = {0};
+  for (int64_t t : sigmas ? annealed_level_steps(static_cast<int64_t>(sigmas_.size()), config.steps_per_level, config.level_steps)
+                          : std::vector<int64_t>{config.steps_per_level})
+    starts_.push_back(starts_.back() + t);
+  accepted_level_.assign(sigmas_.size(), 0.0);
+  proposed_level_.assign(sigmas_.size(), 0.0);
+}
+
+void MalaSampler::reset_counts() const {
+  accepted_ = proposed_ = 0;
+  evaluations_ = 0;
+  std::fill(accepted_level_.begin(), accepted_level_.end(), 0.0);
+  std::fill(proposed_level_.begin(), proposed_level_.end(), 0.0);
 }
 
 at::Tensor MalaSampler::init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const {
-  accepted_ = proposed_ = 0;
-  evaluations_ = 0;
+  reset_counts();
   return uniform_box(n, sample_shape, init_low_, init_high_, gen);
 }
 
 std::map<std::string, double> MalaSampler::stats() const {
   std::map<std::string, double> out{{"nfe", static_cast<double>(evaluations_)}};
   if (proposed_ > 0) out["acceptance_rate"] = accepted_ / proposed_;
+  if (sigmas_.size() > 1)  // per level, largest sigma first: acceptance_rate_level_0 ..
+    for (size_t l = 0; l < sigmas_.size(); ++l)
+      if (proposed_level_[l] > 0) out["acceptance_rate_level_" + std::to_string(l)] = accepted_level_[l] / proposed_level_[l];
   return out;
 }
 
@@ -49,8 +66,8 @@ std::pair<at::Tensor, at::Tensor> MalaSampler::density_and_grad(const at::Tensor
 
 StepOutput MalaSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(i >= 0 && i < num_steps(), "mala: step ", i, " outside [0, ", num_steps(), ")");
-  if (i == 0) accepted_ = proposed_ = 0, evaluations_ = 0;
-  const auto level = static_cast<size_t>(i / steps_per_level_);
+  if (i == 0) reset_counts();
+  const auto level = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin() - 1);
   const double sigma = sigmas_[level], a = drift_[level], b = noise_[level];
   auto [lp_x, g_x] = density_and_grad(x, sigma);
   at::Tensor z = torch::randn(x.sizes(), gen, x.options());
@@ -62,8 +79,11 @@ StepOutput MalaSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen)
   at::Tensor log_r = lp_y - lp_x + log_q;
   at::Tensor u = torch::rand({x.size(0)}, gen, log_r.options());
   at::Tensor accept = u.log() < log_r;
-  accepted_ += accept.sum().item<double>();
+  const double took = accept.sum().item<double>();
+  accepted_ += took;
   proposed_ += static_cast<double>(x.size(0));
+  accepted_level_[level] += took;
+  proposed_level_[level] += static_cast<double>(x.size(0));
   std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
   shape[0] = x.size(0);
   at::Tensor out = torch::where(accept.reshape(shape), y, x);

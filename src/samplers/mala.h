@@ -17,12 +17,15 @@ namespace scorelab {
 //   q(u | v) = N(u; v + a g(v), b^2 I);  x <- y where log U < log r (U ~ U(0, 1) per sample), else x.
 // The chain at each level leaves p_sigma invariant, so the discretisation bias of unadjusted Langevin is
 // removed; slow mixing between distant modes is not. Starts uniform on [init_low, init_high]^D.
-// stats(): "acceptance_rate" over all proposals of the last run, "nfe" (log-density + gradient evaluations).
+// --alpha-rule and --level-steps shape the annealed schedule as for annealed-langevin.
+// stats(): "acceptance_rate" over all proposals of the last run (and "acceptance_rate_level_<l>" per level,
+// largest sigma first, when annealed), "nfe" (log-density + gradient evaluations).
 class MalaSampler : public Sampler {
  public:
-  MalaSampler(LogDensityFn log_density, std::shared_ptr<const SigmaSchedule> sigmas, const SamplerConfig& config);
-  std::string name() const override { return "mala"; }
-  int64_t num_steps() const override { return static_cast<int64_t>(sigmas_.size()) * steps_per_level_; }
+  MalaSampler(LogDensityFn log_density, std::shared_ptr<const SigmaSchedule> sigmas, const SamplerConfig& config,
+              std::string name = "mala");
+  std::string name() const override { return name_; }
+  int64_t num_steps() const override { return starts_.back(); }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
   StepOutput step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
   std::map<std::string, double> stats() const override;
@@ -31,10 +34,13 @@ class MalaSampler : public Sampler {
   // log p_sigma(x) [N] and its gradient.
   std::pair<at::Tensor, at::Tensor> density_and_grad(const at::Tensor& x, double sigma) const;
   LogDensityFn log_density_;
+  std::string name_;
+  void reset_counts() const;
   std::vector<double> sigmas_, drift_, noise_;
-  int64_t steps_per_level_;
+  std::vector<int64_t> starts_;  // first step of each level, then the total
   double init_low_, init_high_;
   mutable double accepted_ = 0, proposed_ = 0;
+  mutable std::vector<double> accepted_level_, proposed_level_;
   mutable int64_t evaluations_ = 0;
 };
 

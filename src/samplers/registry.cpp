@@ -76,6 +76,12 @@ void SamplerConfig::add_options(po::options_description& desc) {
          resolve_langevin();
        }),
        "annealed Langevin: finish with x + sigma_L^2 s(x, sigma_L)")
+      ("alpha-rule", po::value(&alpha_rule)->default_value(alpha_rule),
+       "annealed Langevin / mala step size per level: sigma2 (alpha_i = eps sigma_i^2 / sigma_L^2, NCSN) | constant "
+       "(alpha_i = eps) | sigma (alpha_i = eps sigma_i / sigma_L)")
+      ("level-steps", po::value(&level_steps)->default_value(level_steps),
+       "annealed Langevin / mala steps per level: uniform (T each) | more-small (T_i rising linearly towards the "
+       "smallest sigma) | more-large (towards the largest); L T steps in all, at least 1 per level")
       ("ddpm-variance", po::value(&variance)->default_value(variance),
        "DDPM reverse variance: small (beta~_t) | large (beta_t)")
       ("clip-x0", po::value<double>()->notifier([this](double c) { clip_x0 = c; }),
@@ -103,6 +109,8 @@ void SamplerConfig::validate() const {
   if (steps_per_level < 1)
     throw ConfigError(flag_error("--steps-per-level", std::to_string(steps_per_level), "an integer >= 1"));
   require_one_of("--step-rule", step_rule, {"ncsn", "ncsnv2"});
+  require_one_of("--alpha-rule", alpha_rule, {"sigma2", "constant", "sigma"});
+  require_one_of("--level-steps", level_steps, {"uniform", "more-small", "more-large"});
   require_nonnegative("langevin_sigma", langevin_sigma);
   if (!(init_low < init_high) || !std::isfinite(init_low) || !std::isfinite(init_high)) {
     std::ostringstream os;
@@ -238,7 +246,17 @@ void register_samplers(SamplerRegistry& reg) {
         return std::make_unique<EdmSampler>(a.score, a.process, a.config);
       }},
       "Karras et al. 2022 Heun sampler on the rho = 7 schedule (--rho, --churn, --s-tmin, --s-tmax, --s-noise)");
-  reg.add("mala", SamplerSpec{{"log_density"}, make_mala}, "Metropolis-adjusted Langevin on a log-density");
+  reg.add("mala", SamplerSpec{{"log_density"}, make_mala},
+          "Metropolis-adjusted Langevin on a log-density (annealed over the model's noise levels when it has them)");
+  reg.add(
+      "mala-plain",
+      SamplerSpec{{"log_density"},
+                  [](const SamplerArgs& a) -> std::unique_ptr<Sampler> {
+                    require_input(static_cast<bool>(a.log_density), "mala-plain",
+                                  "log_density (the exact mixture or an AR model)", a);
+                    return std::make_unique<MalaSampler>(a.log_density, nullptr, a.config, "mala-plain");
+                  }},
+      "Metropolis-adjusted Langevin at one level, like plain langevin (needs a log-density)");
 }
 
 }  // namespace

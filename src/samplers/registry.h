@@ -43,6 +43,9 @@ struct SamplerConfig {
   std::string step_rule = "ncsn";    // --step-rule ncsn | ncsnv2
   bool final_denoise = false;        // --final-denoise: x + sigma_L^2 s(x, sigma_L)
   double langevin_sigma = 0.0;       // sigma used by plain `langevin` (0: the data score itself)
+  // Annealed Langevin / annealed MALA schedules (issue 14, experiments 3 and 5).
+  std::string alpha_rule = "sigma2";   // --alpha-rule sigma2 (eps sigma_i^2 / sigma_L^2) | constant (eps) | sigma
+  std::string level_steps = "uniform"; // --level-steps uniform (T each) | more-small | more-large (L T in all)
   // Initial box for Langevin samplers: uniform on [lo, hi]^D.
   double init_low = -1.0, init_high = 1.0;
   // DDPM / DDIM (Ho et al. 2020; Song et al. 2021).
@@ -105,7 +108,7 @@ struct SamplerSpec {
 using SamplerRegistry = Registry<SamplerSpec>;
 
 // The registry of all samplers: langevin, annealed-langevin, ddpm, ddim, autoregressive, single-step, pc,
-// ode, edm, mala.
+// ode, edm, mala, mala-plain.
 const SamplerRegistry& sampler_registry();
 
 // ConfigError unless `sampler` is registered and `offered` holds all it needs:

@@ -162,3 +162,28 @@ add_test(NAME app.compare.sampler_mala COMMAND ${APPS}/compare --method ar,ncsn 
          --sampler mala --out ${SMOKE_DIR}/compare-mala)
 add_test(NAME bad.mala_on_learned_score COMMAND ${EXPECT} 2 "method ncsn cannot use 'mala': it needs log_density" ${BAD}
          --method ncsn --sampler mala)
+
+# The NCSN study's options (issue 14): each runs on a tiny config, bad values get one line.
+add_test(NAME app.compare.ncsn_study_options COMMAND ${APPS}/compare --method ncsn --dataset mog ${TINY} --no-plots
+         --objective ssm --projections 2 --projection rademacher --ssm-form full --score-weight one --sigma-spacing linear
+         --alpha-rule sigma --level-steps more-small --out ${SMOKE_DIR}/ncsn-study-options)
+add_test(NAME app.compare.sampler_mala_plain COMMAND ${APPS}/compare --method ar,ncsn --score exact --dataset mog ${TINY}
+         --no-plots --sampler mala-plain --out ${SMOKE_DIR}/compare-mala-plain)
+add_test(NAME app.dsm_estimators COMMAND ${APPS}/dsm_estimators --dataset mog --at-iters 1,5 --repeats 5 --exact-draws 2000
+         --quadrature 5 --hidden 8 --depth 1 --batch-size 32 --threads 1 --quiet --out ${SMOKE_DIR}/dsm-estimators)
+set_tests_properties(app.dsm_estimators PROPERTIES PASS_REGULAR_EXPRESSION "report: .*dsm-estimators/report.md")
+add_test(NAME app.dsm_estimators.help COMMAND ${APPS}/dsm_estimators --help)
+set_tests_properties(app.dsm_estimators.help PROPERTIES PASS_REGULAR_EXPRESSION "Usage: dsm_estimators")
+add_test(NAME bad.alpha_rule COMMAND ${EXPECT} 2 "flag --alpha-rule: got 'sigma3'; expected one of sigma2, constant, sigma"
+         ${BAD} --method ncsn --alpha-rule sigma3)
+add_test(NAME bad.level_steps COMMAND ${EXPECT} 2 "flag --level-steps: got 'more'" ${BAD} --method ncsn --level-steps more)
+add_test(NAME bad.score_weight COMMAND ${EXPECT} 2 "flag --score-weight: got 'sigma2x'" ${BAD} --method ncsn --score-weight sigma2x)
+add_test(NAME bad.projections_without_ssm COMMAND ${EXPECT} 2 "flag --projections: got '4'; expected 1 unless --objective ssm"
+         ${BAD} --method ncsn --projections 4)
+add_test(NAME bad.projection_kind COMMAND ${EXPECT} 2 "flag --projection: got 'sphere'" ${BAD} --method ncsn --objective ssm
+         --projection sphere)
+add_test(NAME bad.sigma_spacing COMMAND ${EXPECT} 2 "flag --sigma-spacing: got 'log'" ${BAD} --method ncsn --sigma-spacing log)
+add_test(NAME bad.dsm_estimators_at_iters COMMAND ${EXPECT} 2 "flag --at-iters: got '5,1'; expected a comma-separated list"
+         ${APPS}/dsm_estimators --at-iters 5,1 --out ${SMOKE_DIR}/bad-est)
+add_test(NAME bad.dsm_estimators_exact_score COMMAND ${EXPECT} 2 "flag --score: got 'exact'; expected learned"
+         ${APPS}/dsm_estimators --score exact --at-iters 1 --out ${SMOKE_DIR}/bad-est)
