@@ -47,7 +47,7 @@ experiment() {
     step-rule)
       # alpha(sigma_i) with the exact score (sampler error only), each rule over two decades of eps.
       sweep step-rule/exact --axis alpha-rule=sigma2,sigma,constant --axis step-size=2e-6,2e-5,2e-4,2e-3,2e-2 \
-        "${exact_metrics[@]}" -- "${base[@]}" --score exact
+        "${exact_metrics[@]}" -- "${base[@]}" --score exact --ode-examples 100
       sweep step-rule/learned --axis alpha-rule=sigma2,sigma,constant "${metrics[@]}" -- "${base[@]}"
       ;;
     step-size)
@@ -71,13 +71,13 @@ experiment() {
       # Unadjusted vs Metropolis-adjusted Langevin with the exact density and score. mog-weights (0.2 / 0.8, modes
       # 14 apart) with NCSN's toy noise set, sigma 20 -> 1: plain chains (one level, the data itself, 1,000 steps)
       # and annealed ones (10 levels x 100 steps); mog with the default noise set, annealed.
-      local w=(--method ncsn --dataset mog-weights --no-plots --quiet --threads 1 --score exact --sigma-max 20 --sigma-min 1)
+      local w=(--method ncsn --dataset mog-weights --no-plots --quiet --threads 1 --score exact --sigma-max 20 --sigma-min 1 --ode-examples 100)
       sweep mala/mog-weights-plain --axis sampler=langevin,mala-plain --axis step-size=0.01,0.1,0.5 \
         "${exact_metrics[@]}" --metric acceptance_rate -- "${w[@]}" --steps-per-level 1000
       sweep mala/mog-weights-annealed --axis sampler=annealed-langevin,mala --axis step-size=0.01,0.1,0.5 \
         "${exact_metrics[@]}" --metric acceptance_rate -- "${w[@]}"
       sweep mala/mog --axis sampler=annealed-langevin,mala --axis step-size=2e-5,2e-4,2e-3 \
-        "${exact_metrics[@]}" --metric acceptance_rate -- "${base[@]}" --score exact
+        "${exact_metrics[@]}" --metric acceptance_rate -- "${base[@]}" --score exact --ode-examples 100
       ;;
     noise-families)
       sweep noise-families --axis dsm-noise=gaussian,laplace,student-t \
