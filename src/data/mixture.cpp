@@ -53,7 +53,9 @@ at::Tensor GaussianMixture::weights_tensor() const {
 
 at::Tensor GaussianMixture::stds_tensor() const { return torch::tensor(stds_, torch::kFloat64); }
 
-at::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen) const {
+at::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen) const { return sample_labelled(n, gen).first; }
+
+std::pair<at::Tensor, at::Tensor> GaussianMixture::sample_labelled(int64_t n, at::Generator& gen) const {
   TORCH_CHECK(n >= 0, "sample count must be >= 0");
   auto device = gen.device();
   auto opts = torch::TensorOptions().dtype(torch::kFloat64).device(device);
@@ -61,7 +63,7 @@ at::Tensor GaussianMixture::sample(int64_t n, at::Generator& gen) const {
   auto mu = means_tensor().to(device).index_select(0, comp);
   auto sd = stds_tensor().to(device).index_select(0, comp).unsqueeze(1);
   auto z = at::normal(0.0, 1.0, {n, dim_}, gen, opts);
-  return (mu + sd * z).to(torch::kFloat32);
+  return {(mu + sd * z).to(torch::kFloat32), comp};
 }
 
 // log N(x; mu_k, s_k^2 I) + log w_k, [N, K], in float64.

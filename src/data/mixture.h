@@ -6,6 +6,7 @@
 #include <ATen/core/Generator.h>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace scorelab {
@@ -26,6 +27,8 @@ class GaussianMixture {
 
   // Exact draws, [n, D] float32 on the generator's device.
   at::Tensor sample(int64_t n, at::Generator& gen) const;
+  // The same draws (the same random stream as sample) with their components, [n] int64.
+  std::pair<at::Tensor, at::Tensor> sample_labelled(int64_t n, at::Generator& gen) const;
   // log p(x), [N]; x is [N, D] of any float dtype/device; computed in float64, returned in x's dtype.
   at::Tensor log_prob(const at::Tensor& x) const;
   // grad_x log p(x), [N, D].

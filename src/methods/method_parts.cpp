@@ -82,6 +82,7 @@ void fit(ToyMethod& method, const std::string& label, const std::shared_ptr<torc
   if (method_config.projection == "gaussian") fp.erase("projection");
   if (method_config.ssm_form == "vr") fp.erase("ssm_form");
   if (method_config.sigma_spacing == "geometric") fp.erase("sigma_spacing");
+  if (method_config.condition == "none") fp.erase("condition");
   fp["dataset"] = data.truth.describe();
   fp["objective"] = objective.name();
   const std::string fingerprint = fp.dump();

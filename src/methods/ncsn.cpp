@@ -40,7 +40,9 @@ class NcsnToy : public ToyMethod {
                            data.truth.weights_tensor().sum();
       args.centre = std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
     }
+    if (conditional()) args.classes = data.truth.components();
     net_ = ScoreMLP(build_model<ScoreMLPImpl>("score-mlp", args));
+    if (conditional()) return train_conditional(data, gen, dir);
     ObjectiveArgs a;
     a.sigmas = sigmas_;
     a.score = [m = net_](const at::Tensor& x, const at::Tensor& s) mutable { return m->forward(x, s); };
@@ -52,8 +54,13 @@ class NcsnToy : public ToyMethod {
     a.variance_reduced = c_.ssm_form == "vr";
     fit(*this, "ncsn", net_.ptr(), *objective_registry().get(c_.objective)(a), data, c_, gen, dir);
   }
-  std::optional<ScoreFn> score_fn() override { return wrapper().score; }
+  // A class-conditional model has no marginal score s(x, sigma) (score fields, score errors).
+  std::optional<ScoreFn> score_fn() override {
+    if (conditional()) return std::nullopt;
+    return wrapper().score;
+  }
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
+    if (conditional()) return sample_conditional(n, gen);
     const ModelWrapper model = wrapper();
     SamplerArgs args = model.args(with_box(c_.sampling, *truth_));
     // Plain Langevin (and single-level mala) run at the smallest trained level, or on the data itself.
@@ -68,6 +75,10 @@ class NcsnToy : public ToyMethod {
   // mixture at sigma_max as prior; learned: prior N(m, (sigma_max^2 + s^2) I), m and s the data mean and std).
   nlohmann::json evaluate(const ToyData& data, at::Generator& gen) override {
     const double smax = sigmas_->sigmas().front(), smin = sigmas_->sigmas().back();
+    if (conditional())
+      return {{"test_nll", nullptr},
+              {"test_nll_kind", "none: the marginal of a class-conditional model needs one probability-flow ODE per class"},
+              {"sampler", sampler_}, {"score", c_.score}, {"condition", c_.condition}, {"sigma_max", smax}, {"sigma_min", smin}};
     if (c_.dsm_noise != "gaussian")  // the probability-flow ODE is that of Gaussian smoothing
       return {{"test_nll", nullptr}, {"test_nll_kind", "none: the probability-flow ODE needs Gaussian perturbations"},
               {"sampler", sampler_}, {"score", c_.score}, {"dsm_noise", c_.dsm_noise}, {"sigma_max", smax}, {"sigma_min", smin}};
@@ -117,6 +128,56 @@ class NcsnToy : public ToyMethod {
   }
 
  private:
+  bool conditional() const { return c_.condition == "component"; }
+
+  // --condition component (issue 14, experiment 10): DSM on labelled draws. A batch carries the component as one
+  // extra column, so the trainer's batches and held-out set stay tensors; the objective splits it off and binds
+  // the labels to the network. The x draws are the unconditional run's (sample_labelled shares sample's stream).
+  void train_conditional(const ToyData& data, at::Generator& gen, const std::string& dir) {
+    const int64_t D = dim_;
+    auto with_labels = [](const std::pair<at::Tensor, at::Tensor>& xy) {
+      return torch::cat({xy.first, xy.second.to(xy.first.scalar_type()).unsqueeze(1)}, 1);
+    };
+    ToyData labelled = data;
+    labelled.batch = [truth = truth_, with_labels](int64_t n, at::Generator& g) { return with_labels(truth->sample_labelled(n, g)); };
+    at::Generator test_gen = make_generator(derive_seed(0, "toy-eval/ncsn-labelled-test"));
+    labelled.test = with_labels(truth_->sample_labelled(data.test.size(0), test_gen));
+    const auto sigmas = sigmas_;
+    const NoiseFamily noise = NoiseFamily::by_name(c_.dsm_noise, c_.student_nu);
+    const LevelSampling levels = level_sampling_by_name(c_.level_sampling);
+    const ScoreWeight weight = score_weight_by_name(c_.score_weight);
+    auto objective = make_objective("dsm", [m = net_, D, sigmas, noise, levels, weight](const at::Tensor& batch, at::Generator& g) mutable {
+      const at::Tensor x = batch.slice(1, 0, D), y = batch.select(1, D).to(torch::kLong);
+      const ScoreNetFn fn = [m, y](const at::Tensor& xx, const at::Tensor& s) mutable { return m->forward(xx, s, y); };
+      return dsm_loss(fn, x, *sigmas, g, noise, levels, weight);
+    });
+    fit(*this, "ncsn", net_.ptr(), *objective, labelled, c_, gen, dir);
+  }
+
+  // Labels k ~ the mixture weights (the class prior), then the sampler on the score of component k: the network's
+  // s(x, sigma, k), or with --score exact the component's smoothed score -(x - mu_k) / (s_k^2 + sigma^2).
+  std::vector<NamedSamples> sample_conditional(int64_t n, at::Generator& gen) {
+    const at::Tensor y = torch::multinomial(truth_->weights_tensor(), n, /*replacement=*/true, gen);
+    ScoreFn fn;
+    if (c_.score == "exact") {
+      const at::Tensor mu = truth_->means_tensor().index_select(0, y), var = truth_->stds_tensor().index_select(0, y).pow(2).unsqueeze(1);
+      fn = [mu, var](const at::Tensor& x, double sigma) {
+        return (-(x.to(torch::kFloat64) - mu) / (var + sigma * sigma)).to(x.scalar_type());
+      };
+    } else {
+      fn = [m = net_, y](const at::Tensor& x, double sigma) mutable {
+        return m->forward(x, torch::full({x.size(0)}, sigma, x.options()), y);
+      };
+    }
+    SamplerArgs args = ve_score_model(fn, sigmas_, "method ncsn --condition component").args(with_box(c_.sampling, *truth_));
+    args.config.langevin_sigma = c_.score == "exact" ? 0.0 : sigmas_->sigmas().back();
+    auto sampler = make_sampler(sampler_, args);
+    auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen); });
+    s.note = sampler->describe() + ", class-conditional on the component" + (c_.score == "exact" ? " with the exact score" : "");
+    s.stats = sampler->stats();
+    return {s};
+  }
+
   std::vector<std::string> offered() const {
     return offered_by(c_.score == "exact" ? Parameterisation::ExactDensity : Parameterisation::VeScore);
   }

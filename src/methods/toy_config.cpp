@@ -47,6 +47,9 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("projection", po::value(&projection)->default_value(projection), "ncsn ssm: projection directions: gaussian | rademacher")
       ("ssm-form", po::value(&ssm_form)->default_value(ssm_form),
        "ncsn ssm: vr (variance-reduced, E[v^T J v] + ||s||^2 / 2) | full (E[v^T J v + (v^T s)^2 / 2])")
+      ("condition", po::value(&condition)->default_value(condition),
+       "ncsn: none | component (a class-conditional score s(x, sigma, k) on the mixture component k; samples draw k "
+       "from the mixture weights, then run the sampler on that component's score)")
       ("score", po::value(&score)->default_value(score), "ncsn/ddpm: learned | exact (the data's exact smoothed score or eps, no training)")
       ("sigma-max", po::value(&sigma_max)->default_value(sigma_max), "ncsn largest noise level (0: max pairwise distance rule)")
       ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
@@ -87,6 +90,15 @@ void ToyMethodConfig::validate() const {
                                          {"--projection", projection, "gaussian"}, {"--ssm-form", ssm_form, "vr"}})
       if (value != fallback)
         throw ConfigError(flag_error(flag, value, fallback + " unless --objective ssm (it sets sliced score matching's projections)"));
+  require_one_of("--condition", condition, {"none", "component"});
+  if (condition == "component") {
+    if (objective != "dsm") throw ConfigError(flag_error("--condition", condition, "none with --objective " + objective + " (the class-conditional network trains with dsm)"));
+    if (level_sampling == "all") throw ConfigError(flag_error("--condition", condition, "none with --level-sampling all"));
+    if (!NoiseFamily::by_name(dsm_noise, student_nu).gaussian()) throw ConfigError(flag_error("--condition", condition, "none with --dsm-noise " + dsm_noise));
+    if (precond != "none") throw ConfigError(flag_error("--condition", condition, "none with --precond " + precond));
+    if (!sampler.empty() && sampler != "langevin" && sampler != "annealed-langevin")
+      throw ConfigError(flag_error("--condition", condition, "none with --sampler " + sampler + " (class-conditional sampling runs langevin or annealed-langevin)"));
+  }
   if (level_sampling != "random" && objective != "dsm")
     throw ConfigError(flag_error("--level-sampling", level_sampling, "random with --objective " + objective + " (the other estimators are for dsm)"));
   if (!noise.gaussian() && score == "exact")
@@ -110,7 +122,7 @@ void ToyMethodConfig::validate() const {
 nlohmann::json ToyMethodConfig::to_json() const {
   return {{"hidden", hidden}, {"depth", depth}, {"mixtures", mixtures}, {"precond", precond}, {"sigma", sigma}, {"denoise", denoise},
           {"grad", grad}, {"objective", objective}, {"dsm_noise", dsm_noise}, {"student_nu", student_nu}, {"level_sampling", level_sampling}, {"score_weight", score_weight},
-          {"projections", projections}, {"projection", projection}, {"ssm_form", ssm_form}, {"sigma_spacing", sigma_spacing}, {"score", score}, {"sigma_max", sigma_max},
+          {"projections", projections}, {"projection", projection}, {"ssm_form", ssm_form}, {"sigma_spacing", sigma_spacing}, {"condition", condition}, {"score", score}, {"sigma_max", sigma_max},
           {"sigma_min", sigma_min}, {"levels", levels}, {"beta_schedule", beta_schedule}, {"timesteps", timesteps},
           {"antithetic", antithetic}, {"sampler", sampler},
           {"sampling", {{"langevin_preset", sampling.langevin_preset}, {"step_size", sampling.step_size}, {"steps_per_level", sampling.steps_per_level},
@@ -145,6 +157,7 @@ ToyMethodConfig ToyMethodConfig::from_json(const nlohmann::json& j) {
   read_json_field(j, "projection", c.projection);
   read_json_field(j, "ssm_form", c.ssm_form);
   read_json_field(j, "sigma_spacing", c.sigma_spacing);
+  read_json_field(j, "condition", c.condition);
   read_json_field(j, "score", c.score);
   read_json_field(j, "sigma_max", c.sigma_max);
   read_json_field(j, "sigma_min", c.sigma_min);

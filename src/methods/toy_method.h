@@ -41,6 +41,7 @@ struct ToyMethodConfig {
   std::string projection = "gaussian";    // --projection gaussian | rademacher (ssm)
   std::string ssm_form = "vr";            // --ssm-form vr (variance-reduced) | full (ssm)
   std::string sigma_spacing = "geometric";  // --sigma-spacing geometric | linear: ncsn's noise levels
+  std::string condition = "none";           // --condition none | component: ncsn class-conditional on the component
   std::string score = "learned";  // --score learned | exact (ncsn and ddpm)
   double sigma_max = 0.0;         // --sigma-max (0: max pairwise distance of the data, NCSNv2's rule)
   double sigma_min = 0.01;        // --sigma-min

@@ -32,6 +32,7 @@ const ModelRegistry& model_registry() {
       c.precond = a.precond;
       c.centre = a.centre;
       c.alphas_cumprod = a.alphas_cumprod;
+      c.classes = a.classes;
       return c;
     };
     r.add("score-mlp", [net_config](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {

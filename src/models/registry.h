@@ -14,6 +14,7 @@ namespace scorelab {
 struct ModelArgs {
   int64_t dim = 2;        // data dimension
   int64_t cond_dim = 0;   // conditioning width (toy-ar as p(x | x~))
+  int64_t classes = 0;    // class-conditional score-mlp: the number of labels (0: unconditional)
   int64_t hidden = 128;
   int64_t depth = 3;
   int64_t mixtures = 10;  // logistic components (autoregressive models)

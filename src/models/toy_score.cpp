@@ -16,6 +16,8 @@ bool edm(const ToyNetConfig& c, const char* net) {
 
 ScoreMLPImpl::ScoreMLPImpl(const ToyNetConfig& config) : config_(config) {
   net_ = register_module("net", MLP(config.dim + config.embed, config.hidden, config.depth, config.dim));
+  if (config.classes < 0) throw ConfigError("score-mlp: classes must be >= 0, got " + std::to_string(config.classes));
+  if (config.classes > 0) label_embed_ = register_module("label_embed", torch::nn::Embedding(config.classes, config.embed));
   if (edm(config, "score-mlp")) {
     if (!config.centre.empty() && static_cast<int64_t>(config.centre.size()) != config.dim)
       throw ConfigError("score-mlp: centre has " + std::to_string(config.centre.size()) + " coordinates, expected " +
@@ -25,11 +27,14 @@ ScoreMLPImpl::ScoreMLPImpl(const ToyNetConfig& config) : config_(config) {
   }
 }
 
-at::Tensor ScoreMLPImpl::forward(const at::Tensor& x, const at::Tensor& sigma) {
+at::Tensor ScoreMLPImpl::forward(const at::Tensor& x, const at::Tensor& sigma, const at::Tensor& labels) {
+  TORCH_CHECK(labels.defined() == (config_.classes > 0), "score-mlp: ",
+              config_.classes > 0 ? "a class-conditional network needs labels" : "an unconditional network takes no labels");
   auto s = sigma.to(x.scalar_type()).reshape({-1, 1});
   const double sd2 = config_.scale * config_.scale;
   auto c_in = torch::rsqrt(s * s + sd2);
   auto emb = sinusoidal_embedding(torch::log(s).squeeze(1) * 10.0, config_.embed).to(x.scalar_type());
+  if (labels.defined()) emb = emb + label_embed_->forward(labels.to(torch::kLong)).to(x.scalar_type());
   if (!centre_.defined()) return net_->forward(torch::cat({x * c_in, emb}, 1)) / s;
   auto xc = x - centre_.to(x.scalar_type());
   auto f = net_->forward(torch::cat({xc * c_in, emb}, 1));

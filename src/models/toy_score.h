@@ -1,6 +1,7 @@
 // Noise-conditional networks for low-dimensional data.
 #pragma once
 #include <torch/nn/module.h>
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/pimpl.h>
 
 #include <string>
@@ -21,6 +22,7 @@ struct ToyNetConfig {
   std::string precond = "none";
   std::vector<double> centre;          // score-mlp with edm: the data mean the skip connection pulls to (empty: 0)
   std::vector<double> alphas_cumprod;  // eps-mlp with edm: abar_t for every timestep
+  int64_t classes = 0;                 // score-mlp: class-conditional on this many labels (0: unconditional)
 };
 
 // s(x, sigma) = net(c_in x, embed(log sigma)) / sigma (NCSNv2's output scaling), with
@@ -32,11 +34,14 @@ struct ToyNetConfig {
 class ScoreMLPImpl : public torch::nn::Module {
  public:
   explicit ScoreMLPImpl(const ToyNetConfig& config);
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma);  // sigma: [N]
+  // sigma: [N]; labels: [N] int64 in [0, classes) for a class-conditional network (config.classes > 0), whose
+  // learned label embedding is added to the noise-level embedding; undefined for an unconditional one.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma, const at::Tensor& labels = {});
 
  private:
   ToyNetConfig config_;
   MLP net_{nullptr};
+  torch::nn::Embedding label_embed_{nullptr};
   at::Tensor centre_;  // [1, dim] (edm)
 };
 TORCH_MODULE(ScoreMLP);

@@ -187,3 +187,9 @@ add_test(NAME bad.dsm_estimators_at_iters COMMAND ${EXPECT} 2 "flag --at-iters: 
          ${APPS}/dsm_estimators --at-iters 5,1 --out ${SMOKE_DIR}/bad-est)
 add_test(NAME bad.dsm_estimators_exact_score COMMAND ${EXPECT} 2 "flag --score: got 'exact'; expected learned"
          ${APPS}/dsm_estimators --score exact --at-iters 1 --out ${SMOKE_DIR}/bad-est)
+foreach(score exact learned)
+  add_test(NAME app.compare.ncsn_condition_${score} COMMAND ${APPS}/compare --method ncsn --dataset mog-weights ${TINY}
+           --no-plots --condition component --score ${score} --out ${SMOKE_DIR}/ncsn-condition-${score})
+endforeach()
+add_test(NAME bad.condition_with_ssm COMMAND ${EXPECT} 2 "flag --condition: got 'component'; expected none with --objective ssm"
+         ${BAD} --method ncsn --condition component --objective ssm)

@@ -10,6 +10,7 @@
 #include "core/runtime.h"
 #include "data/mixture.h"
 #include "methods/toy_method.h"
+#include "models/toy_score.h"
 #include "objectives/objective.h"
 #include "samplers/langevin.h"
 #include "samplers/mala.h"
@@ -173,6 +174,58 @@ TEST(ToyNoiseSet, SsmFlagsNeedSsm) {
   EXPECT_THROW(c.validate(), ConfigError);
   c.ssm_form = "full";
   c.sigma_spacing = "log";
+  EXPECT_THROW(c.validate(), ConfigError);
+}
+
+}  // namespace
+}  // namespace scorelab
+
+namespace scorelab {
+namespace {
+
+// Class-conditional NCSN (experiment 10): labelled draws are sample's draws, and the labels are their components.
+TEST(ClassConditional, LabelledDrawsShareTheStream) {
+  const GaussianMixture m({0.3, 0.7}, {{-20.0, 0.0}, {20.0, 0.0}}, {1.0, 1.0});
+  auto g1 = make_generator(4), g2 = make_generator(4);
+  const at::Tensor x = m.sample(500, g1);
+  const auto [xl, y] = m.sample_labelled(500, g2);
+  EXPECT_TRUE(torch::equal(x, xl));
+  EXPECT_TRUE(torch::equal(y, (xl.select(1, 0) > 0).to(torch::kLong)));  // modes 40 stds apart
+}
+
+TEST(ClassConditional, NetworkNeedsLabelsExactlyWhenConditional) {
+  ToyNetConfig c;
+  c.hidden = 8;
+  c.depth = 1;
+  c.classes = 3;
+  ScoreMLP cond(c);
+  const at::Tensor x = torch::zeros({4, 2}), s = torch::full({4}, 0.5);
+  const at::Tensor y = torch::tensor({0, 1, 2, 0}, torch::kLong);
+  EXPECT_EQ(cond->forward(x, s, y).sizes(), x.sizes());
+  // Rows with the same label and input agree; another label gives another score.
+  const at::Tensor out = cond->forward(x, s, y);
+  EXPECT_TRUE(torch::allclose(out[0], out[3]));
+  EXPECT_FALSE(torch::allclose(out[0], out[1]));
+  EXPECT_THROW(cond->forward(x, s), c10::Error);
+  c.classes = 0;
+  ScoreMLP plain(c);
+  EXPECT_THROW(plain->forward(x, s, y), c10::Error);
+}
+
+TEST(ClassConditional, FlagsAreChecked) {
+  ToyMethodConfig c;
+  c.condition = "component";
+  EXPECT_NO_THROW(c.validate());
+  c.objective = "ssm";
+  EXPECT_THROW(c.validate(), ConfigError);
+  c.objective = "dsm";
+  c.level_sampling = "all";
+  EXPECT_THROW(c.validate(), ConfigError);
+  c.level_sampling = "random";
+  c.sampler = "pc";
+  EXPECT_THROW(c.validate(), ConfigError);
+  c.sampler = "langevin";
+  c.condition = "label";
   EXPECT_THROW(c.validate(), ConfigError);
 }
 
