@@ -9,7 +9,7 @@
 #
 # From the repository root: reports/ncsn-study/run.sh [EXPERIMENT ...]   (default: all; about 80 minutes on 2 cores)
 # Experiments: dsm-vs-ssm weighting step-rule step-size steps-per-level noise-sets mala noise-families estimators
-#              architecture. SEEDS (default 0-2) and JOBS (default 2 runs at once, one thread each) override.
+#              class-conditional architecture. SEEDS (default 0-2) and JOBS (default 2 runs at once, one thread each) override.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -n "${SCORELAB_APPS:-}" ] || ./scripts/setup
@@ -89,6 +89,17 @@ experiment() {
         --out "$R/estimators/bias-variance"
       sweep estimators/training --axis level-sampling=random,stratified,all,log-uniform "${metrics[@]}" -- "${base[@]}"
       ;;
+    class-conditional)
+      # s(x, sigma, k) on the mixture component k, k drawn from the mixture weights when sampling. mog-weights with
+      # NCSN's toy noise set: plain Langevin (one level, 1,000 steps) and annealed (10 x 100), eps 0.1 as in NCSN's
+      # toy experiment; mog with the defaults.
+      local w=(--method ncsn --dataset mog-weights --no-plots --quiet --threads 1 --sigma-max 20 --sigma-min 1 --step-size 0.1)
+      sweep class-conditional/mog-weights-plain --axis score=exact,learned --axis condition=none,component \
+        "${exact_metrics[@]}" -- "${w[@]}" --sampler langevin --steps-per-level 1000 --ode-examples 100
+      sweep class-conditional/mog-weights-annealed --axis score=exact,learned --axis condition=none,component \
+        "${exact_metrics[@]}" -- "${w[@]}" --ode-examples 100
+      sweep class-conditional/mog --axis condition=none,component "${exact_metrics[@]}" -- "${base[@]}"
+      ;;
     architecture)
       sweep architecture --axis hidden=32,64,128,256 --axis depth=1,2,3,4 "${metrics[@]}" -- "${base[@]}"
       ;;
@@ -99,7 +110,8 @@ experiment() {
   esac
 }
 
-all=(dsm-vs-ssm weighting step-rule step-size steps-per-level noise-sets mala noise-families estimators architecture)
+all=(dsm-vs-ssm weighting step-rule step-size steps-per-level noise-sets mala noise-families estimators class-conditional
+     architecture)
 [ $# -gt 0 ] || set -- "${all[@]}"
 for e in "$@"; do experiment "$e"; done
 /usr/bin/python3 "$R/summarize.py"
