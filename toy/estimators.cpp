@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/io.h"
+#include "core/precision.h"
 #include "core/runtime.h"
 #include "eval/markdown.h"
 #include "models/toy_score.h"
@@ -24,15 +25,6 @@ namespace {
 struct Estimate {
   double value = 0.0, se = 0.0;  // a Monte Carlo mean and its standard error
 };
-
-double lambda_over_sigma2(ScoreWeight w, double sigma) {
-  switch (w) {
-    case ScoreWeight::Sigma2: return 1.0;
-    case ScoreWeight::One: return 1.0 / (sigma * sigma);
-    case ScoreWeight::Sigma: return 1.0 / sigma;
-  }
-  return 1.0;
-}
 
 // The level's term l(sigma) by Vincent's identity over n exact draws of p_sigma (chunks of 100,000), per draw
 //   lambda / sigma^2 [1/2 sigma^2 (||s - s*||^2 - ||s*||^2) + d / 2],
@@ -78,6 +70,10 @@ nlohmann::json run_dsm_estimators(const EstimatorStudyConfig& c, const std::stri
   lab.validate();
   const ToyMethodConfig& base = lab.method;
   if (base.score != "learned") throw ConfigError(flag_error("--score", base.score, "learned (the estimators are of a network's objective)"));
+  if (base.objective != "dsm")
+    throw ConfigError(flag_error("--objective", base.objective, "dsm (the estimators are of the DSM objective the network trains on)"));
+  if (base.condition != "none")
+    throw ConfigError(flag_error("--condition", base.condition, "none (the exact objective is that of the unconditional score)"));
   if (base.dsm_noise != "gaussian")
     throw ConfigError(flag_error("--dsm-noise", base.dsm_noise, "gaussian (the exact objective uses Gaussian smoothing)"));
   if (c.repeats < 2) throw ConfigError(flag_error("--repeats", std::to_string(c.repeats), "an integer >= 2"));
@@ -86,6 +82,7 @@ nlohmann::json run_dsm_estimators(const EstimatorStudyConfig& c, const std::stri
     throw ConfigError(flag_error("--quadrature", std::to_string(c.quadrature), "an odd integer >= 3 (Simpson's rule)"));
   set_threads(lab.runtime.threads);
   resolve_device(lab.runtime.device);
+  set_precision(lab.runtime.precision, c10::Device(c10::kCPU));  // the toy MLPs run on the CPU
   ensure_writable_dir(out);
   const uint64_t seed = lab.runtime.seed;
   const GaussianMixture truth = make_toy_dataset(lab.dataset, lab.mixture_file);

@@ -91,6 +91,13 @@ nlohmann::json run_langevin_experiment(const ToyLabConfig& c, const std::string&
 
   // Learned score: an NCSN score network trained with DSM on the same noise levels.
   ToyMethodConfig mc = c.method;
+  if (mc.sampling.alpha_rule != "sigma2" || mc.sampling.level_steps != "uniform")
+    throw ConfigError(flag_error(mc.sampling.alpha_rule != "sigma2" ? "--alpha-rule" : "--level-steps",
+                                 mc.sampling.alpha_rule != "sigma2" ? mc.sampling.alpha_rule : mc.sampling.level_steps,
+                                 "the default here (NCSN's schedule, which this experiment reproduces)"));
+  if (mc.condition != "none")
+    throw ConfigError(flag_error("--condition", mc.condition, "none (this experiment compares unconditional samplers; "
+                                                                "use compare --method ncsn --condition component)"));
   mc.score = "learned";
   auto ncsn = toy_method_registry().get("ncsn")(mc);
   seed_module_init(derive_seed(c.runtime.seed, "init/ncsn"));

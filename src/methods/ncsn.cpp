@@ -61,15 +61,7 @@ class NcsnToy : public ToyMethod {
   }
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
     if (conditional()) return sample_conditional(n, gen);
-    const ModelWrapper model = wrapper();
-    SamplerArgs args = model.args(with_box(c_.sampling, *truth_));
-    // Plain Langevin (and single-level mala) run at the smallest trained level, or on the data itself.
-    args.config.langevin_sigma = c_.score == "exact" ? 0.0 : sigmas_->sigmas().back();
-    auto sampler = make_sampler(sampler_, args);
-    auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen); });
-    s.note = sampler->describe() + (c_.score == "exact" ? " with the exact score" : "");
-    s.stats = sampler->stats();
-    return {s};
+    return {draw(wrapper(), n, gen, "")};
   }
   // The probability-flow ODE likelihood of the test draws (exact score: the exact model's, with the smoothed
   // mixture at sigma_max as prior; learned: prior N(m, (sigma_max^2 + s^2) I), m and s the data mean and std).
@@ -108,18 +100,19 @@ class NcsnToy : public ToyMethod {
   // The learned score against the exact one at every trained level (issue 14): 4,000 exact draws of the data
   // smoothed at sigma from a stream of their own (the other metrics see the same draws as before); "mse" is the
   // Fisher divergence E ||s_theta - grad log p_sigma||^2 and "relative" its ratio to E ||grad log p_sigma||^2.
-  // score_esm averages sigma^2 mse / 2 over the levels: the explicit score-matching objective that DSM with
-  // lambda = sigma^2 minimises (up to a constant); score_rel_error averages the ratios.
+  // score_esm averages lambda(sigma) mse / 2 over the levels (--score-weight): the explicit score-matching
+  // objective that DSM minimises (up to a constant); score_rel_error averages the ratios.
   nlohmann::json score_error(const GaussianMixture& truth) {
     at::Generator g = make_generator(derive_seed(0, "toy-eval/ncsn-score-error"));
     const ScoreFn fn = wrapper().score;
+    const ScoreWeight weight = score_weight_by_name(c_.score_weight);
     std::vector<double> mse, rel;
     double esm = 0, relative = 0;
     for (double sigma : sigmas_->sigmas()) {
       const ScoreError e = scorelab::score_error(truth, fn, sigma, 4000, g);
       mse.push_back(e.mse);
       rel.push_back(e.relative());
-      esm += 0.5 * sigma * sigma * e.mse;
+      esm += 0.5 * sigma * sigma * e.mse * lambda_over_sigma2(weight, sigma);
       relative += e.relative();
     }
     const double L = static_cast<double>(mse.size());
@@ -132,7 +125,8 @@ class NcsnToy : public ToyMethod {
 
   // --condition component (issue 14, experiment 10): DSM on labelled draws. A batch carries the component as one
   // extra column, so the trainer's batches and held-out set stay tensors; the objective splits it off and binds
-  // the labels to the network. The x draws are the unconditional run's (sample_labelled shares sample's stream).
+  // the labels to the network. The x draws (batches and held-out set) are the unconditional run's: sample_labelled
+  // shares sample's stream.
   void train_conditional(const ToyData& data, at::Generator& gen, const std::string& dir) {
     const int64_t D = dim_;
     auto with_labels = [](const std::pair<at::Tensor, at::Tensor>& xy) {
@@ -140,14 +134,14 @@ class NcsnToy : public ToyMethod {
     };
     ToyData labelled = data;
     labelled.batch = [truth = truth_, with_labels](int64_t n, at::Generator& g) { return with_labels(truth->sample_labelled(n, g)); };
-    at::Generator test_gen = make_generator(derive_seed(0, "toy-eval/ncsn-labelled-test"));
-    labelled.test = with_labels(truth_->sample_labelled(data.test.size(0), test_gen));
+    labelled.test = with_labels({data.test, data.test_labels});
     const auto sigmas = sigmas_;
     const NoiseFamily noise = NoiseFamily::by_name(c_.dsm_noise, c_.student_nu);
     const LevelSampling levels = level_sampling_by_name(c_.level_sampling);
     const ScoreWeight weight = score_weight_by_name(c_.score_weight);
     auto objective = make_objective("dsm", [m = net_, D, sigmas, noise, levels, weight](const at::Tensor& batch, at::Generator& g) mutable {
-      const at::Tensor x = batch.slice(1, 0, D), y = batch.select(1, D).to(torch::kLong);
+      // dsm_loss draws for the global batch and keeps this process's rows (in order): the labels follow them.
+      const at::Tensor x = batch.slice(1, 0, D), y = local_rows(batch.select(1, D).to(torch::kLong));
       const ScoreNetFn fn = [m, y](const at::Tensor& xx, const at::Tensor& s) mutable { return m->forward(xx, s, y); };
       return dsm_loss(fn, x, *sigmas, g, noise, levels, weight);
     });
@@ -169,13 +163,19 @@ class NcsnToy : public ToyMethod {
         return m->forward(x, torch::full({x.size(0)}, sigma, x.options()), y);
       };
     }
-    SamplerArgs args = ve_score_model(fn, sigmas_, "method ncsn --condition component").args(with_box(c_.sampling, *truth_));
+    return {draw(ve_score_model(fn, sigmas_, "method ncsn --condition component"), n, gen, ", class-conditional on the component")};
+  }
+
+  // n draws of the chosen sampler on `model`. Plain Langevin (and single-level mala) run at the smallest trained
+  // level, or on the data itself with the exact score.
+  NamedSamples draw(const ModelWrapper& model, int64_t n, at::Generator& gen, const std::string& note) {
+    SamplerArgs args = model.args(with_box(c_.sampling, *truth_));
     args.config.langevin_sigma = c_.score == "exact" ? 0.0 : sigmas_->sigmas().back();
     auto sampler = make_sampler(sampler_, args);
     auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen); });
-    s.note = sampler->describe() + ", class-conditional on the component" + (c_.score == "exact" ? " with the exact score" : "");
+    s.note = sampler->describe() + note + (c_.score == "exact" ? " with the exact score" : "");
     s.stats = sampler->stats();
-    return {s};
+    return s;
   }
 
   std::vector<std::string> offered() const {

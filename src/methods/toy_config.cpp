@@ -71,7 +71,7 @@ void ToyMethodConfig::validate() const {
   for (auto [flag, v] : {std::pair<const char*, int64_t>{"--hidden", hidden}, {"--depth", depth}, {"--mixtures", mixtures},
                          {"--levels", levels}, {"--timesteps", timesteps}})
     if (v < 1) throw ConfigError(flag_error(flag, std::to_string(v), "an integer >= 1"));
-  if (levels < 2) throw ConfigError(flag_error("--levels", std::to_string(levels), "an integer >= 2 (geometric sigma_max -> sigma_min)"));
+  if (levels < 2) throw ConfigError(flag_error("--levels", std::to_string(levels), "an integer >= 2 (noise levels from sigma_max to sigma_min)"));
   require_one_of("--precond", precond, {"none", "edm"});
   require_positive("--sigma", sigma);
   require_one_of("--denoise", denoise, {"single-step", "conditional-ar"});
@@ -93,12 +93,18 @@ void ToyMethodConfig::validate() const {
   require_one_of("--condition", condition, {"none", "component"});
   if (condition == "component") {
     if (objective != "dsm") throw ConfigError(flag_error("--condition", condition, "none with --objective " + objective + " (the class-conditional network trains with dsm)"));
-    if (level_sampling == "all") throw ConfigError(flag_error("--condition", condition, "none with --level-sampling all"));
-    if (!NoiseFamily::by_name(dsm_noise, student_nu).gaussian()) throw ConfigError(flag_error("--condition", condition, "none with --dsm-noise " + dsm_noise));
+    if (level_sampling == "all")
+      throw ConfigError(flag_error("--condition", condition, "none with --level-sampling all (its rows repeat every example L times, the labels do not)"));
+    if (!noise.gaussian()) throw ConfigError(flag_error("--condition", condition, "none with --dsm-noise " + dsm_noise));
     if (precond != "none") throw ConfigError(flag_error("--condition", condition, "none with --precond " + precond));
     if (!sampler.empty() && sampler != "langevin" && sampler != "annealed-langevin")
       throw ConfigError(flag_error("--condition", condition, "none with --sampler " + sampler + " (class-conditional sampling runs langevin or annealed-langevin)"));
   }
+  if ((sampling.alpha_rule != "sigma2" || sampling.level_steps != "uniform") && !sampler.empty() &&
+      sampler != "annealed-langevin" && sampler != "mala")
+    throw ConfigError(flag_error(sampling.alpha_rule != "sigma2" ? "--alpha-rule" : "--level-steps",
+                                 sampling.alpha_rule != "sigma2" ? sampling.alpha_rule : sampling.level_steps,
+                                 "the default with --sampler " + sampler + " (it shapes annealed-langevin and mala only)"));
   if (level_sampling != "random" && objective != "dsm")
     throw ConfigError(flag_error("--level-sampling", level_sampling, "random with --objective " + objective + " (the other estimators are for dsm)"));
   if (!noise.gaussian() && score == "exact")

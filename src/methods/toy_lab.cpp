@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <tuple>
+
 #include <boost/program_options.hpp>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -128,9 +130,9 @@ double pooled_std(const GaussianMixture& g) {
 }
 
 ToyData make_toy_data(const GaussianMixture& truth, uint64_t seed, int64_t test_size) {
-  ToyData d{truth, pooled_std(truth), {}, {}};
+  ToyData d{truth, pooled_std(truth), {}, {}, {}};
   auto g = make_generator(derive_seed(seed, "test-set"));
-  d.test = truth.sample(test_size, g);
+  std::tie(d.test, d.test_labels) = truth.sample_labelled(test_size, g);  // the same draws as sample()
   auto t = std::make_shared<GaussianMixture>(truth);
   d.batch = [t](int64_t n, at::Generator& gen) { return t->sample(n, gen); };
   return d;

@@ -69,6 +69,7 @@ struct ToyData {
   GaussianMixture truth;
   double scale = 1.0;  // data standard deviation (per coordinate, pooled)
   at::Tensor test;     // fixed held-out exact draws
+  at::Tensor test_labels;  // their mixture components, [N] int64 (class-conditional models)
   std::function<at::Tensor(int64_t, at::Generator&)> batch;  // fresh training batch
 };
 

@@ -78,8 +78,18 @@ ScoreWeight score_weight_by_name(const std::string& name, const std::string& fla
   throw ConfigError(flag_error(flag, name, "sigma2 (lambda = sigma^2, NCSN), one (lambda = 1) or sigma (lambda = sigma)"));
 }
 
+double lambda_over_sigma2(ScoreWeight weight, double sigma) {
+  switch (weight) {
+    case ScoreWeight::Sigma2: return 1.0;
+    case ScoreWeight::One: return 1.0 / (sigma * sigma);
+    case ScoreWeight::Sigma: return 1.0 / sigma;
+  }
+  return 1.0;
+}
+
 namespace {
-// A per-example loss in the lambda = sigma^2 form, reweighted to lambda(sigma): times lambda / sigma^2.
+// A per-example loss in the lambda = sigma^2 form, reweighted to lambda(sigma): times lambda / sigma^2 (the tensor
+// form of lambda_over_sigma2).
 // The default returns its input untouched (the same bytes as before the option).
 at::Tensor reweight(const at::Tensor& per_sigma2, const at::Tensor& sigma, ScoreWeight weight) {
   switch (weight) {
@@ -119,10 +129,15 @@ LossOutput dsm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSch
     sigma_all = (at::rand({x.size(0)}, gen, x.options()) * (hi - lo) + lo).exp();
   } else {
     // Random: one uniform level per example (NCSN). Stratified: a random permutation of the examples dealt
-    // over the levels in turn, so every level gets floor or ceil(n / L) examples of the batch.
-    auto idx = levels == LevelSampling::Stratified
-                   ? at::randperm(x.size(0), gen, x.options().dtype(torch::kLong)).remainder(sigmas.size())
-                   : random_levels(x.size(0), sigmas.size(), x, gen);
+    // over the levels in turn from a random first level, so every level gets floor or ceil(n / L) examples of
+    // the batch and, over the offset, n / L on average (unbiased also when L does not divide n).
+    at::Tensor idx;
+    if (levels == LevelSampling::Stratified) {
+      const at::Tensor offset = at::randint(sigmas.size(), {1}, gen, x.options().dtype(torch::kLong));
+      idx = (at::randperm(x.size(0), gen, x.options().dtype(torch::kLong)) + offset).remainder(sigmas.size());
+    } else {
+      idx = random_levels(x.size(0), sigmas.size(), x, gen);
+    }
     sigma_all = sigmas.as_tensor().to(x.device()).to(x.scalar_type()).index_select(0, idx);
   }
   auto noised = perturb_family(x, sigma_all, family, gen);
@@ -145,8 +160,8 @@ LossOutput ssm_loss(const ScoreNetFn& score, const at::Tensor& x, const SigmaSch
   auto s = score(x_tilde, sigma);
   at::Tensor per = torch::zeros({x_tilde.size(0)}, x.options());
   for (int64_t p = 0; p < projections; ++p) {
-    // Rademacher: +-1 with equal odds, from the same stream (a uniform draw's sign).
-    auto v = local_rows(options.rademacher ? at::empty(x.sizes(), x.options()).uniform_(-1.0, 1.0, gen).sign()
+    // Rademacher: +-1 with equal odds (never 0).
+    auto v = local_rows(options.rademacher ? at::randint(2, x.sizes(), gen, x.options()).mul_(2.0).sub_(1.0)
                                            : at::normal(0.0, 1.0, x.sizes(), gen, x.options()));
     auto sv = (s * v).flatten(1).sum(1);
     auto grad_sv = torch::autograd::grad({sv.sum()}, {x_tilde}, {}, /*retain_graph=*/true, /*create_graph=*/true)[0];

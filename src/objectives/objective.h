@@ -45,6 +45,8 @@ LevelSampling level_sampling_by_name(const std::string& name, const std::string&
 // sigma2 (NCSN's lambda = sigma^2, which makes every level's term O(1)), one (lambda = 1) or sigma.
 enum class ScoreWeight { Sigma2, One, Sigma };
 ScoreWeight score_weight_by_name(const std::string& name, const std::string& flag = "--score-weight");
+// lambda(sigma) / sigma^2: what turns a term in the sigma^2 form into the chosen weighting.
+double lambda_over_sigma2(ScoreWeight weight, double sigma);
 
 // Sliced score matching's projections (issue 14, experiment 1): Gaussian or Rademacher directions, and the
 // variance-reduced form (1/2 ||s||^2 in place of 1/2 (v^T s)^2, exact in expectation for E[v v^T] = I).
@@ -94,8 +96,8 @@ at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& 
 // Another noise family: x~ = x + sigma_i u and the target -g(u) / sigma_i (core/noise_family.h).
 // The estimate of the objective (1/L) sum_i l(sigma_i) from a batch (issue 14, experiment 9):
 //   random       one uniform level per example (NCSN's code): unbiased;
-//   stratified   the batch dealt evenly over the levels in a random order: unbiased (exactly so when L divides
-//                the batch), without the between-level variance of random;
+//   stratified   the batch dealt evenly over the levels in a random order from a random first level: unbiased,
+//                without most of the between-level variance of random;
 //   all          every level for every example (L network evaluations per example): unbiased, least variance;
 //   log-uniform  sigma continuous, log-uniform on [sigma_min, sigma_max] (score_sde's VE training): an estimate
 //                of the continuous average of l(sigma), biased for the discrete objective.

@@ -37,7 +37,9 @@ std::vector<double> annealed_step_sizes(const std::vector<double>& sigmas, doubl
 }
 
 std::vector<int64_t> annealed_level_steps(int64_t levels, int64_t steps_per_level, const std::string& schedule) {
-  TORCH_CHECK(levels >= 1 && steps_per_level >= 1, "annealed_level_steps: need levels >= 1 and T >= 1");
+  if (levels < 1) throw ConfigError("annealed Langevin: got " + std::to_string(levels) + " noise levels; expected >= 1");
+  if (steps_per_level < 1)
+    throw ConfigError(flag_error("--steps-per-level", std::to_string(steps_per_level), "an integer >= 1"));
   std::vector<int64_t> steps(static_cast<size_t>(levels), steps_per_level);
   if (schedule == "uniform") return steps;
   if (schedule != "more-small" && schedule != "more-large")
@@ -58,6 +60,14 @@ std::vector<int64_t> annealed_level_steps(int64_t levels, int64_t steps_per_leve
   std::stable_sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (int64_t k = 0; k < extra - dealt; ++k) ++steps[static_cast<size_t>(rest[static_cast<size_t>(k)].second)];
   return steps;
+}
+
+LevelSteps::LevelSteps(const std::vector<int64_t>& counts) {
+  for (int64_t t : counts) starts_.push_back(starts_.back() + t);
+}
+
+size_t LevelSteps::level_of(int64_t i) const {
+  return static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin() - 1);
 }
 
 at::Tensor uniform_box(int64_t n, at::IntArrayRef sample_shape, double lo, double hi, at::Generator& gen) {
@@ -93,6 +103,7 @@ AnnealedLangevinSampler::AnnealedLangevinSampler(ScoreFn score, const SigmaSched
                                                  const SamplerConfig& config)
     : score_(std::move(score)),
       sigmas_(sigmas.sigmas()),
+      steps_(annealed_level_steps(static_cast<int64_t>(sigmas_.size()), config.steps_per_level, config.level_steps)),
       final_denoise_(config.final_denoise),
       init_low_(config.init_low),
       init_high_(config.init_high) {
@@ -103,12 +114,9 @@ AnnealedLangevinSampler::AnnealedLangevinSampler(ScoreFn score, const SigmaSched
     drift_.push_back(a);
     noise_.push_back(b);
   }
-  starts_ = {0};
-  for (int64_t t : annealed_level_steps(static_cast<int64_t>(sigmas_.size()), config.steps_per_level, config.level_steps))
-    starts_.push_back(starts_.back() + t);
 }
 
-int64_t AnnealedLangevinSampler::num_steps() const { return starts_.back() + (final_denoise_ ? 1 : 0); }
+int64_t AnnealedLangevinSampler::num_steps() const { return steps_.total() + (final_denoise_ ? 1 : 0); }
 
 at::Tensor AnnealedLangevinSampler::init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const {
   return uniform_box(n, sample_shape, init_low_, init_high_, gen);
@@ -116,7 +124,7 @@ at::Tensor AnnealedLangevinSampler::init(int64_t n, at::IntArrayRef sample_shape
 
 StepOutput AnnealedLangevinSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(i >= 0 && i < num_steps(), "annealed-langevin: step ", i, " outside [0, ", num_steps(), ")");
-  const auto level = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin() - 1);
+  const size_t level = steps_.level_of(i);
   if (level == sigmas_.size()) {  // final denoising (Tweedie): x + sigma_L^2 s(x, sigma_L)
     const double sigma = sigmas_.back();
     at::Tensor s = score_(x, sigma);

@@ -27,6 +27,18 @@ std::vector<double> annealed_step_sizes(const std::vector<double>& sigmas, doubl
 // Always L T in all and at least 1 per level (largest remainders break the rounding).
 std::vector<int64_t> annealed_level_steps(int64_t levels, int64_t steps_per_level, const std::string& schedule);
 
+// Steps laid out level after level: which level step i belongs to, and how many steps there are.
+class LevelSteps {
+ public:
+  explicit LevelSteps(const std::vector<int64_t>& counts);
+  int64_t total() const { return starts_.back(); }
+  // The level of step i (0-based); the number of levels for i >= total() (e.g. a final denoising step).
+  size_t level_of(int64_t i) const;
+
+ private:
+  std::vector<int64_t> starts_{0};  // first step of each level, then the total
+};
+
 // Plain Langevin dynamics at the single level sigma = config.langevin_sigma (0: the data score):
 // x <- x + a s(x, sigma) + b z with h = config.step_size, config.steps_per_level steps, started from
 // uniform on [init_low, init_high]^D.
@@ -65,7 +77,7 @@ class AnnealedLangevinSampler : public Sampler {
   ScoreFn score_;
   std::vector<double> sigmas_;
   std::vector<double> drift_, noise_;  // per level
-  std::vector<int64_t> starts_;        // first step of each level, then the total (L + 1 entries)
+  LevelSteps steps_;
   bool final_denoise_;
   double init_low_, init_high_;
 };

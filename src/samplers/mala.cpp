@@ -24,10 +24,9 @@ MalaSampler::MalaSampler(LogDensityFn log_density, std::shared_ptr<const SigmaSc
     drift_.push_back(a);
     noise_.push_back(b);
   }
-  starts_ = {0};
-  for (int64_t t : sigmas ? annealed_level_steps(static_cast<int64_t>(sigmas_.size()), config.steps_per_level, config.level_steps)
-                          : std::vector<int64_t>{config.steps_per_level})
-    starts_.push_back(starts_.back() + t);
+  steps_ = LevelSteps(sigmas ? annealed_level_steps(static_cast<int64_t>(sigmas_.size()), config.steps_per_level,
+                                                   config.level_steps)
+                            : std::vector<int64_t>{config.steps_per_level});
   accepted_level_.assign(sigmas_.size(), 0.0);
   proposed_level_.assign(sigmas_.size(), 0.0);
 }
@@ -67,7 +66,7 @@ std::pair<at::Tensor, at::Tensor> MalaSampler::density_and_grad(const at::Tensor
 StepOutput MalaSampler::step(const at::Tensor& x, int64_t i, at::Generator& gen) const {
   TORCH_CHECK(i >= 0 && i < num_steps(), "mala: step ", i, " outside [0, ", num_steps(), ")");
   if (i == 0) reset_counts();
-  const auto level = static_cast<size_t>(std::upper_bound(starts_.begin(), starts_.end(), i) - starts_.begin() - 1);
+  const size_t level = steps_.level_of(i);
   const double sigma = sigmas_[level], a = drift_[level], b = noise_[level];
   auto [lp_x, g_x] = density_and_grad(x, sigma);
   at::Tensor z = torch::randn(x.sizes(), gen, x.options());

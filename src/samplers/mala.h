@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/schedule.h"
+#include "samplers/langevin.h"
 #include "samplers/registry.h"
 #include "samplers/sampler.h"
 
@@ -25,7 +26,7 @@ class MalaSampler : public Sampler {
   MalaSampler(LogDensityFn log_density, std::shared_ptr<const SigmaSchedule> sigmas, const SamplerConfig& config,
               std::string name = "mala");
   std::string name() const override { return name_; }
-  int64_t num_steps() const override { return starts_.back(); }
+  int64_t num_steps() const override { return steps_.total(); }
   at::Tensor init(int64_t n, at::IntArrayRef sample_shape, at::Generator& gen) const override;
   StepOutput step(const at::Tensor& x, int64_t i, at::Generator& gen) const override;
   std::map<std::string, double> stats() const override;
@@ -37,7 +38,7 @@ class MalaSampler : public Sampler {
   std::string name_;
   void reset_counts() const;
   std::vector<double> sigmas_, drift_, noise_;
-  std::vector<int64_t> starts_;  // first step of each level, then the total
+  LevelSteps steps_{{}};
   double init_low_, init_high_;
   mutable double accepted_ = 0, proposed_ = 0;
   mutable std::vector<double> accepted_level_, proposed_level_;
