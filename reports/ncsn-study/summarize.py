@@ -70,13 +70,29 @@ def cell_label(cell):
     return ", ".join(f"{k}={v}" for k, v in cell["settings"].items()) or "base"
 
 
-def metric_table(study):
+def reference_row(sweep, study):
+    """The floor: the metrics of exact draws (compare's reference row), mean over every run of the sweep."""
+    refs = []
+    for c in study["cells"]:
+        for d in sorted(glob.glob(os.path.join(sweep, "cells", c["name"], "seed-*", "metrics.json"))):
+            refs.append(read(d).get("reference", {}))
+    return refs
+
+
+def metric_table(sweep, study):
     metrics = []
     for c in study["cells"]:
         for name in c["rows"].get("ncsn", {}):
             if name not in metrics:
                 metrics.append(name)
     lines = ["| cell | seeds | " + " | ".join(metrics) + " |", "|---|---:|" + "---:|" * len(metrics)]
+    refs = reference_row(sweep, study)
+    if refs:
+        cells = []
+        for name in metrics:
+            m, sd, n = mean_std([r.get(name) for r in refs])
+            cells.append("-" if n == 0 else f"{fmt(m)} +- {fmt(sd, 2)}")
+        lines.append(f"| exact draws (the floor; {len(refs)} runs) | - | " + " | ".join(cells) + " |")
     for c in study["cells"]:
         row = c["rows"].get("ncsn", {})
         cells = []
@@ -231,7 +247,7 @@ def summarize(experiment):
         name = f"{experiment}/{rel}" if rel != "." else experiment
         md.append(f"## {name}\n")
         md.append(f"Command: `{study.get('command', '')}`\n")
-        md.append(metric_table(study))
+        md.append(metric_table(sweep, study))
         md.append("Seconds per run (one thread; `timings.json`):\n")
         md.append(timing_table(sweep, study))
         acc = acceptance_table(sweep, study)
