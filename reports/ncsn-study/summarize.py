@@ -147,14 +147,17 @@ def line_plots(sweep, study, name):
                 s = c["rows"].get("ncsn", {}).get(metric)
                 if s and s["n"] > 0 and math.isfinite(s["mean"]):
                     rows.append(f"{x} {s['mean']} {s['std'] if math.isfinite(s['std']) else 0}")
-            blocks.append("\n".join(rows))
-            titles.append(f"{axes[0]['flag']}={v0}")
+            if rows:
+                blocks.append("\n".join(rows))
+                titles.append(f"{axes[0]['flag']}={v0}")
+        if not blocks:
+            continue
         with open(data, "w") as f:
             f.write("\n\n\n".join(blocks) + "\n")
         png = os.path.join(sweep, f"lines-{metric}.png")
         logx = "set logscale x" if min(xs) > 0 and max(xs) / min(xs) >= 20 else "unset logscale x"
         plots = ", ".join(f"'{data}' index {i} using 1:2:3 with yerrorlines title '{t}'" for i, t in enumerate(titles))
-        gnuplot(f"set terminal pngcairo size 720,480\nset output '{png}'\n{logx}\nset xlabel '{axes[1]['flag']}'\n"
+        gnuplot(f"set terminal pngcairo noenhanced size 720,480\nset format x '%g'\nset output '{png}'\n{logx}\nset xlabel '{axes[1]['flag']}'\n"
                 f"set ylabel '{metric}'\nset key outside right\nset title '{name}: {metric} (mean +- std over seeds)'\n"
                 f"plot {plots}\n")
         os.remove(data)
@@ -182,7 +185,7 @@ def per_level_error(sweep, study, name):
         f.write("\n\n\n".join("\n".join(f"{s} {m} {sd}" for s, m, sd in pts) for _, pts in series) + "\n")
     png = os.path.join(sweep, "score-error-per-level.png")
     plots = ", ".join(f"'{data}' index {i} using 1:2:3 with yerrorlines title '{t}'" for i, (t, _) in enumerate(series))
-    gnuplot(f"set terminal pngcairo size 720,480\nset output '{png}'\nset logscale xy\nset xlabel 'sigma'\n"
+    gnuplot(f"set terminal pngcairo noenhanced size 720,480\nset format x '%g'\nset output '{png}'\nset logscale xy\nset xlabel 'sigma'\n"
             f"set ylabel 'E||s - s*||^2 / E||s*||^2'\nset key outside right\n"
             f"set title '{name}: relative score error per noise level'\nplot {plots}\n")
     os.remove(data)
