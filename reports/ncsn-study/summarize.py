@@ -5,7 +5,8 @@ and sampling seconds (timings.json of every run), line plots against the numeric
 learned score's relative error per noise level (score_error in the runs' metrics.json) and MALA's acceptance rates.
 
     reports/ncsn-study/summarize.py                    # every experiment that has sweeps
-    reports/ncsn-study/summarize.py --equal-time-iters # SSM iterations that take DSM's training time (run.sh)
+    reports/ncsn-study/summarize.py --equal-time-iters # SSM iterations that take DSM's training time (run.sh;
+                                                       # from dsm-vs-ssm/cost.md once cost.sh has run)
 """
 import glob
 import json
@@ -273,6 +274,17 @@ def summarize(experiment):
 
 
 def equal_time_iters():
+    """5,000 x (DSM's time per iteration) / (SSM's): from cost.md (each configuration timed alone) when it exists,
+    else from the objective sweep's training times."""
+    cost = os.path.join(here, "dsm-vs-ssm", "cost.md")
+    if os.path.exists(cost):
+        ms = {}
+        for line in open(cost):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) == 4 and cells[0] in ("dsm", "ssm gaussian vr 1"):
+                ms[cells[0]] = float(cells[1])
+        if len(ms) == 2:
+            return int(round(5000 * ms["dsm"] / ms["ssm gaussian vr 1"]))
     sweep = os.path.join(here, "dsm-vs-ssm", "objective")
     study = read(os.path.join(sweep, "metrics.json"))
     t = {}
