@@ -190,11 +190,15 @@ def per_level_error(sweep, study, name):
             f"set ylabel 'E||s - s*||^2 / E||s*||^2'\nset key outside right\n"
             f"set title '{name}: relative score error per noise level'\nplot {plots}\n")
     os.remove(data)
-    table = ["| cell | " + " | ".join(fmt(s, 3) for s, _, _ in series[0][1]) + " |",
-             "|---|" + "---:|" * len(series[0][1])]
-    for label, pts in series:
-        table.append(f"| {label} | " + " | ".join(fmt(m, 3) for _, m, _ in pts) + " |")
-    return png, "Relative score error per level (columns: sigma; mean over seeds):\n\n" + "\n".join(table) + "\n"
+    if all([p[0] for p in pts] == [p[0] for p in series[0][1]] for _, pts in series):
+        table = ["| cell | " + " | ".join(fmt(s, 3) for s, _, _ in series[0][1]) + " |",
+                 "|---|" + "---:|" * len(series[0][1])]
+        for label, pts in series:
+            table.append(f"| {label} | " + " | ".join(fmt(m, 3) for _, m, _ in pts) + " |")
+        return png, "Relative score error per level (columns: sigma; mean over seeds):\n\n" + "\n".join(table) + "\n"
+    # The cells have different noise levels: sigma: error pairs per cell.
+    lines = [f"- {label}: " + ", ".join(f"{fmt(s, 3)}: {fmt(m, 3)}" for s, m, _ in pts) for label, pts in series]
+    return png, "Relative score error per level (sigma: error, mean over seeds):\n\n" + "\n".join(lines) + "\n"
 
 
 def acceptance_table(sweep, study):
