@@ -85,9 +85,11 @@ experiment() {
       ;;
     estimators)
       echo "== estimators/bias-variance"
-      "$apps/dsm_estimators" --dataset mog --at-iters 1,500,5000 --repeats 1000 --threads 2 --quiet \
+      "$apps/dsm_estimators" --dataset mog --at-iters 1,500,5000 --repeats 1000 --quadrature 129 --threads 1 --quiet \
         --out "$R/estimators/bias-variance"
       sweep estimators/training --axis level-sampling=random,stratified,all,log-uniform "${metrics[@]}" -- "${base[@]}"
+      # all levels per example evaluates the network 10x per step: random levels with a 10x batch costs the same.
+      sweep estimators/equal-compute --axis batch-size=5120 "${metrics[@]}" -- "${base[@]}"
       ;;
     class-conditional)
       # s(x, sigma, k) on the mixture component k, k drawn from the mixture weights when sampling. mog-weights with
