@@ -7,7 +7,7 @@
 # metrics.json and figures from `study`; EXPERIMENT/summary.md and extra figures from summarize.py.
 # The per-run folders (EXPERIMENT/sweep*/cells/) are not kept; rerunning rebuilds them and resumes where stopped.
 #
-# From the repository root: reports/ncsn-study/run.sh [EXPERIMENT ...]   (default: all; about 80 minutes on 2 cores)
+# From the repository root: reports/ncsn-study/run.sh [EXPERIMENT ...]   (default: all; about 2 hours on 2 cores, as measured here with other work beside it)
 # Experiments: dsm-vs-ssm weighting step-rule step-size steps-per-level noise-sets mala noise-families estimators
 #              class-conditional architecture. SEEDS (default 0-2) and JOBS (default 2 runs at once, one thread each) override.
 set -euo pipefail
