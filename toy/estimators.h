@@ -23,7 +23,8 @@ struct EstimatorStudyConfig {
   std::vector<int64_t> iters{1, 500, 5000};  // --at-iters: network states, each trained for this many iterations
   int64_t repeats = 1000;                    // --repeats: batch estimates per estimator
   int64_t exact_draws = 1000000;             // --exact-draws: draws of p_sigma per level for J
-  int64_t quadrature = 33;                   // --quadrature: points in log sigma for J_c (odd: Simpson)
+  int64_t quadrature = 129;                  // --quadrature: points in log sigma for J_c (odd: Simpson; 33 was
+                                             // too coarse for a trained network, reports/ncsn-study)
 };
 
 // Writes out_dir/report.md and metrics.json; returns metrics.json.
