@@ -115,7 +115,10 @@ int main(int argc, char** argv) {
     const std::string command = scorelab::command_line(argc, argv);
     {
       nlohmann::json config = {{"command", command}, {"axes", axis_specs}, {"seeds", seeds}, {"base", base},
-                               {"metrics", metric_list}, {"app", app}};
+                               {"metrics", metric_list},
+                               // relative to the working folder (the repository root for the reports), not this
+                               // machine's absolute path
+                               {"app", fs::path(app).lexically_proximate(fs::current_path()).string()}};
       scorelab::write_json((fs::path(out) / "config.json").string(), config);
     }
     struct Run {
