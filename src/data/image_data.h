@@ -10,6 +10,9 @@
 
 namespace scorelab {
 
+// Every image data set here has ten classes (digits, clothing, CIFAR-10's objects): labels 0..9.
+constexpr int64_t kImageClasses = 10;
+
 struct ImageDataset {
   at::Tensor images;  // uint8 [N, C, H, W], CPU
   at::Tensor labels;  // int64 [N], values 0..9

@@ -96,6 +96,10 @@ ImageTrainConfig train_config(const ImageCompareConfig& c, const ModelSpec& s) {
   t.conditioning = "stacked";
   t.deconv_norm = c.deconv_norm;
   t.loss_reduction = c.loss_reduction;
+  if (s.method == "ncsn") {
+    t.score_net = c.score_net;
+    t.condition = c.condition;
+  }
   t.runtime = c.runtime;
   t.runtime.out.clear();
   t.apply_preset(po::variables_map{});
@@ -180,6 +184,11 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
        "PixelCNN++ transposed-convolution weight norm: input (the authors') | output (TensorFlow PixelCNN++)")
       ("loss-reduction", po::value(&loss_reduction)->default_value(loss_reduction),
        "PixelCNN++ gradient of the summed loss (sum, the authors') or of the per-dimension mean (mean)")
+      ("score-net", po::value(&score_net)->default_value(score_net),
+       "the ncsn row's network: ncsnv2 | unet (the DDPM U-Net with an NCSN head)")
+      ("condition", po::value(&condition)->default_value(condition),
+       "the ncsn row: none | class (class-conditional on the label; samples draw labels uniformly and the row reports "
+       "the classifier's agreement with them; no inpainting or likelihood)")
       ("samples", po::value(&samples)->default_value(samples), "samples drawn per method row (0: 64 at --preset tiny, 1000 otherwise)")
       ("bootstrap", po::value(&bootstrap)->default_value(bootstrap), "bootstrap resamples for the 95% intervals of FD / KID and their floor (0: none)")
       ("seeds", po::value(&seeds)->default_value(seeds), "repeat the whole comparison with seeds --seed .. --seed + K - 1 and report mean and std")
@@ -233,6 +242,12 @@ std::vector<std::string> ImageCompareConfig::denoiser_list() const {
 }
 
 void ImageCompareConfig::validate() const {
+  require_one_of("--score-net", score_net, {"ncsnv2", "unet"});
+  require_one_of("--condition", condition, {"none", "class"});
+  const auto listed = method_list();
+  const bool ncsn = std::find(listed.begin(), listed.end(), "ncsn") != listed.end();
+  if (score_net != "ncsnv2" && !ncsn) throw ConfigError(flag_error("--score-net", score_net, "ncsnv2 unless --method includes ncsn"));
+  if (condition != "none" && !ncsn) throw ConfigError(flag_error("--condition", condition, "none unless --method includes ncsn"));
   // --sampler must fit at least one chosen method that samples with a sampler (the others keep their own).
   if (!sampling.sampler.empty()) {
     const Method* first = nullptr;
@@ -287,7 +302,7 @@ void ImageCompareConfig::validate() const {
 }
 
 nlohmann::json ImageCompareConfig::to_json() const {
-  return {{"methods", method_list()}, {"dataset", dataset}, {"preset", preset}, {"iters", iters},
+  nlohmann::json j = {{"methods", method_list()}, {"dataset", dataset}, {"preset", preset}, {"iters", iters},
           {"budget_minutes", budget_minutes}, {"batch_size", batch_size}, {"samples", sample_count()},
           {"bootstrap", bootstrap}, {"seeds", seeds}, {"sample_batch", sampling.sample_batch},
           {"budget_iters", budget_iters},
@@ -296,6 +311,10 @@ nlohmann::json ImageCompareConfig::to_json() const {
           {"inpaint_images", inpaint_images}, {"inpaint_samples", inpaint_samples},
           {"mask", mask.to_json()}, {"sampling", sampling.to_json()}, {"seed", runtime.seed},
           {"threads", runtime.threads}, {"precision", runtime.precision}, {"device", runtime.device}};
+  // Only when set, so that finished runs (--seeds) written before these flags are still recognised.
+  if (score_net != "ncsnv2") j["score_net"] = score_net;
+  if (condition != "none") j["condition"] = condition;
+  return j;
 }
 
 at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImageModel& stage2, const at::Tensor& x,
@@ -334,8 +353,14 @@ void Method::compare_rows(ImageCompareRows& r) const {
                           c.sampling.snapshots, !c.quiet);
   ImageSamples s = draw_samples_sharded(sc, models, n, derive_seed(c.runtime.seed, "sample-" + method), device, &monitor);
   row["sample_s_per_image"] = s.seconds / static_cast<double>(n);
+  // A class-conditional model has no marginal score: no likelihood and no inpainting (which would need labels).
+  const bool conditional = models.main.model.labels != nullptr;
+  if (conditional) {
+    row["condition"] = "class: labels drawn uniformly; no likelihood or inpainting (they need the marginal model)";
+    row["label_agreement"] = r.label_agreement(s.samples, s.labels);
+  }
   // Its own likelihoods on the first --likelihood-images test images, in bits/dim (issue 12).
-  if (c.likelihood_images > 0 && !likelihood_kinds().empty()) {
+  if (c.likelihood_images > 0 && !likelihood_kinds().empty() && !conditional) {
     LikelihoodConfig lc = c.likelihood;
     lc.variance = c.sampling.sampling.variance;
     const int64_t nl = std::min<int64_t>(c.likelihood_images, r.test_set.images.size(0));
@@ -348,7 +373,7 @@ void Method::compare_rows(ImageCompareRows& r) const {
       row["likelihoods"][kind] = e;
     }
   }
-  r.inpaint_row(row, r.dir_of(method), "", sc, method);
+  if (!conditional) r.inpaint_row(row, r.dir_of(method), "", sc, method);
   r.score_row(row, s.samples, method);
 }
 
@@ -671,11 +696,19 @@ nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::st
     return row;
   };
   const int64_t n = c.sample_count();
+  auto label_agreement = [&](const at::Tensor& samples, const at::Tensor& labels) -> nlohmann::json {
+    const at::Tensor pred = classifier_logits(classifier, to_uint8(samples.cpu())).argmax(1);
+    const double m = static_cast<double>(labels.size(0));
+    const double acc = pred.eq(labels.cpu()).to(torch::kDouble).mean().item<double>();
+    const double z = 1.959963984540054, centre = (acc + z * z / (2 * m)) / (1 + z * z / m);
+    const double half = z / (1 + z * z / m) * std::sqrt(acc * (1 - acc) / m + z * z / (4 * m * m));
+    return {{"accuracy", acc}, {"ci95", {centre - half, centre + half}}, {"n", labels.size(0)}};
+  };
   auto write_grid = [](const std::string& path, const at::Tensor& x) { write_samples(path, x); };
   for (const auto& method : c.method_list()) {
     std::cerr << "[compare] sampling " << method << "\n";
     ImageCompareRows r{c, method, device, out, n, train_metrics, test_set, dir_of, base_row, inpaint_row, score_row,
-                       write_grid};
+                       write_grid, label_agreement};
     get_method(method).compare_rows(r);
   }
 

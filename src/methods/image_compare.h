@@ -43,6 +43,8 @@ struct ImageCompareConfig {
   int64_t batch_size = 0;               // --batch-size (0: the preset's)
   std::string deconv_norm = "input";    // --deconv-norm (ImageTrainConfig::deconv_norm)
   std::string loss_reduction = "sum";   // --loss-reduction (ImageTrainConfig::loss_reduction)
+  std::string score_net = "ncsnv2";     // --score-net: the ncsn row's network (ImageTrainConfig::score_net)
+  std::string condition = "none";       // --condition: the ncsn row class-conditional (ImageTrainConfig::condition)
   int64_t samples = 0;                  // --samples per method row (0: 64 at --preset tiny, 1000 otherwise)
   int64_t bootstrap = 200;              // --bootstrap resamples for the FD / KID 95% intervals (0: none)
   int64_t seeds = 1;                    // --seeds K: the whole comparison K times (seeds S..S+K-1), mean and std
@@ -95,6 +97,9 @@ struct ImageCompareRows {
   // Scores the samples (FD / KID, classifier scores, grids, neighbours) and appends the row.
   std::function<void(nlohmann::json row, const at::Tensor& samples, const std::string& tag)> score_row;
   std::function<void(const std::string& path, const at::Tensor& samples)> write_grid;  // PNG grid of <= 64 samples
+  // Class-conditional rows: how often the evaluation classifier's argmax on the (quantized) samples is the label
+  // they were drawn for: {accuracy, ci95 (Wilson), n}.
+  std::function<nlohmann::json(const at::Tensor& samples, const at::Tensor& labels)> label_agreement;
 };
 
 // Per-example two-stage bound of distribution smoothing on clean images x (model scale), in nats:

@@ -1,6 +1,7 @@
 // The one place where an image method name (and stage) becomes a network + objective: PixelCNN++ for
 // ar / smoothed-ar, NCSNv2 for ncsn, the U-Net for ddpm.
 #pragma once
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -29,6 +30,11 @@ struct ImageModel {
   std::vector<std::pair<std::string, at::Generator>> generators;  // the model's own random streams (checkpointed)                     // ssm differentiates the score even when evaluating
   std::shared_ptr<const SigmaSchedule> sigmas;      // ncsn: the noise levels the score net was trained on ([0, 1] data scale)
   std::shared_ptr<const BetaSchedule> betas;        // ddpm: the variance schedule of the U-Net
+  // ncsn: the score s(x, sigma) on its [0, 1] scale, whichever network computes it (--score-net).
+  std::function<at::Tensor(const at::Tensor& x, const at::Tensor& sigma)> score;
+  // Class-conditional models (--condition class): the labels [N] of the rows that the objective and the score see
+  // next, set by their caller (the trainer per batch, the sampler per draw); null for unconditional models.
+  std::shared_ptr<at::Tensor> labels;
 };
 
 struct ImageShape {

@@ -63,6 +63,8 @@ ImageTrainConfig image_train_config_from_json(const nlohmann::json& j) {
   read_json_field(j, "sigma_min", c.sigma_min);
   read_json_field(j, "levels", c.levels);
   read_json_field(j, "objective", c.objective);
+  read_json_field(j, "score_net", c.score_net);
+  read_json_field(j, "condition", c.condition);
   read_json_field(j, "timesteps", c.timesteps);
   read_json_field(j, "beta_schedule", c.beta_schedule);
   read_json_field(j, "antithetic", c.antithetic);
@@ -325,9 +327,8 @@ ScoreFn pixelcnn_score_fn(const ImageModel& stage1, bool detached) {
 }
 
 ScoreFn ncsn_score_fn(const ImageModel& model) {
-  auto net = std::dynamic_pointer_cast<NCSNv2Impl>(model.module);
-  if (!net) throw std::logic_error("ncsn_score_fn: model '" + model.name + "' is not an NCSNv2 network");
-  return [net](const at::Tensor& x, double sigma) { return net->forward(x, torch::full({1}, sigma, x.options())); };
+  if (!model.score) throw std::logic_error("ncsn_score_fn: model '" + model.name + "' is not an ncsn score network");
+  return [score = model.score](const at::Tensor& x, double sigma) { return score(x, torch::full({1}, sigma, x.options())); };
 }
 
 EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels) {
@@ -367,7 +368,7 @@ ImageSamples draw_samples(const SamplingConfig& config, const LoadedModels& mode
 ImageSamples draw_samples_sharded(const SamplingConfig& config, const LoadedModels& models, int64_t n, uint64_t seed,
                                   c10::Device device, SamplingMonitor* monitor) {
   ImageSamples out;
-  std::vector<at::Tensor> noisy_parts;
+  std::vector<at::Tensor> noisy_parts, label_parts;
   int64_t drawn = 0;  // this rank's rows so far (the stats are their row-weighted means)
   out.samples = dist::sharded_draw(
       n, seed, device,
@@ -382,16 +383,20 @@ ImageSamples draw_samples_sharded(const SamplingConfig& config, const LoadedMode
             out.stats[key] = ((out.stats.count(key) ? out.stats[key] * w_old : 0.0) + value * w_new) / (w_old + w_new);
         drawn += end - begin;
         if (part.noisy.defined()) noisy_parts.push_back(part.noisy);
+        if (part.labels.defined()) label_parts.push_back(part.labels);
         return part.samples;
       },
       config.sample_batch);
   const at::Tensor noisy = noisy_parts.empty() ? at::Tensor()
                            : noisy_parts.size() == 1 ? noisy_parts.front() : torch::cat(noisy_parts, 0);
+  const at::Tensor labels = label_parts.empty() ? at::Tensor() : torch::cat(label_parts, 0);
   if (!dist::active()) {
     out.noisy = noisy;
+    out.labels = labels;
     return out;
   }
   if (noisy.defined()) out.noisy = dist::gather_rows(noisy);
+  if (labels.defined()) out.labels = dist::gather_rows(labels);
   const auto secs = dist::gather_doubles(out.seconds);
   out.seconds = *std::max_element(secs.begin(), secs.end());
   const auto [begin, end] = dist::shard_range(n, dist::rank(), dist::world_size());

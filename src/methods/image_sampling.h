@@ -189,6 +189,7 @@ at::Tensor denoise_single_step(const ScoreFn& score, const at::Tensor& x_noisy, 
 struct ImageSamples {
   at::Tensor samples;  // [n, C, H, W] on the model scale [-1, 1] (not clamped), on the models' device
   at::Tensor noisy;    // smoothed-ar: the stage-1 draws x~ before reverse smoothing; else undefined
+  at::Tensor labels;   // class-conditional models: the label [n] each sample was drawn for; else undefined
   double seconds = 0.0;
   std::map<std::string, double> stats;  // the score sampler's counters (nfe, ...) where it keeps them
 };

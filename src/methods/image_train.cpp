@@ -67,6 +67,10 @@ void ImageTrainConfig::add_options(po::options_description& desc) {
       ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
       ("levels", po::value(&levels)->default_value(levels), "ncsn noise levels (0: preset: 10, 232 for paper CIFAR-10)")
       ("objective", po::value(&objective)->default_value(objective), "ncsn: dsm | ssm (sliced score matching, ~4x the compute)")
+      ("score-net", po::value(&score_net)->default_value(score_net),
+       "ncsn network: ncsnv2 (RefineNet) | unet (the DDPM U-Net with an NCSN head: UNet(x, t(log sigma)) / sigma)")
+      ("condition", po::value(&condition)->default_value(condition),
+       "ncsn: none | class (class-conditional on the image label; samples draw labels uniformly)")
       ("timesteps", po::value(&timesteps)->default_value(timesteps), "ddpm T")
       ("beta-schedule", po::value(&beta_schedule)->default_value(beta_schedule), "ddpm betas: linear | cosine")
       ("antithetic", po::bool_switch(&antithetic), "ddpm: antithetic timestep sampling")
@@ -136,6 +140,14 @@ void ImageTrainConfig::validate() const {
   require_nonnegative("--sigma-max", sigma_max);
   require_positive("--sigma-min", sigma_min);
   require_one_of("--objective", objective, {"dsm", "ssm"});
+  require_one_of("--score-net", score_net, {"ncsnv2", "unet"});
+  require_one_of("--condition", condition, {"none", "class"});
+  if (score_net != "ncsnv2" && method != "ncsn")
+    throw ConfigError(flag_error("--score-net", score_net, "ncsnv2 (the default) unless --method ncsn"));
+  if (condition != "none" && method != "ncsn")
+    throw ConfigError(flag_error("--condition", condition, "none unless --method ncsn"));
+  if (condition != "none" && objective != "dsm")
+    throw ConfigError(flag_error("--condition", condition, "none with --objective " + objective + " (the class-conditional network trains with dsm)"));
   if (timesteps < 2) throw ConfigError(flag_error("--timesteps", std::to_string(timesteps), "an integer >= 2"));
   require_one_of("--beta-schedule", beta_schedule, {"linear", "cosine"});
   train.validate();
@@ -143,7 +155,7 @@ void ImageTrainConfig::validate() const {
 }
 
 nlohmann::json ImageTrainConfig::to_json() const {
-  return {{"method", method}, {"stage", stage}, {"dataset", dataset}, {"preset", preset},
+  nlohmann::json j = {{"method", method}, {"stage", stage}, {"dataset", dataset}, {"preset", preset},
           {"sigma", smoothing_sigma()}, {"conditioning", conditioning}, {"target_noise", target_noise},
           {"nr_resnet", nr_resnet}, {"nr_filters", nr_filters}, {"nr_logistic_mix", nr_logistic_mix},
           {"deconv_norm", deconv_norm}, {"loss_reduction", loss_reduction},
@@ -155,6 +167,10 @@ nlohmann::json ImageTrainConfig::to_json() const {
                      {"lr_schedule", train.lr_schedule}, {"lr_decay", train.lr_decay}, {"ema", train.ema},
                      {"grad_clip", train.grad_clip}, {"budget_minutes", train.budget_minutes},
                      {"checkpoint_every", train.checkpoint_every}, {"skip_nonfinite", train.skip_nonfinite}}}};
+  // Only when set: the config.json (and checkpoint fingerprint) of every other run stays as it was.
+  if (score_net != "ncsnv2") j["score_net"] = score_net;
+  if (condition != "none") j["condition"] = condition;
+  return j;
 }
 
 nlohmann::json describe_image_model(const ImageTrainConfig& c) {
@@ -181,6 +197,7 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   const at::Tensor train_x = to_model_range(train_set.images).to(device);
   const int64_t n_eval = std::min<int64_t>(c.eval_images, test_set.images.size(0));
   const at::Tensor test_x = to_model_range(test_set.images.slice(0, 0, n_eval)).to(device);
+  const at::Tensor train_y = train_set.labels.to(device), test_y = test_set.labels.slice(0, 0, n_eval).to(device);
   const int64_t channels = train_x.size(1), size = train_x.size(2);
 
   seed_module_init(derive_seed(c.runtime.seed, "init"));
@@ -199,6 +216,7 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
     double total = 0.0;
     for (int64_t i = 0; i < n_eval; i += eval_batch) {
       auto x = test_x.slice(0, i, std::min(n_eval, i + eval_batch));
+      if (model.labels) *model.labels = test_y.slice(0, i, std::min(n_eval, i + eval_batch));
       total += model.objective->loss(x, gen).per_example.sum().item<double>();
     }
     return model.display_scale * total / static_cast<double>(n_eval);
@@ -236,6 +254,7 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   auto result = trainer.fit(
       [&](int64_t, at::Generator& g) {
         auto idx = at::randint(n_train, {c.train.batch_size}, g, torch::TensorOptions().dtype(torch::kLong).device(device));
+        if (model.labels) *model.labels = train_y.index_select(0, idx);  // class-conditional: the batch's labels
         return model.objective->loss(train_x.index_select(0, idx), g).loss;
       },
       gen);

@@ -33,6 +33,12 @@ struct ImageTrainConfig {
   double sigma_min = 0.01;
   int64_t levels = 0;                  // ncsn L (0: the preset's)
   std::string objective = "dsm";       // ncsn: dsm | ssm
+  // --score-net ncsnv2 | unet: ncsn's network; unet is the DDPM U-Net with an NCSN head (issue 14, experiment 11):
+  // s(x, sigma) = UNet(2x - 1, t(sigma)) / sigma, t = 1000 log(sigma / sigma_min) / log(sigma_max / sigma_min).
+  std::string score_net = "ncsnv2";
+  // --condition none | class: ncsn class-conditional on the image label (issue 14, experiment 10); samples draw
+  // their labels uniformly. config.json has both keys only when they are not the default.
+  std::string condition = "none";
   int64_t timesteps = 1000;            // ddpm T
   std::string beta_schedule = "linear";
   bool antithetic = false;

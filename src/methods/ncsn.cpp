@@ -8,9 +8,11 @@
 #include "core/runtime.h"
 #include "eval/likelihood.h"
 #include "data/datasets.h"
+#include "data/image_data.h"
 #include "methods/method_parts.h"
 #include "models/ncsnv2.h"
 #include "models/toy_score.h"
+#include "models/unet.h"
 #include "samplers/wrappers.h"
 #include "toy/toy_metrics.h"
 
@@ -205,16 +207,11 @@ class NcsnMethod : public ScoreMethod {
     return "noise-conditional score network (MLP on mixtures, NCSNv2 on images), DSM / SSM; annealed Langevin by default";
   }
   std::vector<std::string> networks(const DataSource& source) const override {
-    return {source.images() ? "ncsnv2" : "score-mlp"};
+    return {source.images() ? "ncsnv2" : "score-mlp"};  // images: or the U-Net with --score-net unet
   }
   std::unique_ptr<ToyMethod> toy(const ToyMethodConfig& c) const override { return std::make_unique<NcsnToy>(c); }
   ImageModel build(const ImageTrainConfig& c, int64_t channels, int64_t size) const override {
     ImageModel m;
-    auto net = build_model<NCSNv2Impl>("ncsnv2", model_args(c, channels, size));
-    m.name = "ncsnv2";
-    m.module = net;
-    m.loss_unit = c.objective;
-    m.eval_needs_grad = c.objective == "ssm";
     // The preset's noise set: NCSNv2's per-dataset one at --preset paper, sigma 1 -> 0.01 over 10 levels else.
     const bool paper = c.preset == "paper";
     const ImageDatasetInfo& info = image_dataset(c.dataset);
@@ -222,11 +219,48 @@ class NcsnMethod : public ScoreMethod {
     const int64_t levels = c.levels > 0 ? c.levels : (paper ? info.ncsn_paper_levels : 10);
     if (smax <= c.sigma_min)
       throw ConfigError(flag_error("--sigma-max", std::to_string(smax), "a value above --sigma-min"));
+    ModelArgs args = model_args(c, channels, size);
+    const bool conditional = c.condition == "class";
+    if (conditional) {
+      args.classes = kImageClasses;
+      m.labels = std::make_shared<at::Tensor>();
+    }
+    // The labels of the rows the score sees: the trainer binds a global batch's labels and the objective draws
+    // for it and keeps this process's rows (local_rows; the identity outside a data-parallel batch).
+    auto labels_of = [holder = m.labels](const at::Tensor& x) -> at::Tensor {
+      if (!holder) return {};
+      if (!holder->defined())
+        throw ConfigError("method ncsn --condition class: the score needs the labels of its rows (this use of the "
+                          "model binds none; inpainting and likelihoods need an unconditional model)");
+      const at::Tensor y = local_rows(*holder);
+      TORCH_CHECK(y.size(0) == x.size(0) || y.size(0) == 1, "ncsn: ", y.size(0), " labels bound for ", x.size(0), " rows");
+      return y;
+    };
+    if (c.score_net == "unet") {
+      // The DDPM U-Net with an NCSN head: its timestep input carries log sigma, scaled so that the trained levels
+      // span DDPM's [0, 1000], and the output is divided by sigma as NCSNv2's (REFERENCE 3).
+      auto net = build_model<UNetImpl>("unet", args);
+      m.name = "unet-ncsn";
+      m.module = net;
+      const double log_min = std::log(c.sigma_min), span = std::log(smax) - log_min;
+      m.score = [net, log_min, span, labels_of](const at::Tensor& x, const at::Tensor& sigma) {
+        const at::Tensor s = sigma.to(x.device(), torch::kFloat32).reshape({-1});
+        const at::Tensor t = (s.log() - log_min) * (1000.0 / span);
+        return net->forward(2 * x - 1, t, labels_of(x)) / s.reshape({-1, 1, 1, 1}).to(x.scalar_type());
+      };
+    } else {
+      auto net = build_model<NCSNv2Impl>("ncsnv2", args);
+      m.name = "ncsnv2";
+      m.module = net;
+      m.score = [net, labels_of](const at::Tensor& x, const at::Tensor& sigma) { return net->forward(x, sigma, labels_of(x)); };
+    }
+    m.loss_unit = c.objective;
+    m.eval_needs_grad = c.objective == "ssm";
     ObjectiveArgs a;
     a.sigmas = std::make_shared<SigmaSchedule>(smax, c.sigma_min, levels);
     m.sigmas = a.sigmas;
     // NCSN works on data in [0, 1] (REFERENCE 3): the objective sees (x + 1) / 2.
-    a.score = [net](const at::Tensor& x, const at::Tensor& sigma) { return net->forward(x, sigma); };
+    a.score = m.score;
     auto inner = std::shared_ptr<const Objective>(objective_registry().get(c.objective)(a));
     m.objective = make_objective(c.objective, [inner](const at::Tensor& x, at::Generator& g) {
       return inner->loss((x + 1) * 0.5, g);
@@ -240,6 +274,22 @@ class NcsnMethod : public ScoreMethod {
   }
   std::string default_sampler() const override { return "annealed-langevin"; }
   std::vector<std::string> offered() const override { return offered_by(Parameterisation::VeScore); }
+  // A class-conditional model samples each row for a label drawn uniformly from the ten classes (on the sampling
+  // stream, before the sampler's draws), returned in ImageSamples::labels.
+  ImageSamples draw(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
+                    SamplingMonitor* monitor) const override {
+    const std::shared_ptr<at::Tensor>& holder = models.main.model.labels;
+    if (!holder) return ScoreMethod::draw(config, models, n, gen, monitor);
+    const at::Tensor y = torch::randint(kImageClasses, {n}, gen, torch::TensorOptions().dtype(torch::kLong).device(gen.device()));
+    struct Bind {
+      at::Tensor& slot;
+      ~Bind() { slot = at::Tensor(); }
+    } bind{*holder};
+    *holder = y;
+    ImageSamples out = ScoreMethod::draw(config, models, n, gen, monitor);
+    out.labels = y;
+    return out;
+  }
   SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model) const override {
     SamplerArgs args = ve_score_model(ncsn_score_fn(model.model), model.model.sigmas, "method ncsn").args(config.sampling);
     args.config.init_low = 0.0;  // NCSN's data scale [0, 1]

@@ -160,6 +160,7 @@ void NCSNv2Config::validate() const {
   if (ngf < 1) throw ConfigError(flag_error("--base-channels", std::to_string(ngf), "ngf >= 1"));
   for (double s : sigmas)
     if (!(s > 0)) throw ConfigError("ncsnv2: conditional noise levels must be positive, got " + std::to_string(s));
+  if (classes < 0) throw ConfigError("ncsnv2: the number of classes must be >= 0, got " + std::to_string(classes));
 }
 
 NCSNv2Config ncsnv2_preset(const std::string& preset, int64_t channels, int64_t image_size) {
@@ -182,8 +183,10 @@ NCSNv2Config ncsnv2_preset(const std::string& preset, int64_t channels, int64_t 
 NCSNv2Impl::NCSNv2Impl(const NCSNv2Config& config) : config_(config) {
   config_.validate();
   const int64_t n = config_.ngf, n2 = 2 * n;
-  const int64_t classes = static_cast<int64_t>(config_.sigmas.size());
-  if (classes > 0)
+  const int64_t levels = static_cast<int64_t>(config_.sigmas.size());
+  // Rows of the conditional InstanceNorm++ embeddings: one per level, per class, or per (level, class).
+  const int64_t classes = config_.classes > 0 ? std::max<int64_t>(levels, 1) * config_.classes : levels;
+  if (levels > 0)
     sigmas_ = register_buffer("sigmas", torch::tensor(config_.sigmas, torch::kFloat64).to(torch::kFloat32));
   begin_conv_ = register_module("begin_conv", conv3x3(config_.channels, n));
   // {in, out, down, dilation} per block: res1 at S, res2 down to S/2, res3 / res4 dilated at S/2.
@@ -220,7 +223,7 @@ at::Tensor NCSNv2Impl::levels(const at::Tensor& sigma) const {
   return d.argmin(1);
 }
 
-at::Tensor NCSNv2Impl::forward(const at::Tensor& x, const at::Tensor& sigma) {
+at::Tensor NCSNv2Impl::forward(const at::Tensor& x, const at::Tensor& sigma, const at::Tensor& y) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == config_.channels, "NCSNv2: expected x [N, ", config_.channels,
               ", H, W], got ", x.sizes());
   TORCH_CHECK(x.size(2) % 2 == 0 && x.size(3) % 2 == 0, "NCSNv2: height and width must be even, got ", x.sizes());
@@ -230,6 +233,15 @@ at::Tensor NCSNv2Impl::forward(const at::Tensor& x, const at::Tensor& sigma) {
   auto s = sigma.to(x.device(), x.scalar_type()).reshape({-1, 1, 1, 1}).expand({batch, 1, 1, 1});
   at::Tensor level;
   if (sigmas_.defined()) level = levels(s.reshape({-1}));
+  TORCH_CHECK(y.defined() == (config_.classes > 0), "NCSNv2: ",
+              config_.classes > 0 ? "a class-conditional network needs labels y" : "an unconditional network takes no labels");
+  if (config_.classes > 0) {
+    TORCH_CHECK(y.numel() == batch || y.numel() == 1, "NCSNv2: y must have N = ", batch, " labels (or one), got ", y.sizes());
+    const at::Tensor labels = y.to(x.device(), torch::kLong).reshape({-1}).expand({batch});
+    TORCH_CHECK(labels.min().item<int64_t>() >= 0 && labels.max().item<int64_t>() < config_.classes,
+                "NCSNv2: labels must be in 0..", config_.classes - 1);
+    level = level.defined() ? level * config_.classes + labels : labels;
+  }
 
   MixedPrecisionScope mixed;  // --precision bf16: the trunk under autocast; the division by sigma in fp32
   auto h = begin_conv_->forward(config_.rescale_input ? 2 * x - 1 : x);

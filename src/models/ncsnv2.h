@@ -114,6 +114,9 @@ struct NCSNv2Config {
   // on the level index (NCSN v1's conditioning), the level being the nearest of these sigmas in log
   // scale; the output is still divided by sigma. The RefineNet blocks stay unnormalised as in NCSNv2.
   std::vector<double> sigmas;
+  // > 0: class-conditional (issue 14, experiment 10): every InstanceNorm++ is conditional on the class label y
+  // (0..classes-1), its rows indexed by level * classes + y (level 0 without `sigmas`); forward needs y.
+  int64_t classes = 0;
 
   void validate() const;  // throws ConfigError
 };
@@ -126,8 +129,9 @@ NCSNv2Config ncsnv2_preset(const std::string& preset, int64_t channels, int64_t 
 class NCSNv2Impl : public torch::nn::Module {
  public:
   explicit NCSNv2Impl(const NCSNv2Config& config);
-  // x [N, C, S, S], sigma [N] (or one value for all) -> score estimate [N, C, S, S].
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma);
+  // x [N, C, S, S], sigma [N] (or one value for all) -> score estimate [N, C, S, S]; y [N] int64 class labels
+  // (or one for all), required by a class-conditional network and refused by an unconditional one.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma, const at::Tensor& y = {});
   // The level indices used by the conditional variant: nearest config.sigmas in log scale, [N] int64.
   at::Tensor levels(const at::Tensor& sigma) const;
   const NCSNv2Config& config() const { return config_; }

@@ -44,6 +44,7 @@ const ModelRegistry& model_registry() {
     r.add("ncsnv2", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
       auto c = ncsnv2_preset(a.size_preset, a.channels, a.image_size);
       if (a.base_channels > 0) c.ngf = a.base_channels;
+      c.classes = a.classes;
       return std::make_shared<NCSNv2Impl>(c);
     }, "NCSNv2 RefineNet score network s(x, sigma) = net(x) / sigma (images; size from size_preset)");
     r.add("unet", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
@@ -51,6 +52,7 @@ const ModelRegistry& model_registry() {
       if (a.base_channels > 0) c.ch = a.base_channels;
       if (a.dropout >= 0) c.dropout = a.dropout;
       c.learn_sigma = a.learn_sigma;
+      c.classes = a.classes;
       return std::make_shared<UNetImpl>(c);
     }, "DDPM U-Net eps_theta(x_t, t) (images; size from size_preset; learn_sigma: 2C outputs)");
     r.add("pixelcnnpp", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {

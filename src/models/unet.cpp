@@ -129,6 +129,7 @@ void UNetConfig::validate() const {
   if (ch < 2 || ch % 2) throw ConfigError(flag_error("--base-channels", std::to_string(ch), "an even width >= 2"));
   if (ch_mult.empty() || std::any_of(ch_mult.begin(), ch_mult.end(), [](int64_t m) { return m < 1; }))
     throw ConfigError("unet ch_mult: got (" + join(ch_mult) + "); expected one or more positive multipliers");
+  if (classes < 0) throw ConfigError("unet classes: got " + std::to_string(classes) + "; expected >= 0");
   if (num_res_blocks < 1)
     throw ConfigError("unet num_res_blocks: got " + std::to_string(num_res_blocks) + "; expected >= 1");
   if (!(dropout >= 0 && dropout < 1))
@@ -249,9 +250,11 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
       if (bias.defined()) bias.zero_();
     }
   }
+  // Built last (after the initialisation above), so the other weights draw exactly as an unconditional network's.
+  if (config_.classes > 0) label_emb_ = register_module("label_emb", torch::nn::Embedding(config_.classes, temb));
 }
 
-at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t) {
+at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == config_.channels && x.size(2) == config_.image_size &&
                   x.size(3) == config_.image_size,
               "UNet: expected x [N, ", config_.channels, ", ", config_.image_size, ", ", config_.image_size,
@@ -263,6 +266,15 @@ at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t) {
   MixedPrecisionScope mixed;  // --precision bf16: the network under autocast, the output fp32
   auto temb = ddpm_timestep_embedding(steps, config_.ch).to(x.scalar_type());
   temb = temb_dense1_->forward(torch::silu(temb_dense0_->forward(temb)));
+  TORCH_CHECK(y.defined() == (config_.classes > 0), "UNet: ",
+              config_.classes > 0 ? "a class-conditional network needs labels y" : "an unconditional network takes no labels");
+  if (config_.classes > 0) {
+    TORCH_CHECK(y.numel() == batch || y.numel() == 1, "UNet: y must have N = ", batch, " labels (or one), got ", y.sizes());
+    const at::Tensor labels = y.to(x.device(), torch::kLong).reshape({-1}).expand({batch});
+    TORCH_CHECK(labels.min().item<int64_t>() >= 0 && labels.max().item<int64_t>() < config_.classes,
+                "UNet: labels must be in 0..", config_.classes - 1);
+    temb = temb + label_emb_->forward(labels).to(temb.scalar_type());
+  }
 
   const int64_t levels = static_cast<int64_t>(config_.ch_mult.size());
   std::vector<at::Tensor> hs = {conv_in_->forward(x)};

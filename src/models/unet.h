@@ -28,6 +28,7 @@
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/dropout.h>
+#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
@@ -79,6 +80,9 @@ struct UNetConfig {
   double dropout = 0.1;
   bool learn_sigma = false;    // output [eps, v] with 2C channels (improved DDPM hybrid loss)
   bool reference_init = true;  // the reference's initialisation (see above); false: LibTorch defaults
+  // > 0: class-conditional: a learned label embedding (classes x 4 ch) is added to the time embedding after its
+  // MLP (improved-diffusion's label_emb); forward then needs y.
+  int64_t classes = 0;
 
   void validate() const;  // throws ConfigError
   int64_t out_channels() const { return learn_sigma ? 2 * channels : channels; }
@@ -94,13 +98,15 @@ UNetConfig unet_preset(const std::string& preset, int64_t channels, int64_t imag
 class UNetImpl : public torch::nn::Module {
  public:
   explicit UNetImpl(const UNetConfig& config);
-  // x [N, C, S, S], t [N] integer timesteps (or one for all) -> [N, C or 2C, S, S].
-  at::Tensor forward(const at::Tensor& x, const at::Tensor& t);
+  // x [N, C, S, S], t [N] timesteps (or one for all; integer for DDPM, any real for the NCSN head) ->
+  // [N, C or 2C, S, S]; y [N] int64 class labels (or one for all), required by a class-conditional network.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y = {});
   const UNetConfig& config() const { return config_; }
 
  private:
   UNetConfig config_;
   torch::nn::Linear temb_dense0_{nullptr}, temb_dense1_{nullptr};
+  torch::nn::Embedding label_emb_{nullptr};  // classes > 0
   torch::nn::Conv2d conv_in_{nullptr}, conv_out_{nullptr};
   std::vector<std::vector<UNetResBlock>> down_blocks_, up_blocks_;
   std::vector<std::vector<UNetAttnBlock>> down_attn_, up_attn_;  // empty where no attention

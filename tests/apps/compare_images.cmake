@@ -114,3 +114,20 @@ set_tests_properties(app.compare_images.budget_extend PROPERTIES FIXTURES_REQUIR
 add_test(NAME bad.compare_images.budget_order COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --budget-iters: got '5,2'; expected a comma-separated list of increasing" ${CI_TINY_NOITERS}
          --budget-iters 5,2 --out ${CI_DIR}/bad)
+# Issue 14, experiments 10 and 11: the ncsn row on the U-Net with an NCSN head, and class-conditional (NCSNv2 and
+# U-Net); a conditional row reports label_agreement and has no likelihood or inpainting.
+foreach(variant "unet;none" "unet;class" "ncsnv2;class")
+  list(GET variant 0 net)
+  list(GET variant 1 cond)
+  add_test(NAME app.compare_images.ncsn_${net}_${cond} COMMAND ${CI_TINY} --method ncsn --score-net ${net}
+           --condition ${cond} --out ${CI_DIR}/ncsn-${net}-${cond})
+  set_tests_properties(app.compare_images.ncsn_${net}_${cond} PROPERTIES FIXTURES_REQUIRED compare_images_data
+                       PASS_REGULAR_EXPRESSION "report: .*/report.md")
+endforeach()
+add_test(NAME app.compare_images.ncsn_class_agreement COMMAND grep -q "\"label_agreement\"" ${CI_DIR}/ncsn-unet-class/metrics.json)
+set_tests_properties(app.compare_images.ncsn_class_agreement PROPERTIES DEPENDS app.compare_images.ncsn_unet_class)
+add_test(NAME bad.compare_images.condition_without_ncsn COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --condition: got 'class'; expected none unless --method includes ncsn" ${CI_TINY} --method ddpm
+         --condition class --out ${CI_DIR}/bad)
+add_test(NAME bad.compare_images.unknown_score_net COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --score-net: got 'resnet'" ${CI_TINY} --method ncsn --score-net resnet --out ${CI_DIR}/bad)
