@@ -134,3 +134,19 @@ add_test(NAME bad.compare_images.condition_without_ncsn COMMAND ${CMAKE_CURRENT_
          --condition class --out ${CI_DIR}/bad)
 add_test(NAME bad.compare_images.unknown_score_net COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --score-net: got 'resnet'" ${CI_TINY} --method ncsn --score-net resnet --out ${CI_DIR}/bad)
+# interpolate (issue 15): slerp between two noises of the tiny ddpm and ncsn models, decoded by DDIM and the ODE;
+# a model without noise (ar) and a stochastic sampler are refused.
+foreach(m ddpm ncsn)
+  add_test(NAME app.interpolate.${m} COMMAND ${CMAKE_BINARY_DIR}/apps/interpolate --model-dir ${CI_DIR}/all/checkpoints/${m}
+           --pairs 2 --points 3 --steps 3 --ode-solver heun --threads 1 --out ${CI_DIR}/interpolate-${m})
+  set_tests_properties(app.interpolate.${m} PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                       PASS_REGULAR_EXPRESSION "2 x 3 frames")
+endforeach()
+add_test(NAME bad.interpolate.ar_model COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --model-dir: got '.*'; expected a model of ncsn or ddpm" ${CMAKE_BINARY_DIR}/apps/interpolate
+         --model-dir ${CI_DIR}/all/checkpoints/ar --out ${CI_DIR}/interpolate-bad)
+add_test(NAME bad.interpolate.stochastic_sampler COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --sampler: got 'ddim'; expected a deterministic sampler" ${CMAKE_BINARY_DIR}/apps/interpolate
+         --model-dir ${CI_DIR}/all/checkpoints/ddpm --sampler ddim --eta 1 --steps 3 --pairs 1 --points 2 --threads 1 --out ${CI_DIR}/interpolate-bad)
+set_tests_properties(bad.interpolate.ar_model bad.interpolate.stochastic_sampler PROPERTIES
+                     FIXTURES_REQUIRED "compare_images_data;compare_images_all")
