@@ -100,6 +100,8 @@ int run_main(const char* app, const std::function<int()>& body) {
   }
 }
 
+std::string flag_value(double value) { return fmt(value); }
+
 void require_positive(const std::string& flag, double value) {
   if (!(value > 0) || !std::isfinite(value)) throw ConfigError(flag_error(flag, fmt(value), "a finite number > 0"));
 }

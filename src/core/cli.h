@@ -23,6 +23,8 @@ int run_main(const char* app, const std::function<int()>& body);
 // Checks a number against a range and throws ConfigError naming the flag otherwise.
 void require_positive(const std::string& flag, double value);
 void require_nonnegative(const std::string& flag, double value);
+// A number as a flag error quotes it: the shortest form the stream writes (2, 1.5, 0.001).
+std::string flag_value(double value);
 void require_range(const std::string& flag, double value, double lo, double hi);
 void require_one_of(const std::string& flag, const std::string& value, const std::vector<std::string>& allowed);
 

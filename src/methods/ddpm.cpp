@@ -174,15 +174,20 @@ class DdpmMethod : public ScoreMethod {
   bool supports_hybrid() const override { return true; }
   ImageModel build(const ImageTrainConfig& c, int64_t channels, int64_t size) const override {
     ImageModel m;
-    auto net = build_model<UNetImpl>("unet", model_args(c, channels, size));
+    ModelArgs args = model_args(c, channels, size);
+    setup_conditioning(c, m, args);
+    auto net = build_model<UNetImpl>("unet", args);
     m.name = "unet";
     m.module = net;
+    m.eps = [net, holder = m.labels, null = m.null_label](const at::Tensor& x, const at::Tensor& t) {
+      return net->forward(x, t, labels_for(holder, null, x, "ddpm"));
+    };
     m.loss_unit = c.hybrid ? "hybrid (mse + vlb bits/dim)" : "mse";
     ObjectiveArgs a;
     a.betas = std::make_shared<BetaSchedule>(BetaSchedule::by_name(c.beta_schedule, c.timesteps));
     m.betas = a.betas;
     a.antithetic = c.antithetic;
-    a.eps = [net](const at::Tensor& x, const at::Tensor& t) { return net->forward(x, t); };
+    a.eps = m.eps;
     m.objective = objective_registry().get(c.hybrid ? "ddpm-hybrid" : "ddpm")(a);
     return m;
   }
@@ -198,7 +203,8 @@ class DdpmMethod : public ScoreMethod {
   std::string default_sampler() const override { return "ddpm"; }
   std::vector<std::string> offered() const override { return offered_by(Parameterisation::VpEps); }
   SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model) const override {
-    return vp_eps_model(ddpm_eps_fn(model.model, model.channels), model.model.betas, "method ddpm").args(config.sampling);
+    return vp_eps_model(ddpm_eps_fn(model.model, model.channels, config.guidance_scale), model.model.betas, "method ddpm")
+        .args(config.sampling);
   }
   std::vector<std::string> likelihood_kinds() const override { return {"bound", "ode"}; }
   // bound: the variational bound with the discretized Gaussian decoder (bits of the 8-bit data directly);
@@ -209,9 +215,8 @@ class DdpmMethod : public ScoreMethod {
     const double per_dim = static_cast<double>(dims) * std::log(2.0);
     const LoadedImageModel& m = models.main;
     if (kind == "bound") {
-      auto net = std::dynamic_pointer_cast<UNetImpl>(m.model.module);
-      if (!net) throw std::logic_error("ddpm bound: model '" + m.model.name + "' is not a U-Net");
-      const EpsVarFn eps_var = [net](const at::Tensor& xt, const at::Tensor& t) { return net->forward(xt, t); };
+      if (!m.model.eps) throw std::logic_error("ddpm bound: model '" + m.model.name + "' is not a U-Net");
+      const EpsVarFn eps_var = m.model.eps;
       const VlbResult r = ddpm_vlb(eps_var, *m.model.betas, x, /*discrete=*/true, config, gen);
       const std::string terms = config.vlb_strata > 0 ? std::to_string(config.vlb_strata) + " strata" : "all T terms";
       return {r.nll_bound.to(torch::kFloat64) / per_dim,

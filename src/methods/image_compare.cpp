@@ -96,9 +96,10 @@ ImageTrainConfig train_config(const ImageCompareConfig& c, const ModelSpec& s) {
   t.conditioning = "stacked";
   t.deconv_norm = c.deconv_norm;
   t.loss_reduction = c.loss_reduction;
-  if (s.method == "ncsn") {
-    t.score_net = c.score_net;
+  if (s.method == "ncsn") t.score_net = c.score_net;
+  if (s.method == "ncsn" || s.method == "ddpm") {
     t.condition = c.condition;
+    t.label_dropout = c.label_dropout;
   }
   t.runtime = c.runtime;
   t.runtime.out.clear();
@@ -187,8 +188,11 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
       ("score-net", po::value(&score_net)->default_value(score_net),
        "the ncsn row's network: ncsnv2 | unet (the DDPM U-Net with an NCSN head)")
       ("condition", po::value(&condition)->default_value(condition),
-       "the ncsn row: none | class (class-conditional on the label; samples draw labels uniformly and the row reports "
-       "the classifier's agreement with them; no inpainting or likelihood)")
+       "the ncsn and ddpm rows: none | class (class-conditional on the label; samples draw labels uniformly and the row "
+       "reports the classifier's agreement with them; without --label-dropout no inpainting or likelihood)")
+      ("label-dropout", po::value(&label_dropout)->default_value(label_dropout),
+       "with --condition class: training labels replaced by the null label with this probability (classifier-free "
+       "guidance: --guidance-scale)")
       ("samples", po::value(&samples)->default_value(samples), "samples drawn per method row (0: 64 at --preset tiny, 1000 otherwise)")
       ("bootstrap", po::value(&bootstrap)->default_value(bootstrap), "bootstrap resamples for the 95% intervals of FD / KID and their floor (0: none)")
       ("seeds", po::value(&seeds)->default_value(seeds), "repeat the whole comparison with seeds --seed .. --seed + K - 1 and report mean and std")
@@ -246,8 +250,17 @@ void ImageCompareConfig::validate() const {
   require_one_of("--condition", condition, {"none", "class"});
   const auto listed = method_list();
   const bool ncsn = std::find(listed.begin(), listed.end(), "ncsn") != listed.end();
+  const bool ddpm = std::find(listed.begin(), listed.end(), "ddpm") != listed.end();
   if (score_net != "ncsnv2" && !ncsn) throw ConfigError(flag_error("--score-net", score_net, "ncsnv2 unless --method includes ncsn"));
-  if (condition != "none" && !ncsn) throw ConfigError(flag_error("--condition", condition, "none unless --method includes ncsn"));
+  if (condition != "none" && !ncsn && !ddpm)
+    throw ConfigError(flag_error("--condition", condition, "none unless --method includes ncsn or ddpm"));
+  if (!(label_dropout >= 0 && label_dropout < 1))
+    throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "a probability in [0, 1)"));
+  if (label_dropout > 0 && condition == "none")
+    throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "0 unless --condition class"));
+  if (sampling.guidance_scale != 0 && (condition == "none" || label_dropout == 0))
+    throw ConfigError(flag_error("--guidance-scale", flag_value(sampling.guidance_scale),
+                                 "0 unless --condition class --label-dropout p > 0 (classifier-free guidance)"));
   // --sampler must fit at least one chosen method that samples with a sampler (the others keep their own).
   if (!sampling.sampler.empty()) {
     const Method* first = nullptr;
@@ -314,6 +327,7 @@ nlohmann::json ImageCompareConfig::to_json() const {
   // Only when set, so that finished runs (--seeds) written before these flags are still recognised.
   if (score_net != "ncsnv2") j["score_net"] = score_net;
   if (condition != "none") j["condition"] = condition;
+  if (label_dropout > 0) j["label_dropout"] = label_dropout;
   return j;
 }
 
@@ -353,14 +367,18 @@ void Method::compare_rows(ImageCompareRows& r) const {
                           c.sampling.snapshots, !c.quiet);
   ImageSamples s = draw_samples_sharded(sc, models, n, derive_seed(c.runtime.seed, "sample-" + method), device, &monitor);
   row["sample_s_per_image"] = s.seconds / static_cast<double>(n);
-  // A class-conditional model has no marginal score: no likelihood and no inpainting (which would need labels).
+  // A class-conditional model: the classifier's agreement with the labels drawn. Without a null label (--label-dropout)
+  // it has no marginal model: no likelihood and no inpainting (they would need labels).
   const bool conditional = models.main.model.labels != nullptr;
+  const bool no_marginal = conditional && models.main.model.null_label < 0;
   if (conditional) {
-    row["condition"] = "class: labels drawn uniformly; no likelihood or inpainting (they need the marginal model)";
+    row["condition"] = no_marginal ? "class: labels drawn uniformly; no likelihood or inpainting (no marginal model)"
+                                   : "class: labels drawn uniformly; likelihood and inpainting with the null label";
     row["label_agreement"] = r.label_agreement(s.samples, s.labels);
+    if (sc.guidance_scale != 0) row["guidance_scale"] = sc.guidance_scale;
   }
   // Its own likelihoods on the first --likelihood-images test images, in bits/dim (issue 12).
-  if (c.likelihood_images > 0 && !likelihood_kinds().empty() && !conditional) {
+  if (c.likelihood_images > 0 && !likelihood_kinds().empty() && !no_marginal) {
     LikelihoodConfig lc = c.likelihood;
     lc.variance = c.sampling.sampling.variance;
     const int64_t nl = std::min<int64_t>(c.likelihood_images, r.test_set.images.size(0));
@@ -373,7 +391,7 @@ void Method::compare_rows(ImageCompareRows& r) const {
       row["likelihoods"][kind] = e;
     }
   }
-  if (!conditional) r.inpaint_row(row, r.dir_of(method), "", sc, method);
+  if (!no_marginal) r.inpaint_row(row, r.dir_of(method), "", sc, method);
   r.score_row(row, s.samples, method);
 }
 
@@ -707,7 +725,10 @@ nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::st
   auto write_grid = [](const std::string& path, const at::Tensor& x) { write_samples(path, x); };
   for (const auto& method : c.method_list()) {
     std::cerr << "[compare] sampling " << method << "\n";
-    ImageCompareRows r{c, method, device, out, n, train_metrics, test_set, dir_of, base_row, inpaint_row, score_row,
+    // --guidance-scale guides the class-conditional rows (ncsn, ddpm); the other methods sample as they are.
+    ImageCompareConfig row_config = c;
+    if (method != "ncsn" && method != "ddpm") row_config.sampling.guidance_scale = 0.0;
+    ImageCompareRows r{row_config, method, device, out, n, train_metrics, test_set, dir_of, base_row, inpaint_row, score_row,
                        write_grid, label_agreement};
     get_method(method).compare_rows(r);
   }

@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "core/cli.h"
+#include "eval/markdown.h"
 #include "core/error.h"
 #include "core/zip_check.h"
 #include "core/io.h"
@@ -65,6 +66,7 @@ ImageTrainConfig image_train_config_from_json(const nlohmann::json& j) {
   read_json_field(j, "objective", c.objective);
   read_json_field(j, "score_net", c.score_net);
   read_json_field(j, "condition", c.condition);
+  read_json_field(j, "label_dropout", c.label_dropout);
   read_json_field(j, "timesteps", c.timesteps);
   read_json_field(j, "beta_schedule", c.beta_schedule);
   read_json_field(j, "antithetic", c.antithetic);
@@ -174,7 +176,10 @@ void SamplingConfig::add_image_options(po::options_description& desc) {
       ("clamp", po::value(&clamp)->default_value(clamp), "ar / smoothed-ar: clamping of drawn values (see pixelcnn_sampling.h)")
       ("ar-naive", po::bool_switch(&ar_naive), "ar / smoothed-ar: one full network forward per pixel (no caching)")
       ("snapshots", po::value(&snapshots)->default_value(snapshots),
-       "write K intermediate PNG grids per sampling stage (0: none)");
+       "write K intermediate PNG grids per sampling stage (0: none)")
+      ("guidance-scale", po::value(&guidance_scale)->default_value(guidance_scale),
+       "classifier-free guidance w of a class-conditional model trained with --label-dropout: (1 + w) f(x | y) - w f(x) "
+       "(0: the conditional model itself)");
 }
 
 void SamplingConfig::add_options(po::options_description& desc) {
@@ -197,6 +202,7 @@ void SamplingConfig::validate() const {
   if (!sampler.empty() && !sampler_registry().contains(sampler))
     throw ConfigError(flag_error("--sampler", sampler, "one of " + sampler_registry().known_list()));
   if (snapshots < 0) throw ConfigError(flag_error("--snapshots", std::to_string(snapshots), "an integer >= 0"));
+  require_nonnegative("--guidance-scale", guidance_scale);
   if (sample_batch < 0)
     throw ConfigError(flag_error("--sample-batch", std::to_string(sample_batch), "an integer >= 0 (0: all at once)"));
   sampling.validate();
@@ -211,6 +217,10 @@ std::string SamplingConfig::sampler_for(const std::string& method) const {
 
 void SamplingConfig::validate_for(const LoadedModels& models) const {
   get_method(models.method()).validate_for(*this, models);
+  if (guidance_scale != 0.0 && models.main.model.null_label < 0)
+    throw ConfigError(flag_error("--guidance-scale", flag_value(guidance_scale),
+                                 "0 for this model (classifier-free guidance needs an ncsn or ddpm model trained with "
+                                 "--condition class --label-dropout p > 0)"));
 }
 
 nlohmann::json SamplingConfig::to_json() const {
@@ -224,6 +234,7 @@ nlohmann::json SamplingConfig::to_json() const {
   // Issue 14's annealed-Langevin schedules, only when set: finished comparisons from before them still match.
   if (sampling.alpha_rule != "sigma2") j["sampling"]["alpha_rule"] = sampling.alpha_rule;
   if (sampling.level_steps != "uniform") j["sampling"]["level_steps"] = sampling.level_steps;
+  if (guidance_scale != 0.0) j["guidance_scale"] = guidance_scale;
   return j;
 }
 
@@ -326,17 +337,19 @@ ScoreFn pixelcnn_score_fn(const ImageModel& stage1, bool detached) {
   };
 }
 
-ScoreFn ncsn_score_fn(const ImageModel& model) {
+ScoreFn ncsn_score_fn(const ImageModel& model, double guidance) {
   if (!model.score) throw std::logic_error("ncsn_score_fn: model '" + model.name + "' is not an ncsn score network");
-  return [score = model.score](const at::Tensor& x, double sigma) { return score(x, torch::full({1}, sigma, x.options())); };
+  return [model, guidance](const at::Tensor& x, double sigma) {
+    const at::Tensor s = torch::full({1}, sigma, x.options());
+    return guided(model, guidance, x, [&] { return model.score(x, s); });
+  };
 }
 
-EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels) {
-  auto net = std::dynamic_pointer_cast<UNetImpl>(model.module);
-  if (!net) throw std::logic_error("ddpm_eps_fn: model '" + model.name + "' is not a U-Net");
-  return [net, channels](const at::Tensor& x, int64_t t) {
+EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels, double guidance) {
+  if (!model.eps) throw std::logic_error("ddpm_eps_fn: model '" + model.name + "' is not a U-Net");
+  return [model, channels, guidance](const at::Tensor& x, int64_t t) {
     auto steps = torch::full({1}, t, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-    return net->forward(x, steps).slice(1, 0, channels);
+    return guided(model, guidance, x, [&] { return model.eps(x, steps).slice(1, 0, channels); });
   };
 }
 

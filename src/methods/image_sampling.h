@@ -96,6 +96,7 @@ struct SamplingConfig {
   SamplerConfig sampling;               // --step-size, --steps-per-level, --step-rule, --final-denoise,
                                         // --ddpm-variance, --clip-x0, --steps, --eta, --spacing
   int64_t snapshots = 0;                // --snapshots K: intermediate grids per sampling stage
+  double guidance_scale = 0.0;          // --guidance-scale w: classifier-free guidance (image_models.h: guided)
   // compare's --sample-batch B: images per sampler call (rows drawn B at a time from the same stream, so the sampler's
   // memory is bounded; 0: all at once). Runs with at most B samples draw exactly as one call.
   int64_t sample_batch = 250;
@@ -170,11 +171,12 @@ PixelCNNSampleOptions pixelcnn_options(const SamplingConfig& config, const std::
 // differentiated. The sigma argument is ignored (the model is trained at one sigma).
 ScoreFn pixelcnn_score_fn(const ImageModel& stage1, bool detached);
 
-// NCSN score s(x, sigma) = net(x) / sigma on the [0, 1] data scale (what the objective trained).
-ScoreFn ncsn_score_fn(const ImageModel& model);
+// NCSN score s(x, sigma) = net(x) / sigma on the [0, 1] data scale (what the objective trained); with `guidance` w
+// and a class-conditional model, classifier-free guidance (image_models.h: guided).
+ScoreFn ncsn_score_fn(const ImageModel& model, double guidance = 0.0);
 
-// DDPM eps_theta(x_t, t): the U-Net's first `channels` output channels.
-EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels);
+// DDPM eps_theta(x_t, t): the U-Net's first `channels` output channels (guided as ncsn_score_fn).
+EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels, double guidance = 0.0);
 
 // The ncsn / ddpm sampler the config selects, built through the sampler registry. For ncsn the init
 // box is [0, 1] (NCSN's data scale).

@@ -12,6 +12,7 @@
 #include <iostream>
 
 #include "core/cli.h"
+#include "eval/markdown.h"
 #include "core/error.h"
 #include "core/io.h"
 #include "core/precision.h"
@@ -70,7 +71,10 @@ void ImageTrainConfig::add_options(po::options_description& desc) {
       ("score-net", po::value(&score_net)->default_value(score_net),
        "ncsn network: ncsnv2 (RefineNet) | unet (the DDPM U-Net with an NCSN head: UNet(x, t(log sigma)) / sigma)")
       ("condition", po::value(&condition)->default_value(condition),
-       "ncsn: none | class (class-conditional on the image label; samples draw labels uniformly)")
+       "ncsn, ddpm: none | class (class-conditional on the image label; samples draw labels uniformly)")
+      ("label-dropout", po::value(&label_dropout)->default_value(label_dropout),
+       "with --condition class: probability of training on the null label instead (classifier-free guidance; p > 0 also "
+       "makes the model the marginal one, for likelihoods and inpainting)")
       ("timesteps", po::value(&timesteps)->default_value(timesteps), "ddpm T")
       ("beta-schedule", po::value(&beta_schedule)->default_value(beta_schedule), "ddpm betas: linear | cosine")
       ("antithetic", po::bool_switch(&antithetic), "ddpm: antithetic timestep sampling")
@@ -144,8 +148,12 @@ void ImageTrainConfig::validate() const {
   require_one_of("--condition", condition, {"none", "class"});
   if (score_net != "ncsnv2" && method != "ncsn")
     throw ConfigError(flag_error("--score-net", score_net, "ncsnv2 (the default) unless --method ncsn"));
-  if (condition != "none" && method != "ncsn")
-    throw ConfigError(flag_error("--condition", condition, "none unless --method ncsn"));
+  if (condition != "none" && method != "ncsn" && method != "ddpm")
+    throw ConfigError(flag_error("--condition", condition, "none unless --method ncsn or ddpm"));
+  if (!(label_dropout >= 0 && label_dropout < 1))
+    throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "a probability in [0, 1)"));
+  if (label_dropout > 0 && condition == "none")
+    throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "0 unless --condition class"));
   if (condition != "none" && objective != "dsm")
     throw ConfigError(flag_error("--condition", condition, "none with --objective " + objective + " (the class-conditional network trains with dsm)"));
   if (timesteps < 2) throw ConfigError(flag_error("--timesteps", std::to_string(timesteps), "an integer >= 2"));
@@ -170,6 +178,7 @@ nlohmann::json ImageTrainConfig::to_json() const {
   // Only when set: the config.json (and checkpoint fingerprint) of every other run stays as it was.
   if (score_net != "ncsnv2") j["score_net"] = score_net;
   if (condition != "none") j["condition"] = condition;
+  if (label_dropout > 0) j["label_dropout"] = label_dropout;
   return j;
 }
 
@@ -254,7 +263,9 @@ nlohmann::json run_image_train(const ImageTrainConfig& c, const std::string& out
   auto result = trainer.fit(
       [&](int64_t, at::Generator& g) {
         auto idx = at::randint(n_train, {c.train.batch_size}, g, torch::TensorOptions().dtype(torch::kLong).device(device));
-        if (model.labels) *model.labels = train_y.index_select(0, idx);  // class-conditional: the batch's labels
+        if (model.labels) {  // class-conditional: the batch's labels, each the null label with --label-dropout p
+          *model.labels = drop_labels(train_y.index_select(0, idx), c.label_dropout, model.null_label, g);
+        }
         return model.objective->loss(train_x.index_select(0, idx), g).loss;
       },
       gen);

@@ -36,9 +36,12 @@ struct ImageTrainConfig {
   // --score-net ncsnv2 | unet: ncsn's network; unet is the DDPM U-Net with an NCSN head (issue 14, experiment 11):
   // s(x, sigma) = UNet(2x - 1, t(sigma)) / sigma, t = 1000 log(sigma / sigma_min) / log(sigma_max / sigma_min).
   std::string score_net = "ncsnv2";
-  // --condition none | class: ncsn class-conditional on the image label (issue 14, experiment 10); samples draw
-  // their labels uniformly. config.json has both keys only when they are not the default.
+  // --condition none | class: ncsn or ddpm class-conditional on the image label (issue 14, experiment 10; issue 15);
+  // samples draw their labels uniformly. config.json has these keys only when they are not the default.
   std::string condition = "none";
+  // --label-dropout p: with --condition class (ncsn or ddpm), each training label is replaced by the null label with
+  // probability p (classifier-free guidance, Ho & Salimans 2022): the model is then also the marginal model.
+  double label_dropout = 0.0;
   int64_t timesteps = 1000;            // ddpm T
   std::string beta_schedule = "linear";
   bool antithetic = false;

@@ -1,5 +1,7 @@
 #include "methods/method_parts.h"
 
+#include "data/image_data.h"
+
 #include <torch/torch.h>
 
 #include <chrono>
@@ -198,6 +200,19 @@ void ScoreMethod::validate_for(const SamplingConfig& config, const LoadedModels&
 ImageSamples ScoreMethod::draw(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
                              SamplingMonitor* monitor) const {
   const LoadedImageModel& m = models.main;
+  // A class-conditional model samples each row for a label drawn uniformly from the classes (on the sampling
+  // stream, before the sampler's draws), bound while it samples and returned in ImageSamples::labels.
+  at::Tensor y;
+  struct Unbind {
+    std::shared_ptr<at::Tensor> slot;
+    ~Unbind() {
+      if (slot) *slot = at::Tensor();
+    }
+  } unbind{m.model.labels};
+  if (m.model.labels) {
+    y = torch::randint(kImageClasses, {n}, gen, torch::TensorOptions().dtype(torch::kLong).device(gen.device()));
+    *m.model.labels = y;
+  }
   auto sampler = make_image_sampler(config, m);
   const ImageDataTransform transform = data_transform();
   at::Tensor x = run_sampler(*sampler, n, {m.channels, m.size, m.size}, gen,
@@ -205,6 +220,7 @@ ImageSamples ScoreMethod::draw(const SamplingConfig& config, const LoadedModels&
   ImageSamples out;
   out.samples = transform.to_model(x);
   out.stats = sampler->stats();
+  out.labels = y;
   return out;
 }
 

@@ -220,21 +220,9 @@ class NcsnMethod : public ScoreMethod {
     if (smax <= c.sigma_min)
       throw ConfigError(flag_error("--sigma-max", std::to_string(smax), "a value above --sigma-min"));
     ModelArgs args = model_args(c, channels, size);
-    const bool conditional = c.condition == "class";
-    if (conditional) {
-      args.classes = kImageClasses;
-      m.labels = std::make_shared<at::Tensor>();
-    }
-    // The labels of the rows the score sees: the trainer binds a global batch's labels and the objective draws
-    // for it and keeps this process's rows (local_rows; the identity outside a data-parallel batch).
-    auto labels_of = [holder = m.labels](const at::Tensor& x) -> at::Tensor {
-      if (!holder) return {};
-      if (!holder->defined())
-        throw ConfigError("method ncsn --condition class: the score needs the labels of its rows (this use of the "
-                          "model binds none; inpainting and likelihoods need an unconditional model)");
-      const at::Tensor y = local_rows(*holder);
-      TORCH_CHECK(y.size(0) == x.size(0) || y.size(0) == 1, "ncsn: ", y.size(0), " labels bound for ", x.size(0), " rows");
-      return y;
+    setup_conditioning(c, m, args);
+    auto labels_of = [holder = m.labels, null = m.null_label](const at::Tensor& x) {
+      return labels_for(holder, null, x, "ncsn");
     };
     if (c.score_net == "unet") {
       // The DDPM U-Net with an NCSN head: its timestep input carries log sigma, scaled so that the trained levels
@@ -274,24 +262,9 @@ class NcsnMethod : public ScoreMethod {
   }
   std::string default_sampler() const override { return "annealed-langevin"; }
   std::vector<std::string> offered() const override { return offered_by(Parameterisation::VeScore); }
-  // A class-conditional model samples each row for a label drawn uniformly from the ten classes (on the sampling
-  // stream, before the sampler's draws), returned in ImageSamples::labels.
-  ImageSamples draw(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
-                    SamplingMonitor* monitor) const override {
-    const std::shared_ptr<at::Tensor>& holder = models.main.model.labels;
-    if (!holder) return ScoreMethod::draw(config, models, n, gen, monitor);
-    const at::Tensor y = torch::randint(kImageClasses, {n}, gen, torch::TensorOptions().dtype(torch::kLong).device(gen.device()));
-    struct Bind {
-      at::Tensor& slot;
-      ~Bind() { slot = at::Tensor(); }
-    } bind{*holder};
-    *holder = y;
-    ImageSamples out = ScoreMethod::draw(config, models, n, gen, monitor);
-    out.labels = y;
-    return out;
-  }
   SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model) const override {
-    SamplerArgs args = ve_score_model(ncsn_score_fn(model.model), model.model.sigmas, "method ncsn").args(config.sampling);
+    SamplerArgs args = ve_score_model(ncsn_score_fn(model.model, config.guidance_scale), model.model.sigmas, "method ncsn")
+                           .args(config.sampling);
     args.config.init_low = 0.0;  // NCSN's data scale [0, 1]
     args.config.init_high = 1.0;
     return args;

@@ -130,7 +130,7 @@ endforeach()
 add_test(NAME app.compare_images.ncsn_class_agreement COMMAND grep -q "\"label_agreement\"" ${CI_DIR}/ncsn-unet-class/metrics.json)
 set_tests_properties(app.compare_images.ncsn_class_agreement PROPERTIES DEPENDS app.compare_images.ncsn_unet_class)
 add_test(NAME bad.compare_images.condition_without_ncsn COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
-         "flag --condition: got 'class'; expected none unless --method includes ncsn" ${CI_TINY} --method ddpm
+         "flag --condition: got 'class'; expected none unless --method includes ncsn or ddpm" ${CI_TINY} --method ar
          --condition class --out ${CI_DIR}/bad)
 add_test(NAME bad.compare_images.unknown_score_net COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --score-net: got 'resnet'" ${CI_TINY} --method ncsn --score-net resnet --out ${CI_DIR}/bad)
@@ -150,3 +150,16 @@ add_test(NAME bad.interpolate.stochastic_sampler COMMAND ${CMAKE_CURRENT_SOURCE_
          --model-dir ${CI_DIR}/all/checkpoints/ddpm --sampler ddim --eta 1 --steps 3 --pairs 1 --points 2 --threads 1 --out ${CI_DIR}/interpolate-bad)
 set_tests_properties(bad.interpolate.ar_model bad.interpolate.stochastic_sampler PROPERTIES
                      FIXTURES_REQUIRED "compare_images_data;compare_images_all")
+# Issue 15: a class-conditional ddpm with label dropout (classifier-free guidance at w = 2; its null label gives the
+# likelihood and the inpainting), and guidance refused where it cannot apply.
+add_test(NAME app.compare_images.ddpm_guided COMMAND ${CI_NCSN} --method ddpm --condition class --label-dropout 0.2
+         --guidance-scale 2 --sampler ddim --steps 3 --out ${CI_DIR}/ddpm-guided)
+set_tests_properties(app.compare_images.ddpm_guided PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
+                     PASS_REGULAR_EXPRESSION "report: .*/report.md")
+add_test(NAME bad.compare_images.guidance_without_label_dropout COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --guidance-scale: got '2'; expected 0 unless --condition class --label-dropout p > 0" ${CI_TINY}
+         --method ddpm --condition class --guidance-scale 2 --out ${CI_DIR}/bad)
+add_test(NAME bad.sample.guidance_on_unconditional COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --guidance-scale: got '1.5'; expected 0 for this model" ${SAMPLE} --model-dir ${CI_DIR}/all/checkpoints/ddpm
+         --guidance-scale 1.5 --out ${CI_DIR}/sample-bad)
+set_tests_properties(bad.sample.guidance_on_unconditional PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")
