@@ -92,8 +92,10 @@ nlohmann::json run_interpolate(const InterpolateConfig& c, const std::string& ou
   if (method != "ncsn" && method != "ddpm")
     throw ConfigError(flag_error("--model-dir", c.model_dir, "a model of ncsn or ddpm (got method " + method +
                                                                  ", which has no noise to interpolate)"));
-  if (models.main.model.labels)
-    throw ConfigError(flag_error("--model-dir", c.model_dir, "an unconditional model (this one is --condition class)"));
+  // A class-conditional model interpolates its marginal (the null label of --label-dropout); without one it cannot.
+  if (models.main.model.labels && models.main.model.null_label < 0)
+    throw ConfigError(flag_error("--model-dir", c.model_dir,
+                                 "an unconditional model, or a class-conditional one trained with --label-dropout (this one has no null label)"));
   if (sc.sampler.empty()) sc.sampler = method == "ddpm" ? "ddim" : "ode";
   sc.validate_for(models);
   ensure_writable_dir(out);

@@ -2,7 +2,8 @@
 // (the sampler's own init) are joined by a spherical (or linear) path, and every point of it is decoded by a
 // deterministic sampler: DDIM with eta 0 (the ddpm default here) or the probability-flow ODE (`ode`, the ncsn
 // default; also for ddpm). Writes OUT/interpolation.png (one row per pair, --points frames from one endpoint to
-// the other), metrics.json (the endpoint check, path lengths) and config.json.
+// the other), metrics.json (the endpoint check, path lengths) and config.json. A class-conditional model trained with
+// --label-dropout decodes with its null label (its marginal model).
 #pragma once
 #include <boost/program_options/options_description.hpp>
 #include <cstdint>
