@@ -73,5 +73,29 @@ TEST(Interpolate, EndpointsDecodeToTheEndpointsSamples) {
   }
 }
 
+// A class-conditional model interpolates its marginal (the null label of --label-dropout); without one it is refused.
+TEST(Interpolate, ConditionalModelsNeedANullLabel) {
+  const std::string data = test_support::fake_mnist(16, 8, "interpolate");
+  for (double dropout : {0.2, 0.0}) {
+    ImageTrainConfig t = test_support::tiny_train_config("ddpm", data, 1, 4);
+    t.condition = "class";
+    t.label_dropout = dropout;
+    const std::string model = test_support::fresh_path("interp-cond-" + std::to_string(dropout));
+    run_image_train(t, model, "train --test");
+    InterpolateConfig c;
+    c.model_dir = model;
+    c.pairs = 1;
+    c.points = 3;
+    c.runtime.threads = 1;
+    c.sampling.sampling.ddim_steps = 3;
+    const std::string out = test_support::fresh_path("interp-cond-out");
+    if (dropout > 0) {
+      EXPECT_LT(run_interpolate(c, out, "interpolate --test")["endpoint_max_abs_diff"].get<double>(), 1e-4);
+    } else {
+      EXPECT_THROW(run_interpolate(c, out, "interpolate --test"), ConfigError);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace scorelab
