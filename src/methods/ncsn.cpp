@@ -7,6 +7,7 @@
 #include "core/noise.h"
 #include "core/runtime.h"
 #include "eval/likelihood.h"
+#include "eval/markdown.h"
 #include "data/datasets.h"
 #include "data/image_data.h"
 #include "methods/method_parts.h"
@@ -42,7 +43,7 @@ class NcsnToy : public ToyMethod {
                            data.truth.weights_tensor().sum();
       args.centre = std::vector<double>(m.data_ptr<double>(), m.data_ptr<double>() + m.numel());
     }
-    if (conditional()) args.classes = data.truth.components();
+    if (conditional()) args.classes = data.truth.components() + (c_.label_dropout > 0 ? 1 : 0);  // + the null label
     net_ = ScoreMLP(build_model<ScoreMLPImpl>("score-mlp", args));
     if (conditional()) return train_conditional(data, gen, dir);
     ObjectiveArgs a;
@@ -141,9 +142,16 @@ class NcsnToy : public ToyMethod {
     const NoiseFamily noise = NoiseFamily::by_name(c_.dsm_noise, c_.student_nu);
     const LevelSampling levels = level_sampling_by_name(c_.level_sampling);
     const ScoreWeight weight = score_weight_by_name(c_.score_weight);
-    auto objective = make_objective("dsm", [m = net_, D, sigmas, noise, levels, weight](const at::Tensor& batch, at::Generator& g) mutable {
+    const double dropout = c_.label_dropout;
+    const int64_t null_label = data.truth.components();
+    auto objective = make_objective("dsm", [m = net_, D, sigmas, noise, levels, weight, dropout, null_label](
+                                               const at::Tensor& batch, at::Generator& g) mutable {
       // dsm_loss draws for the global batch and keeps this process's rows (in order): the labels follow them.
-      const at::Tensor x = batch.slice(1, 0, D), y = local_rows(batch.select(1, D).to(torch::kLong));
+      // --label-dropout: each (global) label becomes the null label with probability p, drawn before dsm_loss's draws.
+      at::Tensor labels = batch.select(1, D).to(torch::kLong);
+      if (dropout > 0)
+        labels = torch::where(torch::rand({labels.size(0)}, g, batch.options()) < dropout, torch::full_like(labels, null_label), labels);
+      const at::Tensor x = batch.slice(1, 0, D), y = local_rows(labels);
       const ScoreNetFn fn = [m, y](const at::Tensor& xx, const at::Tensor& s) mutable { return m->forward(xx, s, y); };
       return dsm_loss(fn, x, *sigmas, g, noise, levels, weight);
     });
@@ -154,18 +162,29 @@ class NcsnToy : public ToyMethod {
   // s(x, sigma, k), or with --score exact the component's smoothed score -(x - mu_k) / (s_k^2 + sigma^2).
   std::vector<NamedSamples> sample_conditional(int64_t n, at::Generator& gen) {
     const at::Tensor y = torch::multinomial(truth_->weights_tensor(), n, /*replacement=*/true, gen);
-    ScoreFn fn;
+    ScoreFn fn, marginal;
     if (c_.score == "exact") {
       const at::Tensor mu = truth_->means_tensor().index_select(0, y), var = truth_->stds_tensor().index_select(0, y).pow(2).unsqueeze(1);
       fn = [mu, var](const at::Tensor& x, double sigma) {
         return (-(x.to(torch::kFloat64) - mu) / (var + sigma * sigma)).to(x.scalar_type());
       };
+      marginal = exact_mixture_model(truth_, sigmas_, "method ncsn").score;
     } else {
       fn = [m = net_, y](const at::Tensor& x, double sigma) mutable {
         return m->forward(x, torch::full({x.size(0)}, sigma, x.options()), y);
       };
+      if (c_.label_dropout > 0)
+        marginal = [m = net_, null = truth_->components()](const at::Tensor& x, double sigma) mutable {
+          return m->forward(x, torch::full({x.size(0)}, sigma, x.options()),
+                            torch::full({x.size(0)}, null, torch::TensorOptions().dtype(torch::kLong).device(x.device())));
+        };
     }
-    return {draw(ve_score_model(fn, sigmas_, "method ncsn --condition component"), n, gen, ", class-conditional on the component")};
+    // Classifier-free guidance (issue 15): (1 + w) s(x | k) - w s(x).
+    const double w = c_.guidance_scale;
+    if (w > 0) fn = [fn, marginal, w](const at::Tensor& x, double sigma) { return (1 + w) * fn(x, sigma) - w * marginal(x, sigma); };
+    const std::string note = ", class-conditional on the component" + (w > 0 ? ", guidance scale " + fmt_number(w, 3) : std::string());
+    return {draw(ve_score_model(fn, sigmas_, "method ncsn --condition component"), n, gen, note)};
+
   }
 
   // n draws of the chosen sampler on `model`. Plain Langevin (and single-level mala) run at the smallest trained

@@ -50,6 +50,11 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("condition", po::value(&condition)->default_value(condition),
        "ncsn: none | component (a class-conditional score s(x, sigma, k) on the mixture component k; samples draw k "
        "from the mixture weights, then run the sampler on that component's score)")
+      ("label-dropout", po::value(&label_dropout)->default_value(label_dropout),
+       "ncsn --condition component: train on a null label with this probability (classifier-free guidance)")
+      ("guidance-scale", po::value(&guidance_scale)->default_value(guidance_scale),
+       "ncsn --condition component: (1 + w) s(x, sigma, k) - w s(x, sigma) with the null label's score (needs "
+       "--label-dropout) or, with --score exact, the exact marginal score")
       ("score", po::value(&score)->default_value(score), "ncsn/ddpm: learned | exact (the data's exact smoothed score or eps, no training)")
       ("sigma-max", po::value(&sigma_max)->default_value(sigma_max), "ncsn largest noise level (0: max pairwise distance rule)")
       ("sigma-min", po::value(&sigma_min)->default_value(sigma_min), "ncsn smallest noise level")
@@ -100,6 +105,14 @@ void ToyMethodConfig::validate() const {
     if (!sampler.empty() && sampler != "langevin" && sampler != "annealed-langevin")
       throw ConfigError(flag_error("--condition", condition, "none with --sampler " + sampler + " (class-conditional sampling runs langevin or annealed-langevin)"));
   }
+  if (!(label_dropout >= 0 && label_dropout < 1))
+    throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "a probability in [0, 1)"));
+  if (label_dropout > 0 && condition != "component")
+    throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "0 unless --condition component"));
+  require_nonnegative("--guidance-scale", guidance_scale);
+  if (guidance_scale > 0 && (condition != "component" || (label_dropout == 0 && score != "exact")))
+    throw ConfigError(flag_error("--guidance-scale", flag_value(guidance_scale),
+                                 "0 unless --condition component with --label-dropout p > 0 or --score exact"));
   if ((sampling.alpha_rule != "sigma2" || sampling.level_steps != "uniform") && !sampler.empty() &&
       sampler != "annealed-langevin" && sampler != "mala")
     throw ConfigError(flag_error(sampling.alpha_rule != "sigma2" ? "--alpha-rule" : "--level-steps",
@@ -126,7 +139,7 @@ void ToyMethodConfig::validate() const {
 }
 
 nlohmann::json ToyMethodConfig::to_json() const {
-  return {{"hidden", hidden}, {"depth", depth}, {"mixtures", mixtures}, {"precond", precond}, {"sigma", sigma}, {"denoise", denoise},
+  nlohmann::json j = {{"hidden", hidden}, {"depth", depth}, {"mixtures", mixtures}, {"precond", precond}, {"sigma", sigma}, {"denoise", denoise},
           {"grad", grad}, {"objective", objective}, {"dsm_noise", dsm_noise}, {"student_nu", student_nu}, {"level_sampling", level_sampling}, {"score_weight", score_weight},
           {"projections", projections}, {"projection", projection}, {"ssm_form", ssm_form}, {"sigma_spacing", sigma_spacing}, {"condition", condition}, {"score", score}, {"sigma_max", sigma_max},
           {"sigma_min", sigma_min}, {"levels", levels}, {"beta_schedule", beta_schedule}, {"timesteps", timesteps},
@@ -142,6 +155,10 @@ nlohmann::json ToyMethodConfig::to_json() const {
                      {"grad_clip", train.grad_clip}, {"budget_minutes", train.budget_minutes},
                      {"checkpoint_every", train.checkpoint_every}}},
           {"likelihood", likelihood.to_json()}};
+  // Only when set (issue 15): every other run's config.json and checkpoint fingerprint stay as they were.
+  if (label_dropout > 0) j["label_dropout"] = label_dropout;
+  if (guidance_scale > 0) j["sampling"]["guidance_scale"] = guidance_scale;
+  return j;
 }
 
 // What to_json wrote (the networks, objectives and training; the sampler is left at its default).
@@ -164,6 +181,7 @@ ToyMethodConfig ToyMethodConfig::from_json(const nlohmann::json& j) {
   read_json_field(j, "ssm_form", c.ssm_form);
   read_json_field(j, "sigma_spacing", c.sigma_spacing);
   read_json_field(j, "condition", c.condition);
+  read_json_field(j, "label_dropout", c.label_dropout);
   read_json_field(j, "score", c.score);
   read_json_field(j, "sigma_max", c.sigma_max);
   read_json_field(j, "sigma_min", c.sigma_min);

@@ -42,6 +42,12 @@ struct ToyMethodConfig {
   std::string ssm_form = "vr";            // --ssm-form vr (variance-reduced) | full (ssm)
   std::string sigma_spacing = "geometric";  // --sigma-spacing geometric | linear: ncsn's noise levels
   std::string condition = "none";           // --condition none | component: ncsn class-conditional on the component
+  // --label-dropout p: with --condition component, train on a null label (the last one) with probability p, so the
+  // network is also the marginal score (classifier-free guidance; issue 15).
+  double label_dropout = 0.0;
+  // --guidance-scale w: sample with (1 + w) s(x, sigma, k) - w s(x, sigma) (the null label's, or with --score exact
+  // the exact marginal score: then the guided field is grad log p(x | k) + w grad log p(k | x)).
+  double guidance_scale = 0.0;
   std::string score = "learned";  // --score learned | exact (ncsn and ddpm)
   double sigma_max = 0.0;         // --sigma-max (0: max pairwise distance of the data, NCSNv2's rule)
   double sigma_min = 0.01;        // --sigma-min

@@ -193,3 +193,13 @@ foreach(score exact learned)
 endforeach()
 add_test(NAME bad.condition_with_ssm COMMAND ${EXPECT} 2 "flag --condition: got 'component'; expected none with --objective ssm"
          ${BAD} --method ncsn --condition component --objective ssm)
+# Classifier-free guidance on the toy (issue 15): learned (label dropout, the null label) and exact scores.
+add_test(NAME app.compare.ncsn_guidance_learned COMMAND ${APPS}/compare --method ncsn --dataset mog-weights ${TINY}
+         --no-plots --condition component --label-dropout 0.2 --guidance-scale 2 --out ${SMOKE_DIR}/ncsn-guidance-learned)
+add_test(NAME app.compare.ncsn_guidance_exact COMMAND ${APPS}/compare --method ncsn --dataset mog-weights ${TINY}
+         --no-plots --condition component --score exact --guidance-scale 2 --out ${SMOKE_DIR}/ncsn-guidance-exact)
+add_test(NAME bad.guidance_without_null_label COMMAND ${EXPECT} 2
+         "flag --guidance-scale: got '2'; expected 0 unless --condition component with --label-dropout p > 0 or --score exact"
+         ${BAD} --method ncsn --condition component --guidance-scale 2)
+add_test(NAME bad.label_dropout_without_condition COMMAND ${EXPECT} 2
+         "flag --label-dropout: got '0.1'; expected 0 unless --condition component" ${BAD} --method ncsn --label-dropout 0.1)
