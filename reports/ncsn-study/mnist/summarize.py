@@ -56,6 +56,15 @@ def tv_uniform(counts):
     return 0.5 * sum(abs(c / n - 1 / len(counts)) for c in counts) if n else None
 
 
+def train_seconds(seed_dir):
+    """The trainer's cumulative seconds at its last logged iteration (train_loss.csv; kept across --resume)."""
+    path = os.path.join(seed_dir, "checkpoints", "ncsn", "train_loss.csv")
+    if not os.path.exists(path):
+        return None
+    rows = [line.split(",") for line in open(path).read().split("\n")[1:] if line.strip()]
+    return float(rows[-1][3]) if rows else None
+
+
 def seeds_of(net, cond):
     out = []
     for d in sorted(glob.glob(os.path.join(HERE, "cells", f"{net}-{cond}", "seed-*"))):
@@ -85,8 +94,8 @@ def main():
             "class_tv": stats([tv_uniform(x["classifier_scores"]["class_counts"]) for x in q]),
             "class_tv_real": stats([tv_uniform(x["classifier_scores_real_test"]["class_counts"]) for x in q]),
             "agreement": stats([r["label_agreement"]["accuracy"] for _, r, _ in runs if "label_agreement" in r]),
-            "train_s": stats([r.get("train_s") for _, r, _ in runs]),
-            "sample_s": stats([r.get("sample_s_per_image") for _, r, _ in runs]),
+            "train_s": stats([train_seconds(d) for d, _, _ in runs]),
+            "sample_s": stats([t.get("sample_s_per_image") for _, _, t in runs]),
             "floor_fd": stats([x["floor"]["fd_classifier"] for x in q]),
         }
         summary[f"{net}-{cond}"] = entry
@@ -116,7 +125,9 @@ def main():
     lines += ["", "Class TV to uniform: total variation between the histogram of the classifier's argmax over the "
               "samples and the uniform distribution over the ten digits (the real row: the same number of real test "
               "images, i.e. the floor from sampling noise and MNIST's own class frequencies). Label agreement: how "
-              "often the classifier's argmax is the digit the conditional sample was drawn for.", ""]
+              "often the classifier's argmax is the digit the conditional sample was drawn for (chance: 0.1). Train s: "
+              "the trainer's cumulative seconds (train_loss.csv), measured with two runs and other jobs sharing the 2 "
+              "cores, so only their ratios mean much.", ""]
     for net, cond in VARIANTS:
         if os.path.exists(os.path.join(HERE, f"samples-{net}-{cond}.png")):
             lines.append(f"![{net} {cond}](samples-{net}-{cond}.png) `{net}`, `--condition {cond}` (seed 0)")
