@@ -391,7 +391,11 @@ void Method::compare_rows(ImageCompareRows& r) const {
       row["likelihoods"][kind] = e;
     }
   }
-  if (!no_marginal) r.inpaint_row(row, r.dir_of(method), "", sc, method);
+  if (!no_marginal) {
+    SamplingConfig unguided = sc;  // inpainting draws no labels (the null label's model)
+    unguided.guidance_scale = 0.0;
+    r.inpaint_row(row, r.dir_of(method), "", unguided, method);
+  }
   r.score_row(row, s.samples, method);
 }
 
@@ -408,7 +412,8 @@ std::vector<std::pair<std::string, nlohmann::json>> row_numbers(const nlohmann::
           {"kid_classifier", kid_value(q["kid_classifier"])},
           {"classifier_confidence", q["classifier_scores"]["mean_max_prob"]},
           {"bits_per_dim", bits},
-          {"inpaint_mse_unknown", r.contains("inpaint") ? r["inpaint"]["mse_unknown"] : nlohmann::json(nullptr)}};
+          {"inpaint_mse_unknown", r.contains("inpaint") ? r["inpaint"]["mse_unknown"] : nlohmann::json(nullptr)},
+          {"label_agreement", r.contains("label_agreement") ? r["label_agreement"]["accuracy"] : nlohmann::json(nullptr)}};
 }
 
 nlohmann::json mean_std(const std::vector<double>& v) {
@@ -482,6 +487,8 @@ nlohmann::json run_image_compare(const ImageCompareConfig& c, const std::string&
         if (v.is_number()) values[k].push_back(v.get<double>());
     }
     for (const auto& k : keys) agg[name][k] = mean_std(values[k]);
+    // Class-conditional rows only (the other rows' aggregates keep their keys).
+    if (!values["label_agreement"].empty()) agg[name]["label_agreement"] = mean_std(values["label_agreement"]);
   }
   std::map<std::string, std::vector<double>> floor_values;
   for (const auto& run : runs)
@@ -776,6 +783,15 @@ nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::st
                      with_ci(kid_value(floor["kid_classifier"]), kid_ci(floor["kid_classifier"])),
                      rows.empty() ? "-" : fmt_or_dash(rows[0]["quality"]["classifier_scores_real_test"]["mean_max_prob"], 3),
                      "-", "-"});
+  // Class-conditional rows: the classifier's agreement with the labels the samples were drawn for.
+  std::string agreement;
+  for (const auto& r : rows)
+    if (r.contains("label_agreement"))
+      agreement += "- " + r["method"].get<std::string>() + ": " + fmt_number(r["label_agreement"]["accuracy"].get<double>(), 3) +
+                   " [" + fmt_number(r["label_agreement"]["ci95"][0].get<double>(), 3) + ", " +
+                   fmt_number(r["label_agreement"]["ci95"][1].get<double>(), 3) + "] of " +
+                   std::to_string(r["label_agreement"]["n"].get<int64_t>()) + " samples" +
+                   (r.contains("guidance_scale") ? ", guidance scale " + fmt_number(r["guidance_scale"].get<double>(), 3) : "") + "\n";
   std::ostringstream md;
   md << "# compare on " << c.dataset << " (" << c.preset << " preset)\n\n"
      << "Command: `" << command << "`\n\n"
@@ -789,6 +805,9 @@ nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::st
                         "classifier confidence", "inpaint MSE (unknown)", "sampling s/image"},
                        table)
      << "\n"
+     << (agreement.empty() ? std::string()
+                           : "Class-conditional rows: how often the classifier's argmax is the label each sample was drawn "
+                             "for (uniform labels; Wilson 95% interval; chance 0.1):\n\n" + agreement + "\n")
      << "FD-classifier and KID-classifier use the FID / KID formulas on the penultimate features of our own "
      << classifier->arch() << " classifier (test accuracy " << fmt_number(100.0 * cls_acc, 4)
      << "%), not Inception: they are not FID and not comparable to published numbers. Lower is better; the floor "

@@ -84,7 +84,8 @@ at::Tensor drop_labels(const at::Tensor& y, double p, int64_t null_label, at::Ge
 }
 
 at::Tensor guided(const ImageModel& m, double w, const at::Tensor& x, const std::function<at::Tensor()>& f) {
-  if (w == 0.0 || !m.labels || m.null_label < 0) return f();
+  // Nothing to guide without bound labels (inpainting, likelihoods: the null label itself).
+  if (w == 0.0 || !m.labels || m.null_label < 0 || !m.labels->defined()) return f();
   const at::Tensor conditional = f();
   struct Restore {
     at::Tensor& slot;

@@ -54,7 +54,7 @@ at::Tensor labels_for(const std::shared_ptr<at::Tensor>& labels, int64_t null_la
 // --label-dropout p: each label replaced by `null_label` with probability p (draws from gen; p = 0: y itself).
 at::Tensor drop_labels(const at::Tensor& y, double p, int64_t null_label, at::Generator& gen);
 // Classifier-free guidance (Ho & Salimans 2022): (1 + w) f(x | y) - w f(x | null label), with f evaluating the model
-// under the current binding; f itself when w = 0 or the model has no null label to guide against.
+// under the current binding; f itself when w = 0, no labels are bound, or the model has no null label.
 at::Tensor guided(const ImageModel& m, double w, const at::Tensor& x, const std::function<at::Tensor()>& f);
 
 struct ImageShape {

@@ -180,6 +180,9 @@ void InpaintConfig::validate() const {
   require_one_of("--split", split, {"test", "train"});
   mask.validate();
   sampling.validate();
+  if (sampling.guidance_scale != 0)  // inpainting draws no labels: the null label would be guided against itself
+    throw ConfigError(flag_error("--guidance-scale", flag_value(sampling.guidance_scale),
+                                 "0 for inpainting (it completes images without labels)"));
   runtime.validate();
 }
 

@@ -69,6 +69,15 @@ void InterpolateConfig::validate() const {
   if (points < 2) throw ConfigError(flag_error("--points", std::to_string(points), "an integer >= 2 (the two endpoints)"));
   require_one_of("--path", path, {"slerp", "linear"});
   sampling.validate();
+  if (sampling.guidance_scale != 0)
+    throw ConfigError(flag_error("--guidance-scale", flag_value(sampling.guidance_scale), "0 (interpolation draws no labels)"));
+  // Samplers that draw noise at every step are refused before any work (the decoded endpoints are checked too).
+  for (const char* stochastic : {"ddpm", "langevin", "annealed-langevin", "pc", "mala", "mala-plain"})
+    if (sampling.sampler == stochastic)
+      throw ConfigError(flag_error("--sampler", sampling.sampler, "a deterministic sampler (ddim with --eta 0, or ode)"));
+  if (sampling.sampler == "ddim" && sampling.sampling.eta != 0)
+    throw ConfigError(flag_error("--sampler", sampling.sampler, "a deterministic sampler (ddim with --eta 0, or ode): got --eta " +
+                                                                    flag_value(sampling.sampling.eta)));
   runtime.validate();
 }
 

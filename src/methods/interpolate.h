@@ -38,8 +38,10 @@ struct InterpolateConfig {
   nlohmann::json to_json() const;
 };
 
-// Decodes the frames; a stochastic sampler (the endpoints decoded alone differ from their frames) is refused with
-// a ConfigError naming --sampler. Returns metrics.json.
+// Decodes the frames; a stochastic sampler is refused with a ConfigError naming --sampler: by name (ddpm, the
+// Langevin family, pc; ddim with --eta != 0) before any work, and otherwise when the endpoints, decoded twice more on
+// their own with two other generators, differ. How far the frames' end columns are from those decodings is reported
+// (endpoint_max_abs_diff). All frames are decoded as one batch. Returns metrics.json.
 nlohmann::json run_interpolate(const InterpolateConfig& config, const std::string& out_dir, const std::string& command);
 
 }  // namespace scorelab

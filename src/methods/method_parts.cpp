@@ -203,12 +203,13 @@ ImageSamples ScoreMethod::draw(const SamplingConfig& config, const LoadedModels&
   // A class-conditional model samples each row for a label drawn uniformly from the classes (on the sampling
   // stream, before the sampler's draws), bound while it samples and returned in ImageSamples::labels.
   at::Tensor y;
-  struct Unbind {
+  struct Restore {
     std::shared_ptr<at::Tensor> slot;
-    ~Unbind() {
-      if (slot) *slot = at::Tensor();
+    at::Tensor saved;
+    ~Restore() {
+      if (slot) *slot = saved;
     }
-  } unbind{m.model.labels};
+  } restore{m.model.labels, m.model.labels ? *m.model.labels : at::Tensor()};
   if (m.model.labels) {
     y = torch::randint(kImageClasses, {n}, gen, torch::TensorOptions().dtype(torch::kLong).device(gen.device()));
     *m.model.labels = y;

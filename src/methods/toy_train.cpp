@@ -31,6 +31,7 @@ LoadedToyModel load_toy_model(const std::string& model_dir, const std::string& w
   // included) is part of the checkpoint's fingerprint and stays as trained.
   mc.sampler = sampling.sampler;
   mc.sampling = sampling.sampling;
+  mc.guidance_scale = sampling.guidance_scale;  // validated against the trained model below
   if (likelihood) {
     mc.likelihood = *likelihood;
     mc.sampling.variance = likelihood->variance;  // the bound's decoder variance
@@ -66,6 +67,13 @@ nlohmann::json run_toy_train(const ImageTrainConfig& c, const po::variables_map&
   const Method& method_info = get_method(c.method);  // the same names and stages as the toy methods
   if (c.stage != 1 && !(c.stage == 2 && method_info.max_stage() >= 2))
     throw ConfigError(flag_error("--stage", std::to_string(c.stage), "1 (2 only for a method with a stage-2 model)"));
+  // The image networks' variants have no toy counterpart here (the toy lab's class-conditional ncsn is compare's
+  // --condition component).
+  const std::string toy_note = " for a mixture (train on a toy data set has no such network; compare --dataset " + c.dataset +
+                               " --method ncsn --condition component trains the toy lab's class-conditional score)";
+  if (given("score-net")) throw ConfigError(flag_error("--score-net", c.score_net, "ncsnv2" + toy_note));
+  if (given("condition")) throw ConfigError(flag_error("--condition", c.condition, "none" + toy_note));
+  if (given("label-dropout")) throw ConfigError(flag_error("--label-dropout", flag_value(c.label_dropout), "0" + toy_note));
   ToyMethodConfig mc;  // the toy lab's defaults, overridden by the flags given
   if (given("iters")) mc.train.iters = c.train.iters;
   if (given("batch-size")) mc.train.batch_size = c.train.batch_size;

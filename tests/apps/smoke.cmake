@@ -203,3 +203,5 @@ add_test(NAME bad.guidance_without_null_label COMMAND ${EXPECT} 2
          ${BAD} --method ncsn --condition component --guidance-scale 2)
 add_test(NAME bad.label_dropout_without_condition COMMAND ${EXPECT} 2
          "flag --label-dropout: got '0.1'; expected 0 unless --condition component" ${BAD} --method ncsn --label-dropout 0.1)
+add_test(NAME bad.train_toy_condition COMMAND ${EXPECT} 2 "flag --condition: got 'class'; expected none for a mixture"
+         ${APPS}/train --method ncsn --dataset mog --condition class --out ${SMOKE_DIR}/bad-train-condition)

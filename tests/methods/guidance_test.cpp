@@ -8,6 +8,7 @@
 #include "core/runtime.h"
 #include "methods/image_compare.h"
 #include "methods/image_models.h"
+#include "methods/inpaint.h"
 #include "methods/image_sampling.h"
 #include "methods/image_train.h"
 #include "samplers/registry.h"
@@ -129,6 +130,10 @@ TEST(Guidance, BadChoicesNameTheFlag) {
   ic.sampling.guidance_scale = 2;
   EXPECT_NE(message([&] { ic.validate(); }).find("--guidance-scale: got '2'; expected 0 unless --condition class --label-dropout"),
             std::string::npos) << message([&] { ic.validate(); });
+  InpaintConfig inpaint;
+  inpaint.model_dir = "m";
+  inpaint.sampling.guidance_scale = 2;
+  EXPECT_NE(message([&] { inpaint.validate(); }).find("--guidance-scale: got '2'; expected 0 for inpainting"), std::string::npos);
   // A model without a null label refuses guidance when it samples.
   const std::string out = test_support::fresh_path("guidance-plain");
   run_image_train(test_support::tiny_train_config("ddpm", test_support::fake_mnist(16, 8, "guidance"), 1, 4), out, "train --test");
