@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
       scorelab::ImageCompareConfig config;
       return parse_and_run(
           argc, argv,
-          "Usage: compare --dataset mnist|fashion-mnist|cifar10 [--method ar|smoothed-ar|ncsn|ddpm|a,b|all]\n"
+          "Usage: compare --dataset mnist|fashion-mnist|cifar10 [--method NAME|a,b|all]\n"
           "               [--iters N | --budget-minutes M] [--from-checkpoints DIR] [--out DIR]\n"
           "Trains (or loads) every chosen method with the same budget, samples, scores the samples with a\n"
           "classifier trained here (FD/KID-classifier, never FID), inpaints test images and writes\n"
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
     scorelab::ToyLabConfig config;
     return parse_and_run(
         argc, argv,
-        "Usage: compare [--method ar|smoothed-ar|ncsn|ddpm|a,b|all] [--dataset mog|...|mnist|cifar10] [--out DIR]\n"
+        "Usage: compare [--method NAME|a,b|all] [--dataset mog|...|mnist|cifar10] [--out DIR]\n"
         "Trains every chosen method on the toy data, draws samples, scores them against the exact\n"
         "distribution and writes DIR/report.md, metrics.json, timings.json (wall clock), config.json and figures.\n"
         "With an image data set (--dataset mnist, fashion-mnist, cifar10) see `compare --dataset mnist --help`.",

@@ -76,7 +76,7 @@ std::vector<ModelSpec> model_specs(const ImageCompareConfig& c) {
   for (const auto& m : c.method_list()) {
     if (get_method(m).max_stage() > 1) {  // a stage-2 model: the reverse-smoothing p(x | x~)
       specs.push_back({m + "-stage1", m, 1});
-      const auto d = c.denoiser_list();
+      const auto d = get_method(m).compare_denoisers(c.denoiser_list());
       if (std::find(d.begin(), d.end(), "conditional-ar") != d.end())
         specs.push_back({m + "-stage2-stacked", m, 2});
     } else {
@@ -97,6 +97,7 @@ ImageTrainConfig train_config(const ImageCompareConfig& c, const ModelSpec& s) {
   t.deconv_norm = c.deconv_norm;
   t.loss_reduction = c.loss_reduction;
   if (s.method == "ncsn") t.score_net = c.score_net;
+  if (get_method(s.method).smoothing_kind().rfind("blur", 0) == 0) t.blur_sigma = c.blur_sigma;
   if (s.method == "ncsn" || s.method == "ddpm") {
     t.condition = c.condition;
     t.label_dropout = c.label_dropout;
@@ -174,7 +175,7 @@ ImageCompareConfig::ImageCompareConfig() { mask.mask = "bottom-half"; }
 void ImageCompareConfig::add_options(po::options_description& desc) {
   po::options_description m("Image comparison");
   m.add_options()
-      ("method", po::value(&methods)->default_value(methods), "ar | smoothed-ar | ncsn | ddpm | a,b | all")
+      ("method", po::value(&methods)->default_value(methods), (methods_help("; ") + "; a,b | all").c_str())
       ("dataset", po::value(&dataset)->default_value(dataset), "mnist | fashion-mnist | cifar10 (or a toy set: the toy lab)")
       ("data-dir", po::value(&data_dir), "data folder (default: $SCORELAB_DATA or <repo>/data)")
       ("preset", po::value(&preset)->default_value(preset), "model sizes and training defaults: tiny | small | paper")
@@ -193,6 +194,8 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
       ("label-dropout", po::value(&label_dropout)->default_value(label_dropout),
        "with --condition class: training labels replaced by the null label with this probability (classifier-free "
        "guidance: --guidance-scale)")
+      ("blur-sigma", po::value(&blur_sigma)->default_value(blur_sigma),
+       "the smoothed-ar-blur and smoothed-ar-blur-noise rows: Gaussian blur std in pixels (0: 1)")
       ("samples", po::value(&samples)->default_value(samples), "samples drawn per method row (0: 64 at --preset tiny, 1000 otherwise)")
       ("bootstrap", po::value(&bootstrap)->default_value(bootstrap), "bootstrap resamples for the 95% intervals of FD / KID and their floor (0: none)")
       ("seeds", po::value(&seeds)->default_value(seeds), "repeat the whole comparison with seeds --seed .. --seed + K - 1 and report mean and std")
@@ -256,6 +259,7 @@ void ImageCompareConfig::validate() const {
     throw ConfigError(flag_error("--condition", condition, "none unless --method includes ncsn or ddpm"));
   if (!(label_dropout >= 0 && label_dropout < 1))
     throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "a probability in [0, 1)"));
+  require_nonnegative("--blur-sigma", blur_sigma);
   if (label_dropout > 0 && condition == "none")
     throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "0 unless --condition class"));
   if (sampling.guidance_scale != 0 && (condition == "none" || label_dropout == 0))
@@ -328,21 +332,27 @@ nlohmann::json ImageCompareConfig::to_json() const {
   if (score_net != "ncsnv2") j["score_net"] = score_net;
   if (condition != "none") j["condition"] = condition;
   if (label_dropout > 0) j["label_dropout"] = label_dropout;
+  if (blur_sigma > 0) j["blur_sigma"] = blur_sigma;
   return j;
 }
 
 at::Tensor two_stage_log_bound(const LoadedImageModel& stage1, const LoadedImageModel& stage2, const at::Tensor& x,
                                at::Generator& gen) {
   torch::NoGradGuard no_grad;
-  const double sigma = stage1.config.smoothing_sigma();
+  const Smoothing smoothing = stage1.config.smoothing();
+  const double sigma = smoothing.sigma;
+  if (!smoothing.has_noise())
+    throw ConfigError("the two-stage bound needs noise in the smoothing (q(x~ | x) = N(B x, sigma^2 I)); method " +
+                      stage1.config.method + " has none");
   const double t = stage2.config.target_noise;
   auto& net1 = pixelcnn_of(stage1.model);
   auto& net2 = pixelcnn_of(stage2.model);
-  const at::Tensor x_tilde = perturb_ve(x, sigma, gen).noisy;
+  const at::Tensor mean = smoothing.mean(x);
+  const at::Tensor x_tilde = perturb_ve(mean, sigma, gen).noisy;
   const at::Tensor target = t > 0 ? perturb_ve(x, t, gen).noisy : x;
   const at::Tensor log_p1 = mix_logistic_log_prob(x_tilde, net1.forward(x_tilde));
   const at::Tensor log_p2 = mix_logistic_log_prob(target, net2.forward(target, x_tilde));
-  return smoothing_log_bound(log_p1, log_p2, x, x_tilde, sigma);
+  return smoothing_log_bound(log_p1, log_p2, mean, x_tilde, sigma);
 }
 
 // One row: the method's samples with its default sampler (or --sampler where it fits), inpainting, quality.

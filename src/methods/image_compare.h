@@ -46,6 +46,7 @@ struct ImageCompareConfig {
   std::string score_net = "ncsnv2";     // --score-net: the ncsn row's network (ImageTrainConfig::score_net)
   std::string condition = "none";       // --condition: the ncsn and ddpm rows class-conditional (ImageTrainConfig::condition)
   double label_dropout = 0.0;           // --label-dropout (ImageTrainConfig::label_dropout)
+  double blur_sigma = 0.0;              // --blur-sigma: the blur methods' rows (ImageTrainConfig::blur_sigma)
   int64_t samples = 0;                  // --samples per method row (0: 64 at --preset tiny, 1000 otherwise)
   int64_t bootstrap = 200;              // --bootstrap resamples for the FD / KID 95% intervals (0: none)
   int64_t seeds = 1;                    // --seeds K: the whole comparison K times (seeds S..S+K-1), mean and std

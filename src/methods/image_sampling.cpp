@@ -67,6 +67,7 @@ ImageTrainConfig image_train_config_from_json(const nlohmann::json& j) {
   read_json_field(j, "score_net", c.score_net);
   read_json_field(j, "condition", c.condition);
   read_json_field(j, "label_dropout", c.label_dropout);
+  read_json_field(j, "blur_sigma", c.blur_sigma);
   read_json_field(j, "timesteps", c.timesteps);
   read_json_field(j, "beta_schedule", c.beta_schedule);
   read_json_field(j, "antithetic", c.antithetic);
@@ -164,6 +165,10 @@ LoadedModels load_models(const std::string& model_dir, const std::string& stage2
                                  "a model trained at the same sigma as --model-dir (" +
                                      std::to_string(c.smoothing_sigma()) + "), not " +
                                      std::to_string(c2.smoothing_sigma())));
+  if (std::abs(c2.smoothing().blur - c.smoothing().blur) > 1e-12)
+    throw ConfigError(flag_error("--stage2-dir", stage2_dir,
+                                 "a model trained with the same blur as --model-dir (--blur-sigma " +
+                                     flag_value(c.smoothing().blur) + "), not " + flag_value(c2.smoothing().blur)));
   return m;
 }
 

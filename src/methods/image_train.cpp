@@ -56,6 +56,8 @@ void ImageTrainConfig::add_options(po::options_description& desc) {
       ("sigma", po::value(&sigma)->default_value(sigma), "smoothing sigma (0: 0.5 for MNIST and Fashion-MNIST, 0.3 for CIFAR-10)")
       ("conditioning", po::value(&conditioning)->default_value(conditioning), "stage 2: stacked (the authors') | stream (x~ fed to every layer)")
       ("target-noise", po::value(&target_noise)->default_value(target_noise), "stage 2: target dequantization std")
+      ("blur-sigma", po::value(&blur_sigma)->default_value(blur_sigma),
+       "smoothed-ar-blur, smoothed-ar-blur-noise: Gaussian blur std in pixels (0: 1)")
       ("nr-resnet", po::value(&nr_resnet)->default_value(nr_resnet), "PixelCNN++ gated resnets per stage (0: preset)")
       ("nr-filters", po::value(&nr_filters)->default_value(nr_filters), "PixelCNN++ filters (0: preset)")
       ("nr-logistic-mix", po::value(&nr_logistic_mix)->default_value(nr_logistic_mix), "PixelCNN++ mixture components (0: preset)")
@@ -112,6 +114,13 @@ void ImageTrainConfig::apply_preset(const po::variables_map& vm) {
   if (eval_every == 0) eval_every = std::max<int64_t>(1, train.iters / 10);
 }
 
+Smoothing ImageTrainConfig::smoothing() const {
+  const std::string kind = get_method(method).smoothing_kind();
+  if (kind == "blur") return {0.0, blur()};
+  if (kind == "blur+noise") return {smoothing_sigma(), blur()};
+  return {smoothing_sigma(), 0.0};
+}
+
 double ImageTrainConfig::smoothing_sigma() const {
   if (sigma > 0) return sigma;
   return image_dataset(dataset).smoothing_sigma;
@@ -137,6 +146,9 @@ void ImageTrainConfig::validate() const {
   require_one_of("--deconv-norm", deconv_norm, {"input", "output"});
   require_one_of("--loss-reduction", loss_reduction, {"sum", "mean"});
   require_nonnegative("--target-noise", target_noise);
+  require_nonnegative("--blur-sigma", blur_sigma);
+  if (blur_sigma > 0 && m.smoothing_kind().rfind("blur", 0) != 0)
+    throw ConfigError(flag_error("--blur-sigma", flag_value(blur_sigma), "0 unless --method smoothed-ar-blur or smoothed-ar-blur-noise"));
   for (auto [flag, v] : {std::pair<const char*, int64_t>{"--nr-resnet", nr_resnet}, {"--nr-filters", nr_filters},
                          {"--nr-logistic-mix", nr_logistic_mix}, {"--base-channels", base_channels},
                          {"--levels", levels}, {"--eval-every", eval_every}, {"--eval-images", eval_images}})
@@ -179,6 +191,10 @@ nlohmann::json ImageTrainConfig::to_json() const {
   if (score_net != "ncsnv2") j["score_net"] = score_net;
   if (condition != "none") j["condition"] = condition;
   if (label_dropout > 0) j["label_dropout"] = label_dropout;
+  if (smoothing().has_blur()) {  // blur smoothing: the corruption's two parameters
+    j["sigma"] = smoothing().sigma;
+    j["blur_sigma"] = blur();
+  }
   return j;
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/runtime.h"
+#include "data/transforms.h"  // Smoothing
 #include "train/trainer.h"
 
 namespace scorelab {
@@ -20,6 +21,9 @@ struct ImageTrainConfig {
   double sigma = 0.0;                  // --sigma: smoothing level (0: 0.5 for MNIST-like, 0.3 for CIFAR-10)
   std::string conditioning = "stacked";  // --conditioning stacked (authors) | stream (stage 2)
   double target_noise = 0.01;          // --target-noise: stage-2 target dequantization N(0, 0.01^2)
+  // --blur-sigma: the Gaussian blur (pixels) of smoothed-ar-blur and smoothed-ar-blur-noise (0: 1 pixel); config.json
+  // has the key only for those methods.
+  double blur_sigma = 0.0;
   int64_t nr_resnet = 0, nr_filters = 0, nr_logistic_mix = 0;  // PixelCNN++ sizes (0: the preset's)
   // --deconv-norm input (the authors' weight_norm on ConvTranspose2d) | output (TensorFlow PixelCNN++; scorelab's
   // only form before). A config.json without the key is "output" (image_train_config_from_json).
@@ -59,6 +63,10 @@ struct ImageTrainConfig {
   void validate() const;
   nlohmann::json to_json() const;
   double smoothing_sigma() const;
+  // The method's corruption x~ = B x + sigma z (Method::smoothing_kind): noise (smoothed-ar) {smoothing_sigma(), 0},
+  // blur {0, blur}, blur+noise {smoothing_sigma(), blur}.
+  Smoothing smoothing() const;
+  double blur() const { return blur_sigma > 0 ? blur_sigma : 1.0; }
 };
 
 // --describe: parameter count and a per-module summary of the network the config builds.

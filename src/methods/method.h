@@ -45,6 +45,12 @@ class Method {
   // ---- shared by both kinds of data
   virtual bool likelihood() const { return false; }  // its test loss is a likelihood (nats / bits per dim)
   virtual int max_stage() const { return 1; }          // 2: a second (reverse-smoothing) model
+  // Its corruption of the data, for the smoothing methods: "noise" (smoothed-ar), "blur", "blur+noise"; "" otherwise.
+  virtual std::string smoothing_kind() const { return ""; }
+  // Its reverse-smoothing rows of `compare` out of --denoisers (the blur methods: conditional-ar only).
+  virtual std::vector<std::string> compare_denoisers(const std::vector<std::string>& requested) const {
+    return requested;
+  }
   // Its sampler when --sampler is not given; "" for methods that draw pixel by pixel / coordinate by coordinate.
   virtual std::string default_sampler() const { return ""; }
   // What its trained image model offers to samplers (SamplerSpec::needs names: its model wrapper's

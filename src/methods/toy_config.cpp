@@ -34,6 +34,9 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("sigma", po::value(&sigma)->default_value(sigma), "smoothed-ar: smoothing noise level sigma (> 0)")
       ("denoise", po::value(&denoise)->default_value(denoise), "smoothed-ar stage 2: single-step | conditional-ar")
       ("grad", po::value(&grad)->default_value(grad), "smoothed-ar single-step gradient: full | detached (authors' quirk)")
+      ("blur-sigma", po::value(&blur_sigma)->default_value(blur_sigma),
+       "smoothed-ar-blur, smoothed-ar-blur-noise: Gaussian blur std over the coordinates seen as a 1-D signal (0: 1); "
+       "they always reverse the corruption with the stage-2 model (no --denoise single-step)")
       ("objective", po::value(&objective)->default_value(objective), "ncsn objective: dsm | ssm")
       ("dsm-noise", po::value(&dsm_noise)->default_value(dsm_noise),
        "ncsn perturbation noise: gaussian | laplace | student-t (unit variance per coordinate, scaled by each sigma)")
@@ -81,6 +84,7 @@ void ToyMethodConfig::validate() const {
   require_positive("--sigma", sigma);
   require_one_of("--denoise", denoise, {"single-step", "conditional-ar"});
   require_one_of("--grad", grad, {"full", "detached"});
+  require_nonnegative("--blur-sigma", blur_sigma);
   require_one_of("--objective", objective, {"dsm", "ssm"});
   require_one_of("--score", score, {"learned", "exact"});
   const NoiseFamily noise = NoiseFamily::by_name(dsm_noise, student_nu);
@@ -157,6 +161,7 @@ nlohmann::json ToyMethodConfig::to_json() const {
           {"likelihood", likelihood.to_json()}};
   // Only when set (issue 15): every other run's config.json and checkpoint fingerprint stay as they were.
   if (label_dropout > 0) j["label_dropout"] = label_dropout;
+  if (blur_sigma > 0) j["blur_sigma"] = blur_sigma;
   if (guidance_scale > 0) j["sampling"]["guidance_scale"] = guidance_scale;
   return j;
 }
@@ -182,6 +187,7 @@ ToyMethodConfig ToyMethodConfig::from_json(const nlohmann::json& j) {
   read_json_field(j, "sigma_spacing", c.sigma_spacing);
   read_json_field(j, "condition", c.condition);
   read_json_field(j, "label_dropout", c.label_dropout);
+  read_json_field(j, "blur_sigma", c.blur_sigma);
   read_json_field(j, "score", c.score);
   read_json_field(j, "sigma_max", c.sigma_max);
   read_json_field(j, "sigma_min", c.sigma_min);

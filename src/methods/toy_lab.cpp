@@ -470,10 +470,17 @@ nlohmann::json run_toy_compare(const ToyLabConfig& c, const std::string& out, co
        << "\nThe ODE rows use the first --ode-examples draws (`n`).\n\n";
   }
   for (auto it = metrics["methods"].begin(); it != metrics["methods"].end(); ++it)
-    if (it.value().contains("stage1_nll"))
-      md << "`" << it.key() << "`: stage-1 NLL of x~ = x + " << c.method.sigma << " z: "
+    if (it.value().contains("stage1_nll")) {
+      const auto& v = it.value();
+      const std::string kind = v.value("smoothing", "noise");
+      std::ostringstream corruption;  // the noise form as before blur smoothing, byte for byte
+      if (kind == "noise") corruption << "x + " << c.method.sigma << " z";
+      else if (kind == "blur") corruption << "B x (blur " << v.value("blur_sigma", 0.0) << ")";
+      else corruption << "B x + " << v.value("sigma", 0.0) << " z (blur " << v.value("blur_sigma", 0.0) << ")";
+      md << "`" << it.key() << "`: stage-1 NLL of x~ = " << corruption.str() << ": "
          << num(it.value(), "stage1_nll") << " nats per example (the exact smoothed density gives "
          << num(it.value(), "stage1_nll_exact") << " on the same x~).\n\n";
+    }
   for (const auto& f : figures) md << "![" << fs::path(f).stem().string() << "](" << rel(out, f) << ")\n\n";
   md << "Full numbers: `metrics.json`; resolved configuration: `config.json`; checkpoints and loss logs: "
         "`checkpoints/` (rerun with `--resume` to reuse them).\n";

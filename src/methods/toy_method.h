@@ -31,6 +31,8 @@ struct ToyMethodConfig {
   double sigma = 0.3;                     // --sigma: smoothing noise level
   std::string denoise = "conditional-ar";  // --denoise single-step | conditional-ar
   std::string grad = "full";              // --grad full | detached (the authors' quirk)
+  // --blur-sigma: smoothed-ar-blur(-noise)'s Gaussian blur of the coordinates, seen as one 1-D signal (0: 1).
+  double blur_sigma = 0.0;
   // ncsn (Song & Ermon 2019).
   std::string objective = "dsm";  // --objective dsm | ssm
   std::string dsm_noise = "gaussian";  // --dsm-noise gaussian | laplace | student-t: ncsn's perturbation noise

@@ -31,14 +31,24 @@ LossOutput nll_loss(const LogProbFn& log_prob, const at::Tensor& x_global) {
 }
 
 LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen) {
-  auto x_tilde = local_rows(smooth(x, sigma, gen));
+  return smoothed_nll_loss(log_prob, x, Smoothing{sigma, 0.0}, gen);
+}
+
+LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, const Smoothing& smoothing,
+                             at::Generator& gen) {
+  auto x_tilde = local_rows(smoothing.apply(x, gen));
   auto per = -log_prob(x_tilde, {}) / static_cast<double>(dims_per_example(x));
   return {per.mean(), per.detach()};
 }
 
 LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen,
                                   double target_noise) {
-  auto x_tilde = local_rows(smooth(x, sigma, gen));
+  return reverse_smoothing_loss(log_prob, x, Smoothing{sigma, 0.0}, gen, target_noise);
+}
+
+LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, const Smoothing& smoothing,
+                                  at::Generator& gen, double target_noise) {
+  auto x_tilde = local_rows(smoothing.apply(x, gen));
   auto target = local_rows(target_noise > 0 ? smooth(x, target_noise, gen) : x);
   auto per = -log_prob(target, x_tilde) / static_cast<double>(dims_per_example(x));
   return {per.mean(), per.detach()};

@@ -11,6 +11,7 @@
 #include "core/shard.h"  // local_rows: objectives draw for the global batch, then keep their rows
 #include "core/noise_family.h"
 #include "core/schedule.h"
+#include "data/transforms.h"  // Smoothing
 
 namespace scorelab {
 
@@ -60,6 +61,7 @@ struct ObjectiveArgs {
   ScoreNetFn score;
   EpsNetFn eps;
   double sigma = 0.0;                            // smoothing level (smoothed-ar, reverse-smoothing)
+  double blur = 0.0;                             // their Gaussian blur before the noise (blur smoothing; 0: none)
   std::shared_ptr<const SigmaSchedule> sigmas;   // dsm / ssm
   std::shared_ptr<const BetaSchedule> betas;     // ddpm
   double target_noise = 0.0;                     // reverse-smoothing: target dequantization N(0, t^2)
@@ -87,8 +89,14 @@ LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, dou
 // image targets (Meng et al. use t = 0.01 on [-1, 1] data; 0 for continuous data).
 LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, double sigma, at::Generator& gen,
                                   double target_noise = 0.0);
+// Both with another corruption x~ = B x + sigma z (data/transforms.h's Smoothing: blur smoothing, issue 15).
+LossOutput smoothed_nll_loss(const LogProbFn& log_prob, const at::Tensor& x, const Smoothing& smoothing,
+                             at::Generator& gen);
+LossOutput reverse_smoothing_loss(const LogProbFn& log_prob, const at::Tensor& x, const Smoothing& smoothing,
+                                  at::Generator& gen, double target_noise = 0.0);
 // The two-stage variational bound of distribution smoothing, per example:
 // log p(x) >= log p(x~) + log p(x | x~) - log q(x~ | x), q(x~ | x) = N(x, sigma^2 I), for one draw x~ ~ q.
+// With blur smoothing q(x~ | x) = N(B x, sigma^2 I): pass B x as x.
 at::Tensor smoothing_log_bound(const at::Tensor& log_p_tilde, const at::Tensor& log_p_x_given_tilde, const at::Tensor& x,
                                const at::Tensor& x_tilde, double sigma);
 // Denoising score matching over noise levels (Song & Ermon 2019, eq. 5-6): level i uniform,

@@ -13,8 +13,12 @@ const T& need(const T& value, bool ok, const std::string& objective, const std::
   return value;
 }
 
-void need_sigma(double sigma, const std::string& objective) {
-  if (!(sigma > 0)) throw ConfigError("objective '" + objective + "' needs a smoothing sigma > 0 (--sigma)");
+// A noise level > 0, or a blur (--blur-sigma > 0) with a noise level >= 0.
+void need_smoothing(const ObjectiveArgs& a, const std::string& objective) {
+  if (a.blur > 0 ? !(a.sigma >= 0) : !(a.sigma > 0))
+    throw ConfigError("objective '" + objective + "' needs a smoothing sigma > 0 (--sigma), or a blur (--blur-sigma > 0)");
+  if (!(a.blur >= 0 && std::isfinite(a.blur)))
+    throw ConfigError("objective '" + objective + "' needs a blur sigma >= 0 (--blur-sigma)");
 }
 
 }  // namespace
@@ -45,18 +49,19 @@ const ObjectiveRegistry& objective_registry() {
     }, "maximum likelihood on clean data");
     r.add("smoothed-nll", [](const ObjectiveArgs& a) {
       auto lp = need(a.log_prob, bool(a.log_prob), "smoothed-nll", "a density model");
-      need_sigma(a.sigma, "smoothed-nll");
-      double sigma = a.sigma;
-      return make_objective("smoothed-nll", [lp, sigma](const at::Tensor& x, at::Generator& g) {
-        return smoothed_nll_loss(lp, x, sigma, g);
+      need_smoothing(a, "smoothed-nll");
+      const Smoothing smoothing{a.sigma, a.blur};
+      return make_objective("smoothed-nll", [lp, smoothing](const at::Tensor& x, at::Generator& g) {
+        return smoothed_nll_loss(lp, x, smoothing, g);
       });
-    }, "stage 1 of distribution smoothing: maximum likelihood on x + sigma z");
+    }, "stage 1 of distribution smoothing: maximum likelihood on x~ = x + sigma z (with blur: B x + sigma z)");
     r.add("reverse-smoothing", [](const ObjectiveArgs& a) {
       auto lp = need(a.log_prob, bool(a.log_prob), "reverse-smoothing", "a conditional density model");
-      need_sigma(a.sigma, "reverse-smoothing");
-      double sigma = a.sigma, t = a.target_noise;
-      return make_objective("reverse-smoothing", [lp, sigma, t](const at::Tensor& x, at::Generator& g) {
-        return reverse_smoothing_loss(lp, x, sigma, g, t);
+      need_smoothing(a, "reverse-smoothing");
+      const Smoothing smoothing{a.sigma, a.blur};
+      const double t = a.target_noise;
+      return make_objective("reverse-smoothing", [lp, smoothing, t](const at::Tensor& x, at::Generator& g) {
+        return reverse_smoothing_loss(lp, x, smoothing, g, t);
       });
     }, "stage 2 of distribution smoothing: maximum likelihood of x given x~");
     r.add("dsm", [](const ObjectiveArgs& a) {

@@ -163,3 +163,8 @@ add_test(NAME bad.sample.guidance_on_unconditional COMMAND ${CMAKE_CURRENT_SOURC
          "flag --guidance-scale: got '1.5'; expected 0 for this model" ${SAMPLE} --model-dir ${CI_DIR}/all/checkpoints/ddpm
          --guidance-scale 1.5 --out ${CI_DIR}/sample-bad)
 set_tests_properties(bad.sample.guidance_on_unconditional PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")
+# Blur smoothing (issue 15) at another blur: both blur methods, their exact likelihood / bound and inpainting.
+add_test(NAME app.compare_images.blur COMMAND ${CI_TINY} --method smoothed-ar-blur,smoothed-ar-blur-noise
+         --blur-sigma 0.7 --out ${CI_DIR}/blur)
+set_tests_properties(app.compare_images.blur PROPERTIES FIXTURES_REQUIRED compare_images_data
+                     PASS_REGULAR_EXPRESSION "report: .*/report.md")

@@ -205,3 +205,9 @@ add_test(NAME bad.label_dropout_without_condition COMMAND ${EXPECT} 2
          "flag --label-dropout: got '0.1'; expected 0 unless --condition component" ${BAD} --method ncsn --label-dropout 0.1)
 add_test(NAME bad.train_toy_condition COMMAND ${EXPECT} 2 "flag --condition: got 'class'; expected none for a mixture"
          ${APPS}/train --method ncsn --dataset mog --condition class --out ${SMOKE_DIR}/bad-train-condition)
+# Blur smoothing (issue 15): the blur methods are rows of `compare --method all` above; their flag's errors.
+add_test(NAME bad.toy_negative_blur_sigma COMMAND ${EXPECT} 2 "flag --blur-sigma: got '-1'" ${APPS}/compare ${TINY}
+         --method smoothed-ar-blur --dataset mog --blur-sigma -1 --no-plots --out ${SMOKE_DIR}/bad)
+add_test(NAME bad.train_blur_sigma_without_blur COMMAND ${EXPECT} 2
+         "flag --blur-sigma: got '2'; expected 0 unless --method smoothed-ar-blur" ${APPS}/train --method smoothed-ar
+         --dataset mnist --blur-sigma 2 --out ${SMOKE_DIR}/t)
