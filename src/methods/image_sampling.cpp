@@ -184,7 +184,10 @@ void SamplingConfig::add_image_options(po::options_description& desc) {
        "write K intermediate PNG grids per sampling stage (0: none)")
       ("guidance-scale", po::value(&guidance_scale)->default_value(guidance_scale),
        "classifier-free guidance w of a class-conditional model trained with --label-dropout: (1 + w) f(x | y) - w f(x) "
-       "(0: the conditional model itself)");
+       "(0: the conditional model itself)")
+      ("ardm-steps", po::value(&ardm_steps)->default_value(ardm_steps),
+       "ardm: decoding steps, the pixels drawn in that many groups in a random order (0: one pixel per step, C*H*W "
+       "network evaluations)");
 }
 
 void SamplingConfig::add_options(po::options_description& desc) {
@@ -208,6 +211,8 @@ void SamplingConfig::validate() const {
     throw ConfigError(flag_error("--sampler", sampler, "one of " + sampler_registry().known_list()));
   if (snapshots < 0) throw ConfigError(flag_error("--snapshots", std::to_string(snapshots), "an integer >= 0"));
   require_nonnegative("--guidance-scale", guidance_scale);
+  if (ardm_steps < 0)
+    throw ConfigError(flag_error("--ardm-steps", std::to_string(ardm_steps), "an integer >= 0 (0: one pixel per step)"));
   if (sample_batch < 0)
     throw ConfigError(flag_error("--sample-batch", std::to_string(sample_batch), "an integer >= 0 (0: all at once)"));
   sampling.validate();
@@ -240,6 +245,7 @@ nlohmann::json SamplingConfig::to_json() const {
   if (sampling.alpha_rule != "sigma2") j["sampling"]["alpha_rule"] = sampling.alpha_rule;
   if (sampling.level_steps != "uniform") j["sampling"]["level_steps"] = sampling.level_steps;
   if (guidance_scale != 0.0) j["guidance_scale"] = guidance_scale;
+  if (ardm_steps != 0) j["ardm_steps"] = ardm_steps;
   return j;
 }
 

@@ -97,6 +97,7 @@ struct SamplingConfig {
                                         // --ddpm-variance, --clip-x0, --steps, --eta, --spacing
   int64_t snapshots = 0;                // --snapshots K: intermediate grids per sampling stage
   double guidance_scale = 0.0;          // --guidance-scale w: classifier-free guidance (image_models.h: guided)
+  int64_t ardm_steps = 0;               // --ardm-steps: ardm's decoding steps (0: one pixel per step)
   // compare's --sample-batch B: images per sampler call (rows drawn B at a time from the same stream, so the sampler's
   // memory is bounded; 0: all at once). Runs with at most B samples draw exactly as one call.
   int64_t sample_batch = 250;

@@ -15,13 +15,14 @@ std::shared_ptr<const Method> make_ar_method();
 std::shared_ptr<const Method> make_smoothed_ar_method();
 std::shared_ptr<const Method> make_smoothed_ar_blur_method();
 std::shared_ptr<const Method> make_smoothed_ar_blur_noise_method();
+std::shared_ptr<const Method> make_ardm_method();
 std::shared_ptr<const Method> make_ncsn_method();
 std::shared_ptr<const Method> make_ddpm_method();
 
 const std::vector<std::shared_ptr<const Method>>& methods() {
   static const std::vector<std::shared_ptr<const Method>> all = {
       make_ar_method(),  make_smoothed_ar_method(), make_ncsn_method(), make_ddpm_method(),
-      make_smoothed_ar_blur_method(), make_smoothed_ar_blur_noise_method()};
+      make_smoothed_ar_blur_method(), make_smoothed_ar_blur_noise_method(), make_ardm_method()};
   return all;
 }
 

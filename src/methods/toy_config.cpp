@@ -34,6 +34,10 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("sigma", po::value(&sigma)->default_value(sigma), "smoothed-ar: smoothing noise level sigma (> 0)")
       ("denoise", po::value(&denoise)->default_value(denoise), "smoothed-ar stage 2: single-step | conditional-ar")
       ("grad", po::value(&grad)->default_value(grad), "smoothed-ar single-step gradient: full | detached (authors' quirk)")
+      ("ardm-bins", po::value(&ardm_bins)->default_value(ardm_bins),
+       "ardm: bins per coordinate over the data's range (the modes' means +- 4 of their std)")
+      ("ardm-steps", po::value(&ardm_steps)->default_value(ardm_steps),
+       "ardm: decoding steps, the coordinates drawn in that many groups in a random order (0: one per step)")
       ("blur-sigma", po::value(&blur_sigma)->default_value(blur_sigma),
        "smoothed-ar-blur, smoothed-ar-blur-noise: Gaussian blur std over the coordinates seen as a 1-D signal (0: 1); "
        "they always reverse the corruption with the stage-2 model (no --denoise single-step)")
@@ -85,6 +89,9 @@ void ToyMethodConfig::validate() const {
   require_one_of("--denoise", denoise, {"single-step", "conditional-ar"});
   require_one_of("--grad", grad, {"full", "detached"});
   require_nonnegative("--blur-sigma", blur_sigma);
+  if (ardm_bins < 2) throw ConfigError(flag_error("--ardm-bins", std::to_string(ardm_bins), "an integer >= 2"));
+  if (ardm_steps < 0)
+    throw ConfigError(flag_error("--ardm-steps", std::to_string(ardm_steps), "an integer >= 0 (0: one per step)"));
   require_one_of("--objective", objective, {"dsm", "ssm"});
   require_one_of("--score", score, {"learned", "exact"});
   const NoiseFamily noise = NoiseFamily::by_name(dsm_noise, student_nu);
@@ -162,6 +169,8 @@ nlohmann::json ToyMethodConfig::to_json() const {
   // Only when set (issue 15): every other run's config.json and checkpoint fingerprint stay as they were.
   if (label_dropout > 0) j["label_dropout"] = label_dropout;
   if (blur_sigma > 0) j["blur_sigma"] = blur_sigma;
+  if (ardm_bins != 256) j["ardm_bins"] = ardm_bins;
+  if (ardm_steps != 0) j["sampling"]["ardm_steps"] = ardm_steps;
   if (guidance_scale > 0) j["sampling"]["guidance_scale"] = guidance_scale;
   return j;
 }
@@ -188,6 +197,7 @@ ToyMethodConfig ToyMethodConfig::from_json(const nlohmann::json& j) {
   read_json_field(j, "condition", c.condition);
   read_json_field(j, "label_dropout", c.label_dropout);
   read_json_field(j, "blur_sigma", c.blur_sigma);
+  read_json_field(j, "ardm_bins", c.ardm_bins);
   read_json_field(j, "score", c.score);
   read_json_field(j, "sigma_max", c.sigma_max);
   read_json_field(j, "sigma_min", c.sigma_min);

@@ -54,6 +54,9 @@ struct ToyMethodConfig {
   double sigma_max = 0.0;         // --sigma-max (0: max pairwise distance of the data, NCSNv2's rule)
   double sigma_min = 0.01;        // --sigma-min
   int64_t levels = 10;            // --levels
+  // ardm (Hoogeboom et al. 2022; issue 15).
+  int64_t ardm_bins = 256;  // --ardm-bins: the bins of each coordinate over the data's range (mean +- 4 std of the modes)
+  int64_t ardm_steps = 0;   // --ardm-steps: decoding steps (0: one coordinate per step)
   // ddpm (Ho et al. 2020).
   std::string beta_schedule = "linear";  // --beta-schedule linear | cosine
   int64_t timesteps = 1000;              // --timesteps

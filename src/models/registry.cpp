@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "models/ardm_net.h"
 #include "models/ncsnv2.h"
 #include "models/pixelcnnpp.h"
 #include "models/toy_ar.h"
@@ -53,8 +54,18 @@ const ModelRegistry& model_registry() {
       if (a.dropout >= 0) c.dropout = a.dropout;
       c.learn_sigma = a.learn_sigma;
       c.classes = a.classes;
+      c.input_channels = a.input_channels;
+      c.output_channels = a.output_channels;
       return std::make_shared<UNetImpl>(c);
     }, "DDPM U-Net eps_theta(x_t, t) (images; size from size_preset; learn_sigma: 2C outputs)");
+    r.add("ardm-mlp", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
+      ArdmMLPConfig c;
+      c.dim = a.dim;
+      c.categories = a.categories;
+      c.hidden = a.hidden;
+      c.depth = a.depth;
+      return std::make_shared<ArdmMLPImpl>(c);
+    }, "order-agnostic ARDM logits [N, D, K] of every coordinate given the known ones (mixtures, discretised)");
     r.add("pixelcnnpp", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
       auto c = pixelcnnpp_preset(a.size_preset, a.channels);
       c.nr_logistic_mix = a.mixtures;

@@ -29,6 +29,9 @@ struct ModelArgs {
   int64_t base_channels = 0;    // ncsnv2 ngf / unet ch; 0: the preset's
   double dropout = -1.0;        // unet dropout; < 0: the preset's
   bool learn_sigma = false;     // unet: 2C outputs (improved-DDPM learned variances)
+  int64_t input_channels = 0;   // unet: other input / output widths (0: the image's; ARDM)
+  int64_t categories = 0;       // ardm-mlp: classes per variable (the bins of each coordinate)
+  int64_t output_channels = 0;
   // pixelcnnpp (also reads channels, mixtures, size_preset, base_channels as nr_filters, dropout).
   int64_t nr_resnet = 0;              // 0: the preset's
   std::string conditioning = "none";  // none | stacked | stream (p(x | x~))

@@ -177,7 +177,7 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
   };
   temb_dense0_ = register_module("temb_dense_0", torch::nn::Linear(ch, temb));
   temb_dense1_ = register_module("temb_dense_1", torch::nn::Linear(temb, temb));
-  conv_in_ = register_module("conv_in", conv(config_.channels, ch, 3));
+  conv_in_ = register_module("conv_in", conv(config_.in_channels(), ch, 3));
 
   std::vector<int64_t> skips = {ch};  // widths of the skip activations, in push order
   int64_t block_in = ch, res = config_.image_size;
@@ -255,9 +255,9 @@ UNetImpl::UNetImpl(const UNetConfig& config) : config_(config) {
 }
 
 at::Tensor UNetImpl::forward(const at::Tensor& x, const at::Tensor& t, const at::Tensor& y) {
-  TORCH_CHECK(x.dim() == 4 && x.size(1) == config_.channels && x.size(2) == config_.image_size &&
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == config_.in_channels() && x.size(2) == config_.image_size &&
                   x.size(3) == config_.image_size,
-              "UNet: expected x [N, ", config_.channels, ", ", config_.image_size, ", ", config_.image_size,
+              "UNet: expected x [N, ", config_.in_channels(), ", ", config_.image_size, ", ", config_.image_size,
               "], got ", x.sizes());
   const int64_t batch = x.size(0);
   TORCH_CHECK(t.numel() == batch || t.numel() == 1, "UNet: t must have N = ", batch, " values (or one), got ",

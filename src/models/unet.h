@@ -83,9 +83,16 @@ struct UNetConfig {
   // > 0: class-conditional: a learned label embedding (classes x 4 ch) is added to the time embedding after its
   // MLP (improved-diffusion's label_emb); forward then needs y.
   int64_t classes = 0;
+  // Other input / output widths than C (0: C in, C or 2C out): ARDM's network reads [x, mask] (2C) and gives C * 256
+  // logits (issue 15).
+  int64_t input_channels = 0;
+  int64_t output_channels = 0;
 
   void validate() const;  // throws ConfigError
-  int64_t out_channels() const { return learn_sigma ? 2 * channels : channels; }
+  int64_t in_channels() const { return input_channels > 0 ? input_channels : channels; }
+  int64_t out_channels() const {
+    return output_channels > 0 ? output_channels : learn_sigma ? 2 * channels : channels;
+  }
 };
 
 // Named sizes for an image size: "paper": ch 128, 2 res blocks, dropout 0.1, ch_mult (1,2,2,2) with

@@ -72,12 +72,16 @@ struct ObjectiveArgs {
   ScoreWeight weight = ScoreWeight::Sigma2;      // dsm / ssm: lambda(sigma)
   bool rademacher = false;                       // ssm: Rademacher instead of Gaussian projections
   bool variance_reduced = true;                  // ssm: the variance-reduced form
+  // ardm: logits [N, D, K] of every variable given the known ones (objectives/ardm.h), and the map from a data
+  // batch to the integer variables [N, D] (bins of the toy, 8-bit levels of images).
+  std::function<at::Tensor(const at::Tensor& x, const at::Tensor& known)> ardm_logits;
+  std::function<at::Tensor(const at::Tensor& x)> discretize;
 };
 
 using ObjectiveFactory = std::function<std::unique_ptr<Objective>(const ObjectiveArgs&)>;
 using ObjectiveRegistry = Registry<ObjectiveFactory>;
 
-// nll, smoothed-nll, reverse-smoothing, dsm, ssm, ddpm.
+// nll, smoothed-nll, reverse-smoothing, dsm, ssm, ddpm, ardm.
 const ObjectiveRegistry& objective_registry();
 
 // Pure loss functions behind the registered objectives.

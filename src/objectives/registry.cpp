@@ -1,6 +1,7 @@
 #include <torch/torch.h>
 
 #include "core/error.h"
+#include "objectives/ardm.h"
 #include "objectives/objective.h"
 
 namespace scorelab {
@@ -64,6 +65,13 @@ const ObjectiveRegistry& objective_registry() {
         return reverse_smoothing_loss(lp, x, smoothing, g, t);
       });
     }, "stage 2 of distribution smoothing: maximum likelihood of x given x~");
+    r.add("ardm", [](const ObjectiveArgs& a) {
+      auto net = need(a.ardm_logits, bool(a.ardm_logits), "ardm", "a network of the conditionals given a known set");
+      auto discretize = need(a.discretize, bool(a.discretize), "ardm", "the map from data to integer variables");
+      return make_objective("ardm", [net, discretize](const at::Tensor& x, at::Generator& g) {
+        return ardm_loss(net, discretize(x), g);
+      });
+    }, "order-agnostic ARDM: one random step t and ordering per example, the ELBO term L_t / D (nats/dim)");
     r.add("dsm", [](const ObjectiveArgs& a) {
       auto s = need(a.score, bool(a.score), "dsm", "a noise-conditional score network");
       auto sig = need(a.sigmas, bool(a.sigmas), "dsm", "noise levels (a sigma schedule)");

@@ -168,3 +168,10 @@ add_test(NAME app.compare_images.blur COMMAND ${CI_TINY} --method smoothed-ar-bl
          --blur-sigma 0.7 --out ${CI_DIR}/blur)
 set_tests_properties(app.compare_images.blur PROPERTIES FIXTURES_REQUIRED compare_images_data
                      PASS_REGULAR_EXPRESSION "report: .*/report.md")
+# ARDM (issue 15) against PixelCNN++ on the left-half mask (any order vs raster order), with parallel decoding.
+add_test(NAME app.compare_images.ardm_left_half COMMAND ${CI_TINY} --method ardm,ar --mask left-half --ardm-steps 50
+         --out ${CI_DIR}/ardm)
+set_tests_properties(app.compare_images.ardm_left_half PROPERTIES FIXTURES_REQUIRED compare_images_data
+                     PASS_REGULAR_EXPRESSION "report: .*/report.md")
+add_test(NAME bad.compare_images.ardm_steps COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --ardm-steps: got '-1'" ${CI_TINY} --method ardm --ardm-steps -1 --out ${CI_DIR}/bad)

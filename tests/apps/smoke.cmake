@@ -211,3 +211,11 @@ add_test(NAME bad.toy_negative_blur_sigma COMMAND ${EXPECT} 2 "flag --blur-sigma
 add_test(NAME bad.train_blur_sigma_without_blur COMMAND ${EXPECT} 2
          "flag --blur-sigma: got '2'; expected 0 unless --method smoothed-ar-blur" ${APPS}/train --method smoothed-ar
          --dataset mnist --blur-sigma 2 --out ${SMOKE_DIR}/t)
+# ARDM (issue 15): a row of `compare --method all` above; parallel decoding on the toy and its flags' errors.
+add_test(NAME app.compare.ardm_parallel COMMAND ${APPS}/compare ${TINY} --method ardm --dataset mog --ardm-steps 1
+         --ardm-bins 32 --no-plots --out ${SMOKE_DIR}/compare-ardm)
+set_tests_properties(app.compare.ardm_parallel PROPERTIES PASS_REGULAR_EXPRESSION "report: .*/report.md")
+add_test(NAME bad.toy_ardm_bins COMMAND ${EXPECT} 2 "flag --ardm-bins: got '1'" ${APPS}/compare ${TINY}
+         --method ardm --dataset mog --ardm-bins 1 --no-plots --out ${SMOKE_DIR}/bad)
+add_test(NAME bad.toy_ardm_steps COMMAND ${EXPECT} 2 "flag --ardm-steps: got '-2'" ${APPS}/compare ${TINY}
+         --method ardm --dataset mog --ardm-steps -2 --no-plots --out ${SMOKE_DIR}/bad)
