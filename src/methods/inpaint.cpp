@@ -148,6 +148,11 @@ InpaintErrors inpaint_errors(const at::Tensor& completions, const at::Tensor& or
   e.known_fraction = static_cast<double>(n_known) / static_cast<double>(n_all);
   e.mse_known = n_known > 0 ? sq.masked_select(known).mean().item<double>() : nan;
   e.mse_unknown = n_known < n_all ? sq.masked_select(known.logical_not()).mean().item<double>() : nan;
+  const at::Tensor unknown = known.logical_not().to(torch::kFloat64).flatten(1);
+  const at::Tensor counts = unknown.sum(1);
+  const at::Tensor has = counts > 0;
+  const at::Tensor per = ((sq.flatten(1) * unknown).sum(1) / counts.clamp_min(1)).masked_select(has);
+  e.mse_unknown_se = per.numel() > 1 ? per.std().item<double>() / std::sqrt(static_cast<double>(per.numel())) : nan;
   return e;
 }
 
@@ -236,6 +241,7 @@ nlohmann::json run_inpaint(const InpaintConfig& c, const std::string& out, const
   nlohmann::json metrics = {{"method", m.config.method}, {"dataset", m.config.dataset}, {"mask", c.mask.to_json()},
                             {"images", n_img}, {"samples", c.samples}, {"known_fraction", err.known_fraction},
                             {"mse_known", number(err.mse_known)}, {"mse_unknown", number(err.mse_unknown)},
+                            {"mse_unknown_se", number(err.mse_unknown_se)},
                             {"mse_scale", "model range [-1, 1], completions clamped"}, {"seconds", seconds},
                             {"device", device.str()}, {"snapshots", monitor.snapshot_files().size()}};
   metrics.update(get_method(m.config.method).sampling_summary(c.sampling));

@@ -78,6 +78,9 @@ at::Tensor inpaint(const SamplingConfig& config, const LoadedModels& models, con
 struct InpaintErrors {
   double mse_known = 0.0;    // mean squared error over the known pixels (x channels); 0 after re-imposing
   double mse_unknown = 0.0;  // over the completed pixels; NaN when there are none
+  // Standard error of mse_unknown over the completions (each completion's own MSE over its unknown pixels; NaN with
+  // fewer than two completions that have unknown pixels).
+  double mse_unknown_se = 0.0;
   double known_fraction = 0.0;
 };
 // Errors of `completions` [N, C, H, W] against `originals` (same shape) in the regions of `mask`

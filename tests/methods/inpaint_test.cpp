@@ -164,6 +164,11 @@ TEST(Inpaint, ErrorsAreMeanSquaresOverEachRegion) {
   EXPECT_DOUBLE_EQ(e.mse_unknown, (1.0 + 0.25) / 2);
   EXPECT_DOUBLE_EQ(e.known_fraction, 0.5);
   EXPECT_TRUE(std::isnan(inpaint_errors(out, orig, torch::ones({1, 1, 2, 2})).mse_unknown));
+  EXPECT_TRUE(std::isnan(e.mse_unknown_se));  // one completion: no spread
+  // Two completions with unknown-pixel MSEs 0.625 and 0.125: se = std / sqrt(2) = |0.625 - 0.125| / 2.
+  const at::Tensor two = torch::cat({out, out * 0.0f + torch::tensor({0.0f, 0.0f, 0.5f, 0.0f}).view({1, 1, 2, 2})});
+  auto e2 = inpaint_errors(two, torch::zeros({2, 1, 2, 2}), mask);
+  EXPECT_NEAR(e2.mse_unknown_se, 0.25, 1e-12);
 }
 
 std::string fake_mnist(int n) { return test_support::fake_mnist(n, n, "inpaint-fake-data"); }
