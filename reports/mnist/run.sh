@@ -17,5 +17,5 @@ for m in ar smoothed-ar-stage1 smoothed-ar-stage2-stacked ncsn ddpm; do
   [ -f "reports/mnist-small/$m/model.pt" ] || reports/mnist-small/run.sh "$m"
 done
 [ -f data/classifiers/mnist/classifier.pt ] || build/apps/classifier --dataset mnist --epochs 3 --seed 0 --out data/classifiers/mnist
-build/apps/compare --dataset mnist --method all --from-checkpoints reports/mnist-small --samples 100 \
+build/apps/compare --dataset mnist --method ar,smoothed-ar,ncsn,ddpm --from-checkpoints reports/mnist-small --samples 100 \
   --clamp clean --inpaint-images 6 --mask bottom-half --final-denoise --steps-per-level 20 --sampler ddim --steps 100 --threads 1 --seed 0 --out reports/mnist 2> reports/mnist/compare.log

@@ -73,8 +73,15 @@ double gaussian_blur_log_abs_det(at::IntArrayRef shape, double blur_sigma) {
 at::Tensor Smoothing::mean(const at::Tensor& x) const { return gaussian_blur(x, blur); }
 
 at::Tensor Smoothing::apply(const at::Tensor& x, at::Generator& gen) const {
-  const at::Tensor m = mean(x);
+  const at::Tensor m = mean(dequantize > 0 ? x + at::empty_like(x).uniform_(-dequantize, dequantize, gen) : x);
   return has_noise() ? smooth(m, sigma, gen) : m;
+}
+
+at::Tensor blur_known_footprint(const at::Tensor& known, double blur_sigma) {
+  if (blur_sigma == 0) return known.to(torch::kBool);
+  // The blur of the unknown indicator is exactly 0 where no unknown pixel is mixed in (all weights are > 0).
+  const at::Tensor reach = gaussian_blur((~known.to(torch::kBool)).to(torch::kFloat64), blur_sigma);
+  return reach == 0;
 }
 
 }  // namespace scorelab

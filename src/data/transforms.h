@@ -32,15 +32,21 @@ at::Tensor gaussian_blur(const at::Tensor& x, double blur_sigma);
 // log |det B| of gaussian_blur as a linear map B on one example of shape `example_shape` ([D] or [C, H, W]).
 double gaussian_blur_log_abs_det(at::IntArrayRef example_shape, double blur_sigma);
 
-// The corruption q(x~ | x) of distribution smoothing: x~ = B x + sigma z with B a Gaussian blur (blur > 0) or the
-// identity (Meng et al. 2021: B = I, sigma > 0). Blur only (sigma = 0) is deterministic.
+// The corruption q(x~ | x) of distribution smoothing: x~ = B (x + u) + sigma z with B a Gaussian blur (blur > 0) or
+// the identity (Meng et al. 2021: B = I, sigma > 0), and u uniform dequantization noise on [-d, d] where d > 0
+// (blur only on 8-bit images, so that x~ has a density; 0: none). Blur only on continuous data is deterministic.
 struct Smoothing {
-  double sigma = 0.0;  // noise std
-  double blur = 0.0;   // blur std in pixels (images) or coordinates (the toy), 0: none
+  double sigma = 0.0;       // noise std
+  double blur = 0.0;        // blur std in pixels (images) or coordinates (the toy), 0: none
+  double dequantize = 0.0;  // d: half the bin width of the uniform dequantization (1/255 on [-1, 1] pixels), 0: none
   bool has_noise() const { return sigma > 0; }
   bool has_blur() const { return blur > 0; }
   at::Tensor mean(const at::Tensor& x) const;                       // B x
-  at::Tensor apply(const at::Tensor& x, at::Generator& gen) const;  // B x + sigma z (noise only: smooth(x, sigma))
+  at::Tensor apply(const at::Tensor& x, at::Generator& gen) const;  // B (x + u) + sigma z (noise only: smooth(x, sigma))
 };
+
+// Which blurred pixels depend on `known` (bool, [N, C, H, W] or [N, D]) pixels only: those whose whole blur footprint
+// is known (for blur smoothing's inpainting). Without blur, `known` itself.
+at::Tensor blur_known_footprint(const at::Tensor& known, double blur_sigma);
 
 }  // namespace scorelab

@@ -1,7 +1,7 @@
 // ardm: order-agnostic autoregressive diffusion (Hoogeboom et al., ICLR 2022; issue 15). One network gives the
 // conditionals of every unknown variable given any set of known ones (objectives/ardm.h); samples are drawn in a
 // random order, one variable per step or in groups (samplers/ardm.h), and the likelihood is the ELBO.
-//   mixtures: each coordinate discretised into --ardm-bins bins over the modes' means +- 4 std; the samples are
+//   mixtures: each coordinate discretised into --ardm-bins bins over the modes' means +- 5 std; the samples are
 //             dequantized uniformly within their bins, so the model is a density with NLL = discrete NLL + D log h;
 //   images:   the 8-bit pixels (256 categories) with the DDPM U-Net reading [x where known, mask] and the fraction
 //             known as its time input; inpainting conditions on known pixels anywhere in the image.
@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "methods/method_parts.h"
 #include "models/ardm_net.h"
@@ -30,6 +31,9 @@ struct Bins {
   at::Tensor index(const at::Tensor& x) const {  // [N, D] continuous -> int64 bins (clamped into range)
     return ((x - lo) / h).floor().clamp(0, static_cast<double>(k - 1)).to(torch::kLong);
   }
+  at::Tensor outside(const at::Tensor& x) const {  // [N] rows with a coordinate beyond the bins
+    return ((x < lo) | (x >= lo + static_cast<double>(k) * h)).any(1);
+  }
   at::Tensor value(const at::Tensor& idx, at::Generator& gen) const {  // uniform within the bin
     const at::Tensor u = at::rand(idx.sizes(), gen, idx.options().dtype(torch::kFloat32));
     return (idx.to(torch::kFloat32) + u) * h + lo;
@@ -38,7 +42,7 @@ struct Bins {
 
 Bins bins_for(const GaussianMixture& truth, int64_t k) {
   const at::Tensor means = truth.means_tensor();
-  const double spread = 4.0 * truth.stds_tensor().max().item<double>();
+  const double spread = 5.0 * truth.stds_tensor().max().item<double>();
   Bins b;
   b.k = k;
   b.lo = means.min().item<double>() - spread;
@@ -82,10 +86,14 @@ class ArdmToy : public ToyMethod {
     const at::Tensor ranks = ardm_random_ranks(idx.size(0), dim_, gen, data.test);
     // -log p_sigma(x) for one uniform ordering per point: unbiased for the ELBO's -E_t L_t (an upper bound on the
     // NLL); + D log h: the density of the uniformly dequantized bins.
-    const at::Tensor nll = -ardm_log_prob_ordered(net_fn(), idx, ranks) + dim_ * std::log(bins_.h);
+    // A point beyond the bins has density 0 under the model: its NLL is infinite, and the mean says so.
+    const at::Tensor outside = bins_.outside(data.test);
+    const at::Tensor nll = (-ardm_log_prob_ordered(net_fn(), idx, ranks) + dim_ * std::log(bins_.h))
+                               .masked_fill(outside, std::numeric_limits<double>::infinity());
     const std::string kind = "upper bound: -log p_sigma(x), one random ordering per example (dequantized bins)";
     nlohmann::json j = {{"test_nll", nll.mean().item<double>()}, {"test_nll_kind", kind},
-                        {"bins", bins_.k}, {"bin_width", bins_.h}};
+                        {"bins", bins_.k}, {"bin_width", bins_.h},
+                        {"test_outside_bins", outside.sum().item<int64_t>()}};
     j["likelihoods"] = {{"bound", likelihood_entry("ELBO: -log p_sigma(x), one random ordering (dequantized bins)",
                                                    nll, seconds_since(t0), static_cast<double>(dim_))}};
     return j;
@@ -106,8 +114,7 @@ ArdmNet image_net(const std::shared_ptr<UNetImpl>& net, int64_t channels, int64_
   return [net, channels, size](const at::Tensor& x, const at::Tensor& known) {
     const int64_t n = x.size(0);
     const auto [input, t] = ardm_image_inputs(x.reshape({n, channels, size, size}), known.reshape({n, channels, size, size}));
-    const at::Tensor out = net->forward(input, t);  // [N, C * 256, H, W]
-    return out.reshape({n, channels, kPixelLevels, size, size}).permute({0, 1, 3, 4, 2}).reshape({n, -1, kPixelLevels});
+    return ardm_image_logits(net->forward(input, t), channels, kPixelLevels);  // [N, C * 256, H, W] -> [N, D, 256]
   };
 }
 

@@ -260,6 +260,13 @@ void ImageCompareConfig::validate() const {
   if (!(label_dropout >= 0 && label_dropout < 1))
     throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "a probability in [0, 1)"));
   require_nonnegative("--blur-sigma", blur_sigma);
+  if (blur_sigma > 0) {
+    bool any_blur = false;
+    for (const auto& m : method_list()) any_blur = any_blur || get_method(m).smoothing_kind().rfind("blur", 0) == 0;
+    if (!any_blur)
+      throw ConfigError(flag_error("--blur-sigma", flag_value(blur_sigma),
+                                   "0 unless --method includes smoothed-ar-blur or smoothed-ar-blur-noise"));
+  }
   if (label_dropout > 0 && condition == "none")
     throw ConfigError(flag_error("--label-dropout", flag_value(label_dropout), "0 unless --condition class"));
   if (sampling.guidance_scale != 0 && (condition == "none" || label_dropout == 0))

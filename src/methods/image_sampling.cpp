@@ -155,7 +155,7 @@ LoadedModels load_models(const std::string& model_dir, const std::string& stage2
   const auto& c2 = m.stage2->config;
   if (c2.method != c.method || c2.stage != 2)
     throw ConfigError(flag_error("--stage2-dir", stage2_dir,
-                                 "a smoothed-ar stage-2 model (train --method smoothed-ar --stage 2); this one is " +
+                                 "a " + c.method + " stage-2 model (train --method " + c.method + " --stage 2); this one is " +
                                      c2.method + " stage " + std::to_string(c2.stage)));
   if (c2.dataset != c.dataset)
     throw ConfigError(flag_error("--stage2-dir", stage2_dir,

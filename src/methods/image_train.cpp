@@ -116,7 +116,7 @@ void ImageTrainConfig::apply_preset(const po::variables_map& vm) {
 
 Smoothing ImageTrainConfig::smoothing() const {
   const std::string kind = get_method(method).smoothing_kind();
-  if (kind == "blur") return {0.0, blur()};
+  if (kind == "blur") return {0.0, blur(), 1.0 / 255.0};  // dequantized 8-bit pixels: B (x + u) has a density
   if (kind == "blur+noise") return {smoothing_sigma(), blur()};
   return {smoothing_sigma(), 0.0};
 }
@@ -147,6 +147,9 @@ void ImageTrainConfig::validate() const {
   require_one_of("--loss-reduction", loss_reduction, {"sum", "mean"});
   require_nonnegative("--target-noise", target_noise);
   require_nonnegative("--blur-sigma", blur_sigma);
+  if (sigma > 0 && m.smoothing_kind() == "blur")
+    throw ConfigError(flag_error("--sigma", flag_value(sigma), "0 for --method smoothed-ar-blur (blur without noise; "
+                                                               "smoothed-ar-blur-noise adds noise)"));
   if (blur_sigma > 0 && m.smoothing_kind().rfind("blur", 0) != 0)
     throw ConfigError(flag_error("--blur-sigma", flag_value(blur_sigma), "0 unless --method smoothed-ar-blur or smoothed-ar-blur-noise"));
   for (auto [flag, v] : {std::pair<const char*, int64_t>{"--nr-resnet", nr_resnet}, {"--nr-filters", nr_filters},

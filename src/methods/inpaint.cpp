@@ -137,7 +137,10 @@ at::Tensor inpaint(const SamplingConfig& config, const LoadedModels& models, con
   return impose_known(x.clamp(-1.0, 1.0), x0, known);
 }
 
-InpaintErrors inpaint_errors(const at::Tensor& completions, const at::Tensor& originals, const at::Tensor& mask) {
+InpaintErrors inpaint_errors(const at::Tensor& completions, const at::Tensor& originals, const at::Tensor& mask,
+                             int64_t samples) {
+  TORCH_CHECK(samples >= 1 && completions.size(0) % samples == 0, "inpaint_errors: ", completions.size(0),
+              " completions are not a multiple of ", samples, " per image");
   TORCH_CHECK(completions.sizes() == originals.sizes(), "inpaint_errors: shapes ", completions.sizes(), " and ",
               originals.sizes(), " differ");
   const at::Tensor known = mask.to(completions.device()).gt(0.5).expand_as(completions);
@@ -151,7 +154,11 @@ InpaintErrors inpaint_errors(const at::Tensor& completions, const at::Tensor& or
   const at::Tensor unknown = known.logical_not().to(torch::kFloat64).flatten(1);
   const at::Tensor counts = unknown.sum(1);
   const at::Tensor has = counts > 0;
-  const at::Tensor per = ((sq.flatten(1) * unknown).sum(1) / counts.clamp_min(1)).masked_select(has);
+  // Per image: the mean over its completions (those with unknown pixels) of each completion's MSE.
+  const at::Tensor per_row = (sq.flatten(1) * unknown).sum(1) / counts.clamp_min(1);
+  const at::Tensor w = has.to(torch::kFloat64).reshape({-1, samples});
+  const at::Tensor n_rows = w.sum(1);
+  const at::Tensor per = ((per_row.reshape({-1, samples}) * w).sum(1) / n_rows.clamp_min(1)).masked_select(n_rows > 0);
   e.mse_unknown_se = per.numel() > 1 ? per.std().item<double>() / std::sqrt(static_cast<double>(per.numel())) : nan;
   return e;
 }
@@ -229,7 +236,7 @@ nlohmann::json run_inpaint(const InpaintConfig& c, const std::string& out, const
   const auto t0 = Clock::now();
   const at::Tensor completions = inpaint(c.sampling, models, x0, masks, gen, &monitor);
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const InpaintErrors err = inpaint_errors(completions, x0, masks);
+  const InpaintErrors err = inpaint_errors(completions, x0, masks, c.samples);
 
   // Rows: masked input (unknown pixels grey), the completions (one row per sample), the originals.
   const int64_t h = m.size;

@@ -78,14 +78,16 @@ at::Tensor inpaint(const SamplingConfig& config, const LoadedModels& models, con
 struct InpaintErrors {
   double mse_known = 0.0;    // mean squared error over the known pixels (x channels); 0 after re-imposing
   double mse_unknown = 0.0;  // over the completed pixels; NaN when there are none
-  // Standard error of mse_unknown over the completions (each completion's own MSE over its unknown pixels; NaN with
-  // fewer than two completions that have unknown pixels).
+  // Standard error of mse_unknown over the images: each original's mean over its completions of the per-completion
+  // MSE of the unknown pixels (completions of one image are not independent); NaN with fewer than two images.
   double mse_unknown_se = 0.0;
   double known_fraction = 0.0;
 };
 // Errors of `completions` [N, C, H, W] against `originals` (same shape) in the regions of `mask`
-// ([N or 1, 1, H, W]), on the model scale.
-InpaintErrors inpaint_errors(const at::Tensor& completions, const at::Tensor& originals, const at::Tensor& mask);
+// ([N or 1, 1, H, W]), on the model scale. `samples`: the completions per original, image-major (rows i * samples ..
+// i * samples + samples - 1 complete image i).
+InpaintErrors inpaint_errors(const at::Tensor& completions, const at::Tensor& originals, const at::Tensor& mask,
+                             int64_t samples = 1);
 
 // ---- the inpaint run ---------------------------------------------------------------------------------------
 

@@ -227,7 +227,7 @@ class SmoothedArMethod : public PixelCnnMethod {
     if (config.denoise == "conditional-ar" && !models.stage2)
       throw ConfigError(
           "flag --denoise: conditional-ar needs the stage-2 model p(x | x~); give --stage2-dir DIR (a folder of "
-          "`train --method smoothed-ar --stage 2`) or use --denoise single-step");
+          "`train --method " + name() + " --stage 2`)" + (kind_ == Kind::Noise ? " or use --denoise single-step" : ""));
   }
   ImageSamples draw(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
                     SamplingMonitor* monitor) const override {
@@ -259,8 +259,7 @@ class SmoothedArMethod : public PixelCnnMethod {
       known_noisy = perturb_ve(x0, sigma, gen).noisy;
     } else {
       // A blurred pixel is known only where its whole blur footprint is: every pixel it mixes is known.
-      const at::Tensor unknown_reach = gaussian_blur((1.0 - known_mask).to(torch::kFloat64), smoothing.blur);
-      known1 = (unknown_reach == 0).to(torch::kFloat32);  // (known1 = known_mask here would leak: BlurSmoothing test)
+      known1 = blur_known_footprint(known, smoothing.blur).to(torch::kFloat32);  // (known_mask here would leak)
       known_noisy = smoothing.apply(x0, gen);  // its values outside known1 are never read
     }
     const at::Tensor noisy =
@@ -279,28 +278,29 @@ class SmoothedArMethod : public PixelCnnMethod {
     if (kind_ != Kind::Noise) j["smoothing"] = kind_name(kind_);
     return j;
   }
-  // With blur only, x~ = B x is invertible and stage 1 gives the exact likelihood; with noise, the two-stage bound.
-  std::vector<std::string> likelihood_kinds() const override {
-    return {kind_ == Kind::Blur ? "exact" : "bound"};
-  }
+  // With blur only, x~ = B (x + u) is invertible in x + u and stage 1 alone bounds the likelihood (the change of
+  // variables of the dequantized data); with noise, the two-stage bound.
+  std::vector<std::string> likelihood_kinds() const override { return {"bound"}; }
   ImageLikelihood image_likelihood(const std::string& kind, const LoadedModels& models, const at::Tensor& x,
                                    const LikelihoodConfig& config, at::Generator& gen) const override {
-    if (kind_ == Kind::Blur && kind == "exact") {
+    if (kind != "bound") return Method::image_likelihood(kind, models, x, config, gen);
+    const int64_t dims = x[0].numel();
+    if (kind_ == Kind::Blur) {
+      // Stage 1 models y = B (x + u) with u the uniform dequantization: -log2 P(x) <= E_u[-log2 p1(y)] - log2 |det B|
+      // - D log2(2/255), estimated with one u per image.
       torch::NoGradGuard ng;
       const auto& m = models.main;
       const Smoothing smoothing = m.config.smoothing();
-      const at::Tensor y = smoothing.mean(x);
+      const at::Tensor y = smoothing.apply(x, gen);
       const double log_det = gaussian_blur_log_abs_det(x[0].sizes(), smoothing.blur);
       const at::Tensor nats = -(mix_logistic_log_prob(y, pixelcnn_of(m.model).forward(y)).to(torch::kFloat64) + log_det);
-      const int64_t dims = x[0].numel();
       return {nats / (static_cast<double>(dims) * std::log(2.0)) + std::log2(127.5),
-              "exact: log p1(B x) + log |det B| (the stage-1 density through the invertible blur)", 1, true};
+              "upper bound: -log p1(B (x + u)) - log |det B|, stage 1 through the invertible blur (dequantized, one u "
+              "per image)", 1, true};
     }
-    if (kind != "bound" || kind_ == Kind::Blur) return Method::image_likelihood(kind, models, x, config, gen);
     if (!models.stage2)
-      throw ConfigError("flag --stage2-dir: the two-stage bound of smoothed-ar needs the stage-2 model p(x | x~); give "
-                        "--stage2-dir DIR (a `train --method smoothed-ar --stage 2` folder)");
-    const int64_t dims = x[0].numel();
+      throw ConfigError("flag --stage2-dir: the two-stage bound of " + name() + " needs the stage-2 model p(x | x~); give "
+                        "--stage2-dir DIR (a `train --method " + name() + " --stage 2` folder)");
     // Continuous densities on [-1, 1] at the pixel values; + log2(127.5) per dim: bins of width 2/255.
     const at::Tensor nats = -two_stage_log_bound(models.main, *models.stage2, x, gen).to(torch::kFloat64);
     return {nats / (static_cast<double>(dims) * std::log(2.0)) + std::log2(127.5),
@@ -345,11 +345,11 @@ class SmoothedArMethod : public PixelCnnMethod {
     // Two-stage bound on test images (needs stage 2).
     double bound_bits = NAN;
     nlohmann::json exact = nullptr;
-    if (kind_ == Kind::Blur && c.bound_images > 0) {  // blur only: the exact likelihood through the blur
+    if (kind_ == Kind::Blur && c.bound_images > 0) {  // blur only: stage 1 through the blur bounds the likelihood
       auto lgen = make_generator(derive_seed(c.runtime.seed, "bound"), device);
       LikelihoodConfig lc = c.likelihood;
       lc.batch_size = 50;
-      exact = test_likelihood("exact", models, test_set, c.bound_images, lc, lgen);
+      exact = test_likelihood("bound", models, test_set, c.bound_images, lc, lgen);
     }
     if (need_stage2 && c.bound_images > 0 && kind_ != Kind::Blur) {
       auto bgen = make_generator(derive_seed(c.runtime.seed, "bound"), device);
@@ -368,7 +368,7 @@ class SmoothedArMethod : public PixelCnnMethod {
       row["stage1_bits_per_dim_x_tilde"] = row["test_loss_final"];
       row["test_loss_final"] = nullptr;
       row["two_stage_bound_bits_per_dim"] = number(bound_bits);
-      if (!exact.is_null()) row["likelihoods"] = {{"exact", exact}};
+      if (!exact.is_null()) row["likelihoods"] = {{"bound", exact}};
       if (d == "conditional-ar") {
         row["stage2_params"] = train_metrics.at(key2).value("params", 0);
         row["stage2_train_s"] = train_metrics.at(key2).value("train_s", 0.0);

@@ -26,4 +26,11 @@ std::pair<at::Tensor, at::Tensor> ardm_image_inputs(const at::Tensor& x, const a
   return {torch::cat({v, m}, 1), t};
 }
 
+at::Tensor ardm_image_logits(const at::Tensor& out, int64_t channels, int64_t categories) {
+  const int64_t n = out.size(0), h = out.size(2), w = out.size(3);
+  TORCH_CHECK(out.dim() == 4 && out.size(1) == channels * categories, "ardm_image_logits: expected [N, ",
+              channels * categories, ", H, W]; got ", out.sizes());
+  return out.reshape({n, channels, categories, h, w}).permute({0, 1, 3, 4, 2}).reshape({n, channels * h * w, categories});
+}
+
 }  // namespace scorelab

@@ -36,5 +36,8 @@ TORCH_MODULE(ArdmMLP);
 // The inputs of the image network: [x / 127.5 - 1 where known else 0, mask] ([N, 2C, H, W]) and the fraction known
 // scaled to the U-Net's timestep range, 1000 * known / D ([N]), for x [N, C, H, W] int64 in 0..255.
 std::pair<at::Tensor, at::Tensor> ardm_image_inputs(const at::Tensor& x, const at::Tensor& known);
+// The network's output [N, C * K, H, W] (channel c's K logits at c * K .. c * K + K - 1) as logits [N, C H W, K], the
+// variables in the order of x.flatten(1) for x [N, C, H, W].
+at::Tensor ardm_image_logits(const at::Tensor& out, int64_t channels, int64_t categories);
 
 }  // namespace scorelab

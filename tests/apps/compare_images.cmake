@@ -175,3 +175,6 @@ set_tests_properties(app.compare_images.ardm_left_half PROPERTIES FIXTURES_REQUI
                      PASS_REGULAR_EXPRESSION "report: .*/report.md")
 add_test(NAME bad.compare_images.ardm_steps COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --ardm-steps: got '-1'" ${CI_TINY} --method ardm --ardm-steps -1 --out ${CI_DIR}/bad)
+add_test(NAME bad.compare_images.blur_sigma_without_blur COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --blur-sigma: got '2'; expected 0 unless --method includes smoothed-ar-blur" ${CI_TINY} --method ar
+         --blur-sigma 2 --out ${CI_DIR}/bad)

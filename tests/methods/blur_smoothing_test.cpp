@@ -151,6 +151,22 @@ TEST(BlurSmoothing, InpaintingDoesNotSeeTheHiddenPixels) {
   }
 }
 
+// The footprint mask keeps exactly the blurred pixels that mix known pixels only: on a 16-wide image with the left 8
+// columns known and blur 0.5 (radius int(4 * 0.5 + 0.5) = 2), columns 0..5.
+TEST(BlurSmoothing, KnownFootprintIsTheKnownPixelsShrunkByTheKernelRadius) {
+  at::Tensor known = torch::zeros({1, 1, 6, 16}, torch::kBool);
+  known.slice(3, 0, 8).fill_(true);
+  const at::Tensor got = blur_known_footprint(known, 0.5);
+  at::Tensor want = torch::zeros_like(known);
+  want.slice(3, 0, 6).fill_(true);
+  EXPECT_TRUE(torch::equal(got, want));
+  // A hole in the middle: known everywhere except one pixel; its 5x5 neighbourhood is lost.
+  at::Tensor holed = torch::ones({1, 1, 9, 9}, torch::kBool);
+  holed[0][0][4][4] = false;
+  EXPECT_EQ((~blur_known_footprint(holed, 0.5)).sum().item<int64_t>(), 25);
+  EXPECT_TRUE(torch::equal(blur_known_footprint(known, 0.0), known));
+}
+
 TEST(BlurSmoothing, ConfigsCarryTheBlurOnlyForTheBlurMethods) {
   ImageTrainConfig c;
   c.method = "smoothed-ar-blur";
@@ -170,6 +186,10 @@ TEST(BlurSmoothing, ConfigsCarryTheBlurOnlyForTheBlurMethods) {
   c.method = "smoothed-ar-blur";
   c.blur_sigma = -1.0;
   EXPECT_THROW(c.validate(), ConfigError);
+  c.blur_sigma = 0.0;
+  c.sigma = 0.3;  // noise with the blur-only method
+  EXPECT_THROW(c.validate(), ConfigError);
+  EXPECT_EQ(c.smoothing().dequantize, 1.0 / 255.0);  // 8-bit pixels dequantized before the blur
 }
 
 }  // namespace

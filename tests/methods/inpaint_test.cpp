@@ -169,6 +169,9 @@ TEST(Inpaint, ErrorsAreMeanSquaresOverEachRegion) {
   const at::Tensor two = torch::cat({out, out * 0.0f + torch::tensor({0.0f, 0.0f, 0.5f, 0.0f}).view({1, 1, 2, 2})});
   auto e2 = inpaint_errors(two, torch::zeros({2, 1, 2, 2}), mask);
   EXPECT_NEAR(e2.mse_unknown_se, 0.25, 1e-12);
+  // The same two rows as two completions of one image: one image, no spread over images.
+  EXPECT_TRUE(std::isnan(inpaint_errors(two, torch::zeros({2, 1, 2, 2}), mask, 2).mse_unknown_se));
+  EXPECT_DOUBLE_EQ(inpaint_errors(two, torch::zeros({2, 1, 2, 2}), mask, 2).mse_unknown, (0.625 + 0.125) / 2);
 }
 
 std::string fake_mnist(int n) { return test_support::fake_mnist(n, n, "inpaint-fake-data"); }

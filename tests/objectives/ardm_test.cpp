@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/runtime.h"
+#include "models/ardm_net.h"
 #include "objectives/ardm.h"
 #include "objectives/objective.h"
 #include "samplers/ardm.h"
@@ -137,6 +138,28 @@ TEST(Ardm, InpaintingKeepsTheKnownVariablesAndDrawsTheConditional) {
   EXPECT_EQ(r.nfe, kD - 1);
   const at::Tensor cond = j.p * (j.states.select(1, 1) == 2).to(torch::kFloat64);
   EXPECT_LT(tv(r.x, cond / cond.sum(), j), 0.03);
+}
+
+// The image network's output [N, C * K, H, W] becomes logits [N, D, K] in the order of x.flatten(1): a fake output that
+// encodes (c, k, h, w) in its values lands where each variable's category k is expected.
+TEST(Ardm, ImageLogitsFollowThePixelOrderOfFlatten) {
+  const int64_t n = 2, c = 3, k = 4, h = 2, w = 5;
+  at::Tensor out = torch::empty({n, c * k, h, w});
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t cat = 0; cat < k; ++cat)
+        for (int64_t y = 0; y < h; ++y)
+          for (int64_t x = 0; x < w; ++x) out[i][ch * k + cat][y][x] = 1000 * i + 100 * ch + 10 * y + x + 0.01 * cat;
+  const at::Tensor logits = ardm_image_logits(out, c, k);
+  ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{n, c * h * w, k}));
+  const at::Tensor pixel = torch::arange(n * c * h * w).reshape({n, c, h, w}).flatten(1);  // flatten's order
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t d = 0; d < c * h * w; ++d) {
+      const int64_t idx = pixel[i][d].item<int64_t>() - i * c * h * w;
+      const int64_t ch = idx / (h * w), y = (idx / w) % h, x = idx % w;
+      for (int64_t cat = 0; cat < k; ++cat)
+        EXPECT_NEAR(logits[i][d][cat].item<double>(), 1000 * i + 100 * ch + 10 * y + x + 0.01 * cat, 1e-3);
+    }
 }
 
 }  // namespace
