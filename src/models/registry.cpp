@@ -61,7 +61,7 @@ const ModelRegistry& model_registry() {
     r.add("ardm-mlp", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
       ArdmMLPConfig c;
       c.dim = a.dim;
-      c.categories = a.categories;
+      if (a.categories > 0) c.categories = a.categories;  // 0: the config's 256
       c.hidden = a.hidden;
       c.depth = a.depth;
       return std::make_shared<ArdmMLPImpl>(c);

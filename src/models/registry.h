@@ -30,7 +30,7 @@ struct ModelArgs {
   double dropout = -1.0;        // unet dropout; < 0: the preset's
   bool learn_sigma = false;     // unet: 2C outputs (improved-DDPM learned variances)
   int64_t input_channels = 0;   // unet: other input / output widths (0: the image's; ARDM)
-  int64_t categories = 0;       // ardm-mlp: classes per variable (the bins of each coordinate)
+  int64_t categories = 0;       // ardm-mlp: classes per variable (the bins of each coordinate; 0: 256)
   int64_t output_channels = 0;
   // pixelcnnpp (also reads channels, mixtures, size_preset, base_channels as nr_filters, dropout).
   int64_t nr_resnet = 0;              // 0: the preset's

@@ -36,7 +36,7 @@ add_test(NAME bad.unknown_precision COMMAND ${EXPECT} 2 "flag --precision: got '
 add_test(NAME bad.negative_jobs COMMAND ${EXPECT} 2 "flag --jobs: got '-1'; expected 0" ${BAD} --jobs -1)
 add_test(NAME bad.classifier_bf16 COMMAND ${EXPECT} 2 "the evaluation classifier trains in fp32 only"
          ${APPS}/classifier --dataset mnist --precision bf16 --out ${SMOKE_DIR}/classifier-bf16)
-add_test(NAME bad.unknown_method COMMAND ${EXPECT} 2 "unknown method 'foo'; known: ar, ddpm, ncsn, smoothed-ar" ${BAD} --method foo)
+add_test(NAME bad.unknown_method COMMAND ${EXPECT} 2 "unknown method 'foo'; known: ar, ardm, ddpm, ncsn, smoothed-ar" ${BAD} --method foo)
 add_test(NAME bad.unknown_dataset COMMAND ${EXPECT} 2 "flag --dataset: got 'cifar11'; expected one of .*mog.*cifar10" ${BAD} --dataset cifar11)
 add_test(NAME bad.train_unknown_dataset COMMAND ${EXPECT} 2 "flag --dataset: got 'svhn'; expected one of .*mog-1d.*fashion-mnist"
          ${APPS}/train --method ar --dataset svhn --out ${SMOKE_DIR}/t)

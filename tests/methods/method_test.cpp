@@ -18,7 +18,8 @@ namespace scorelab {
 namespace {
 
 TEST(MethodRegistry, OneListServesToyAndImagesAndAClearErrorOtherwise) {
-  EXPECT_EQ(method_names(), (std::vector<std::string>{"ar", "smoothed-ar", "ncsn", "ddpm"}));
+  EXPECT_EQ(method_names(), (std::vector<std::string>{"ar", "smoothed-ar", "ncsn", "ddpm", "smoothed-ar-blur",
+                                                     "smoothed-ar-blur-noise", "ardm"}));
   auto toy = toy_method_registry().names();
   auto image = method_names();
   std::sort(toy.begin(), toy.end());
@@ -86,7 +87,10 @@ TEST(MethodRegistry, NetworksFollowTheDataSource) {
       {"ar", {"toy-ar", "pixelcnnpp"}},
       {"smoothed-ar", {"toy-ar", "pixelcnnpp"}},
       {"ncsn", {"score-mlp", "ncsnv2"}},
-      {"ddpm", {"eps-mlp", "unet"}}};
+      {"ddpm", {"eps-mlp", "unet"}},
+      {"smoothed-ar-blur", {"toy-ar", "pixelcnnpp"}},
+      {"smoothed-ar-blur-noise", {"toy-ar", "pixelcnnpp"}},
+      {"ardm", {"ardm-mlp", "unet"}}};
   for (const auto& m : methods()) {
     const auto& [toy, image] = expected.at(m->name());
     EXPECT_EQ(m->networks(mog), std::vector<std::string>{toy}) << m->name();
