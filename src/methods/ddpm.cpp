@@ -8,6 +8,7 @@
 
 #include "core/noise.h"
 #include "eval/likelihood.h"
+#include "eval/markdown.h"
 #include "methods/method_parts.h"
 #include "models/toy_score.h"
 #include "models/unet.h"
@@ -53,6 +54,11 @@ class DdpmToy : public ToyMethod {
     const at::Tensor mean = mean_;
     fit(*this, "ddpm", net_.ptr(), *objective_registry().get("ddpm")(a), data, c_, gen, dir,
         [scale, mean](const at::Tensor& x) { return (x - mean) / scale; });
+    // Classifier guidance: the classifier in the sampler's coordinates, the standardised data plus VE noise.
+    if (c_.classifier_scale > 0)
+      classifier_ = fit_toy_classifier(*this, data, c_, [scale, mean](const at::Tensor& x) { return (x - mean) / scale; },
+                                       1.0, betas_->sigma_equivalent(0), betas_->sigma_equivalent(betas_->steps() - 1),
+                                       gen, dir);
   }
   std::optional<ScoreFn> score_fn() override {
     // Score of the data smoothed at sigma, from eps of the standardised model: s(x) = s_std(x / scale) / scale.
@@ -65,10 +71,22 @@ class DdpmToy : public ToyMethod {
   }
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
     // Every sampler runs on the standardised data (score samplers in VE coordinates x_t / sqrt(abar_t)).
-    auto sampler = make_sampler(sampler_, wrapper().args(c_.sampling));
+    ModelWrapper model = wrapper();
+    at::Tensor y;
+    if (c_.classifier_scale > 0) {  // classifier guidance toward components drawn from the weights
+      y = draw_labels(*truth_, n, gen);
+      model = classifier_guided(model, c_.score == "exact" ? exact_classifier_grad(standardised_truth(), y)
+                                                           : toy_classifier_grad(classifier_, y),
+                                c_.classifier_scale);
+    }
+    auto sampler = make_sampler(sampler_, model.args(c_.sampling));
     auto s = timed_sample("", [&] { return run_sampler(*sampler, n, {dim_}, gen) * scale_ + mean_; });
     s.stats = sampler->stats();
     s.note = sampler->describe() + (c_.score == "exact" ? ", exact eps" : "");
+    if (y.defined()) {
+      s.stats["label_agreement"] = label_agreement(*truth_, s.samples, y);
+      s.note += ", classifier-guided (scale " + fmt_number(c_.classifier_scale, 3) + ")";
+    }
     return {s};
   }
   // The variational bound (all T terms or stratified; the Gaussian decoder on continuous data) and the
@@ -111,6 +129,15 @@ class DdpmToy : public ToyMethod {
 
  private:
   ModelWrapper wrapper() const { return vp_eps_model(eps_fn(), betas_, "method ddpm"); }
+  // The mixture in the sampler's coordinates (x - mean) / scale.
+  std::shared_ptr<const GaussianMixture> standardised_truth() const {
+    std::vector<std::vector<double>> means = truth_->means();
+    std::vector<double> stds = truth_->stds();
+    for (auto& m : means)
+      for (size_t d = 0; d < m.size(); ++d) m[d] = (m[d] - mean_[static_cast<int64_t>(d)].item<double>()) / scale_;
+    for (auto& sd : stds) sd /= scale_;
+    return std::make_shared<GaussianMixture>(truth_->weights(), means, stds);
+  }
   // eps with a timestep per example (the bound draws them so): the network directly; the exact eps per timestep.
   EpsVarFn eps_var_fn() const {
     if (c_.score != "exact")
@@ -158,6 +185,7 @@ class DdpmToy : public ToyMethod {
   std::shared_ptr<BetaSchedule> betas_;
   std::shared_ptr<GaussianMixture> truth_;
   EpsMLP net_{nullptr};
+  std::shared_ptr<ToyClassifierImpl> classifier_;  // --classifier-scale
 };
 
 class DdpmMethod : public ScoreMethod {

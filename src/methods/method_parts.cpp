@@ -146,6 +146,74 @@ ModelArgs toy_model_args(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim
   return a;
 }
 
+std::shared_ptr<ToyClassifierImpl> fit_toy_classifier(ToyMethod& method, const ToyData& data, const ToyMethodConfig& c,
+                                                      const std::function<at::Tensor(const at::Tensor&)>& to_coords,
+                                                      double coord_scale, double sigma_lo, double sigma_hi,
+                                                      at::Generator& gen, const std::string& dir) {
+  const int64_t d = data.truth.dim();
+  ModelArgs args = toy_model_args(c, d, 0, coord_scale);
+  args.classes = data.truth.components();
+  auto net = build_model<ToyClassifierImpl>("classifier-mlp", args);
+  // Batches carry the component as one extra column (as ncsn --condition component's), so the trainer's batches and
+  // held-out set stay tensors.
+  auto with_labels = [](const at::Tensor& x, const at::Tensor& y) {
+    return torch::cat({x, y.to(x.scalar_type()).unsqueeze(1)}, 1);
+  };
+  ToyData labelled = data;
+  labelled.batch = [truth = data.truth, with_labels](int64_t n, at::Generator& g) {
+    const auto xy = truth.sample_labelled(n, g);
+    return with_labels(xy.first, xy.second);
+  };
+  labelled.test = with_labels(data.test, data.test_labels);
+  const double log_lo = std::log(sigma_lo), log_hi = std::log(sigma_hi);
+  auto objective = make_objective("classifier", [net, d, to_coords, log_lo, log_hi](const at::Tensor& batch_global,
+                                                                                     at::Generator& g) {
+    const int64_t n = batch_global.size(0);
+    const at::Tensor u = at::rand({n}, g, batch_global.options());
+    const at::Tensor z = at::randn({n, d}, g, batch_global.options());
+    const at::Tensor batch = local_rows(batch_global);
+    const at::Tensor sigma = local_rows((u * (log_hi - log_lo) + log_lo).exp());
+    at::Tensor x = batch.slice(1, 0, d);
+    if (to_coords) x = to_coords(x);
+    x = x + sigma.unsqueeze(1) * local_rows(z);
+    const at::Tensor y = batch.select(1, d).to(torch::kLong);
+    const at::Tensor per = torch::nn::functional::cross_entropy(
+        net->forward(x, sigma), y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
+    return LossOutput{per.mean(), per.detach()};
+  });
+  fit(method, "classifier", net, *objective, labelled, c, gen, dir);
+  return net;
+}
+
+ScoreFn toy_classifier_grad(std::shared_ptr<ToyClassifierImpl> classifier, at::Tensor y) {
+  return [classifier, y](const at::Tensor& x, double sigma) {
+    torch::AutoGradMode on(true);
+    const at::Tensor xx = x.detach().to(torch::kFloat32).requires_grad_(true);
+    const at::Tensor logits = classifier->forward(xx, torch::full({x.size(0)}, sigma, xx.options()));
+    const at::Tensor lp = torch::log_softmax(logits, 1).gather(1, y.to(x.device()).unsqueeze(1)).sum();
+    return torch::autograd::grad({lp}, {xx})[0].detach().to(x.scalar_type());
+  };
+}
+
+ScoreFn exact_classifier_grad(std::shared_ptr<const GaussianMixture> mixture, at::Tensor y) {
+  const at::Tensor mu = mixture->means_tensor().index_select(0, y.cpu());
+  const at::Tensor var = mixture->stds_tensor().index_select(0, y.cpu()).pow(2).unsqueeze(1);
+  return [mixture, mu, var](const at::Tensor& x, double sigma) {
+    const at::Tensor xd = x.to(torch::kFloat64).cpu();
+    const at::Tensor component = -(xd - mu) / (var + sigma * sigma);
+    return (component - mixture->smoothed(sigma).score(xd).to(torch::kFloat64)).to(x.options());
+  };
+}
+
+at::Tensor draw_labels(const GaussianMixture& truth, int64_t n, at::Generator& gen) {
+  return torch::multinomial(truth.weights_tensor(), n, /*replacement=*/true, gen);
+}
+
+double label_agreement(const GaussianMixture& truth, const at::Tensor& x, const at::Tensor& y) {
+  const at::Tensor nearest = truth.responsibilities(x.to(torch::kFloat64)).argmax(1).cpu();
+  return nearest.eq(y.cpu()).to(torch::kFloat64).mean().item<double>();
+}
+
 NamedSamples timed_sample(const std::string& name, const std::function<at::Tensor()>& fn) {
   auto t0 = Clock::now();
   at::Tensor x = fn();

@@ -10,6 +10,7 @@
 #include "models/pixelcnnpp.h"
 #include "models/registry.h"
 #include "models/toy_ar.h"
+#include "models/toy_score.h"
 #include "objectives/objective.h"
 
 namespace scorelab::method_parts {
@@ -31,6 +32,24 @@ ModelArgs toy_model_args(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim
 NamedSamples timed_sample(const std::string& name, const std::function<at::Tensor()>& fn);
 // Ancestral draws of the toy AR model (optionally conditioned on cond) through the autoregressive sampler.
 at::Tensor draw_ar(ToyAR& model, int64_t n, int64_t dim, const at::Tensor& cond, at::Generator& gen);
+
+// ---- classifier guidance on mixtures (issue 15)
+// A noise-aware classifier of the mixture component, trained with cross-entropy on labelled exact draws moved to the
+// sampler's coordinates (`to_coords`, e.g. ddpm's standardisation; identity when empty) plus N(0, sigma^2 I) noise,
+// sigma log-uniform on [sigma_lo, sigma_hi]; `coord_scale`: the data's std in those coordinates. Checkpoints and the
+// loss curve as the method's other models (label "classifier").
+std::shared_ptr<ToyClassifierImpl> fit_toy_classifier(ToyMethod& method, const ToyData& data, const ToyMethodConfig& c,
+                                                      const std::function<at::Tensor(const at::Tensor&)>& to_coords,
+                                                      double coord_scale, double sigma_lo, double sigma_hi,
+                                                      at::Generator& gen, const std::string& dir);
+// grad_x log p(y | x, sigma) of the classifier for the labels y [N] (with autograd on, whatever the caller's mode).
+ScoreFn toy_classifier_grad(std::shared_ptr<ToyClassifierImpl> classifier, at::Tensor y);
+// The exact one for a mixture (in the sampler's coordinates) smoothed at sigma: grad log p_y,sigma(x) - grad log p_sigma(x).
+ScoreFn exact_classifier_grad(std::shared_ptr<const GaussianMixture> mixture, at::Tensor y);
+// Labels for n guided draws, from the mixture weights (the class prior).
+at::Tensor draw_labels(const GaussianMixture& truth, int64_t n, at::Generator& gen);
+// The fraction of samples whose most responsible component (the exact, unsmoothed mixture) is their label.
+double label_agreement(const GaussianMixture& truth, const at::Tensor& x, const at::Tensor& y);
 
 // A test-set likelihood entry: {"kind", "nll" (nats per example, mean), "se" (standard error of the mean over
 // examples), "n", "seconds", "nfe" (function evaluations per example)} plus `extra`.

@@ -56,6 +56,9 @@ class NcsnToy : public ToyMethod {
     a.rademacher = c_.projection == "rademacher";
     a.variance_reduced = c_.ssm_form == "vr";
     fit(*this, "ncsn", net_.ptr(), *objective_registry().get(c_.objective)(a), data, c_, gen, dir);
+    if (c_.classifier_scale > 0)  // classifier guidance: noise levels over the trained range
+      classifier_ = fit_toy_classifier(*this, data, c_, {}, data.scale, sigmas_->sigmas().back(),
+                                       sigmas_->sigmas().front(), gen, dir);
   }
   // A class-conditional model has no marginal score s(x, sigma) (score fields, score errors).
   std::optional<ScoreFn> score_fn() override {
@@ -64,6 +67,14 @@ class NcsnToy : public ToyMethod {
   }
   std::vector<NamedSamples> sample(int64_t n, at::Generator& gen) override {
     if (conditional()) return sample_conditional(n, gen);
+    if (c_.classifier_scale > 0) {  // classifier guidance toward components drawn from the weights
+      const at::Tensor y = draw_labels(*truth_, n, gen);
+      const ScoreFn grad = c_.score == "exact" ? exact_classifier_grad(truth_, y) : toy_classifier_grad(classifier_, y);
+      NamedSamples s = draw(classifier_guided(wrapper(), grad, c_.classifier_scale), n, gen,
+                            ", classifier-guided (scale " + fmt_number(c_.classifier_scale, 3) + ")");
+      s.stats["label_agreement"] = label_agreement(*truth_, s.samples, y);
+      return {s};
+    }
     return {draw(wrapper(), n, gen, "")};
   }
   // The probability-flow ODE likelihood of the test draws (exact score: the exact model's, with the smoothed
@@ -216,6 +227,7 @@ class NcsnToy : public ToyMethod {
   int64_t dim_ = 0;
   std::shared_ptr<GaussianMixture> truth_;
   std::shared_ptr<SigmaSchedule> sigmas_;
+  std::shared_ptr<ToyClassifierImpl> classifier_;  // --classifier-scale
   ScoreMLP net_{nullptr};
 };
 

@@ -34,6 +34,9 @@ void ToyMethodConfig::add_options(po::options_description& desc) {
       ("sigma", po::value(&sigma)->default_value(sigma), "smoothed-ar: smoothing noise level sigma (> 0)")
       ("denoise", po::value(&denoise)->default_value(denoise), "smoothed-ar stage 2: single-step | conditional-ar")
       ("grad", po::value(&grad)->default_value(grad), "smoothed-ar single-step gradient: full | detached (authors' quirk)")
+      ("classifier-scale", po::value(&classifier_scale)->default_value(classifier_scale),
+       "ncsn, ddpm: classifier guidance, the score plus s grad log p(k | x, sigma) of a noise-aware classifier of the "
+       "mixture component k (trained beside the model; the exact one with --score exact); k drawn from the weights")
       ("ardm-bins", po::value(&ardm_bins)->default_value(ardm_bins),
        "ardm: bins per coordinate over the data's range (the modes' means +- 4 of their std)")
       ("ardm-steps", po::value(&ardm_steps)->default_value(ardm_steps),
@@ -89,6 +92,11 @@ void ToyMethodConfig::validate() const {
   require_one_of("--denoise", denoise, {"single-step", "conditional-ar"});
   require_one_of("--grad", grad, {"full", "detached"});
   require_nonnegative("--blur-sigma", blur_sigma);
+  require_nonnegative("--classifier-scale", classifier_scale);
+  if (classifier_scale > 0 && condition != "none")
+    throw ConfigError(flag_error("--classifier-scale", flag_value(classifier_scale),
+                                 "0 with --condition " + condition + " (classifier guidance steers the unconditional model; "
+                                 "--guidance-scale is the class-conditional model's)"));
   if (ardm_bins < 2) throw ConfigError(flag_error("--ardm-bins", std::to_string(ardm_bins), "an integer >= 2"));
   if (ardm_steps < 0)
     throw ConfigError(flag_error("--ardm-steps", std::to_string(ardm_steps), "an integer >= 0 (0: one per step)"));
@@ -170,6 +178,7 @@ nlohmann::json ToyMethodConfig::to_json() const {
   if (label_dropout > 0) j["label_dropout"] = label_dropout;
   if (blur_sigma > 0) j["blur_sigma"] = blur_sigma;
   if (ardm_bins != 256) j["ardm_bins"] = ardm_bins;
+  if (classifier_scale > 0) j["sampling"]["classifier_scale"] = classifier_scale;
   if (ardm_steps != 0) j["sampling"]["ardm_steps"] = ardm_steps;
   if (guidance_scale > 0) j["sampling"]["guidance_scale"] = guidance_scale;
   return j;

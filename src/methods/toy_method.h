@@ -50,6 +50,10 @@ struct ToyMethodConfig {
   // --guidance-scale w: sample with (1 + w) s(x, sigma, k) - w s(x, sigma) (the null label's, or with --score exact
   // the exact marginal score: then the guided field is grad log p(x | k) + w grad log p(k | x)).
   double guidance_scale = 0.0;
+  // --classifier-scale s: ncsn and ddpm sample with classifier guidance (issue 15): the unconditional model plus s times
+  // grad_x log p(k | x, sigma) of a noise-aware classifier of the component k (trained beside the model; with
+  // --score exact the exact p(k | x, sigma)), k drawn from the mixture weights.
+  double classifier_scale = 0.0;
   std::string score = "learned";  // --score learned | exact (ncsn and ddpm)
   double sigma_max = 0.0;         // --sigma-max (0: max pairwise distance of the data, NCSNv2's rule)
   double sigma_min = 0.01;        // --sigma-min

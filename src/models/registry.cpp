@@ -58,6 +58,11 @@ const ModelRegistry& model_registry() {
       c.output_channels = a.output_channels;
       return std::make_shared<UNetImpl>(c);
     }, "DDPM U-Net eps_theta(x_t, t) (images; size from size_preset; learn_sigma: 2C outputs)");
+    r.add("classifier-mlp", [net_config](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
+      ToyNetConfig c = net_config(a);
+      if (c.classes < 1) c.classes = 2;  // (default args: a two-class network)
+      return std::make_shared<ToyClassifierImpl>(c);
+    }, "noise-aware classifier logits p(k | x, sigma) of the mixture component (classifier guidance)");
     r.add("ardm-mlp", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
       ArdmMLPConfig c;
       c.dim = a.dim;

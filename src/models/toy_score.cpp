@@ -59,4 +59,16 @@ at::Tensor EpsMLPImpl::forward(const at::Tensor& x, const at::Tensor& t) {
   return k.select(1, 1).unsqueeze(1) * x - k.select(1, 0).unsqueeze(1) * f;
 }
 
+ToyClassifierImpl::ToyClassifierImpl(const ToyNetConfig& config) : config_(config) {
+  if (config.classes < 1) throw ConfigError("classifier-mlp: classes must be >= 1, got " + std::to_string(config.classes));
+  net_ = register_module("net", MLP(config.dim + config.embed, config.hidden, config.depth, config.classes));
+}
+
+at::Tensor ToyClassifierImpl::forward(const at::Tensor& x, const at::Tensor& sigma) {
+  const auto s = sigma.to(x.scalar_type()).reshape({-1, 1});
+  const auto c_in = torch::rsqrt(s * s + config_.scale * config_.scale);
+  const auto emb = sinusoidal_embedding(torch::log(s).squeeze(1) * 10.0, config_.embed).to(x.scalar_type());
+  return net_->forward(torch::cat({x * c_in, emb}, 1));
+}
+
 }  // namespace scorelab

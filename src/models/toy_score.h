@@ -62,4 +62,18 @@ class EpsMLPImpl : public torch::nn::Module {
 };
 TORCH_MODULE(EpsMLP);
 
+// A noise-aware classifier of the mixture component (classifier guidance, issue 15): logits [N, classes] of
+// p(k | x, sigma) = softmax(net(c_in x, embed(log sigma))), c_in = 1 / sqrt(scale^2 + sigma^2), for x the data
+// plus N(0, sigma^2 I) noise (the VE coordinates of the samplers).
+class ToyClassifierImpl : public torch::nn::Module {
+ public:
+  explicit ToyClassifierImpl(const ToyNetConfig& config);  // config.classes: the components (> 0)
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& sigma);  // sigma [N]
+
+ private:
+  ToyNetConfig config_;
+  MLP net_{nullptr};
+};
+TORCH_MODULE(ToyClassifier);
+
 }  // namespace scorelab

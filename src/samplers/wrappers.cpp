@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
+#include <string>
+
 #include "core/noise.h"
 #include "data/mixture.h"
 
@@ -62,6 +65,28 @@ ModelWrapper exact_mixture_model(std::shared_ptr<const GaussianMixture> truth, s
                      std::move(sigmas), std::move(model));
   w.parameterisation = Parameterisation::ExactDensity;
   w.log_density = [truth](const at::Tensor& x, double sigma) { return truth->smoothed(sigma).log_prob(x); };
+  return w;
+}
+
+ModelWrapper classifier_guided(ModelWrapper w, ScoreFn grad, double scale) {
+  if (scale == 0.0) return w;
+  TORCH_CHECK(grad, "classifier_guided: no classifier gradient");
+  w.model += ", classifier-guided (scale " + std::to_string(scale) + ")";
+  w.log_density = nullptr;
+  if (w.parameterisation == Parameterisation::ExactDensity) w.parameterisation = Parameterisation::VeScore;
+  if (w.parameterisation == Parameterisation::VpEps) {
+    auto betas = w.betas;
+    EpsFn eps = [eps = w.eps, grad, scale, betas](const at::Tensor& x, int64_t t) {
+      const double sigma = betas->sigma_equivalent(t);
+      return eps(x, t) - scale * sigma * grad(x / std::sqrt(betas->alpha_bar(t)), sigma);
+    };
+    w.score = score_from_eps(eps, *betas);
+    w.eps = std::move(eps);
+    return w;
+  }
+  w.score = [score = w.score, grad, scale](const at::Tensor& x, double sigma) {
+    return score(x, sigma) + scale * grad(x, sigma);
+  };
   return w;
 }
 

@@ -50,4 +50,11 @@ ModelWrapper vp_eps_model(EpsFn eps, std::shared_ptr<const BetaSchedule> betas, 
 ModelWrapper exact_mixture_model(std::shared_ptr<const GaussianMixture> truth, std::shared_ptr<const SigmaSchedule> sigmas,
                                  std::string model);
 
+// Classifier guidance (Dhariwal & Nichol 2021; issue 15). `grad`(x, sigma) = grad_x log p(y | x, sigma) of a
+// noise-aware classifier in the wrapper's VE coordinates, for the labels its caller bound. Score models: the score
+// s + scale * grad. Eps models: eps - scale * sigma_t * grad(x_t / sqrt(abar_t), sigma_t) with sigma_t the equivalent
+// VE level, so that DDPM and DDIM follow it and the score in VE coordinates is again s + scale * grad. Scale 0 returns
+// `w` itself; a guided model has no log-density (mala refuses it).
+ModelWrapper classifier_guided(ModelWrapper w, ScoreFn grad, double scale);
+
 }  // namespace scorelab

@@ -219,3 +219,15 @@ add_test(NAME bad.toy_ardm_bins COMMAND ${EXPECT} 2 "flag --ardm-bins: got '1'" 
          --method ardm --dataset mog --ardm-bins 1 --no-plots --out ${SMOKE_DIR}/bad)
 add_test(NAME bad.toy_ardm_steps COMMAND ${EXPECT} 2 "flag --ardm-steps: got '-2'" ${APPS}/compare ${TINY}
          --method ardm --dataset mog --ardm-steps -2 --no-plots --out ${SMOKE_DIR}/bad)
+# Classifier guidance on the toy (issue 15): a noise-aware classifier trained beside ncsn and ddpm, and the exact one.
+add_test(NAME app.compare.classifier_guidance COMMAND ${APPS}/compare ${TINY} --method ncsn,ddpm --dataset mog-weights
+         --classifier-scale 2 --no-plots --out ${SMOKE_DIR}/compare-classifier-guidance)
+set_tests_properties(app.compare.classifier_guidance PROPERTIES PASS_REGULAR_EXPRESSION "report: .*/report.md")
+add_test(NAME app.compare.classifier_guidance_exact COMMAND ${APPS}/compare ${TINY} --method ddpm --score exact
+         --dataset mog-weights --classifier-scale 1 --sampler ddim --no-plots --out ${SMOKE_DIR}/compare-classifier-exact)
+set_tests_properties(app.compare.classifier_guidance_exact PROPERTIES PASS_REGULAR_EXPRESSION "report: .*/report.md")
+add_test(NAME bad.classifier_scale_negative COMMAND ${EXPECT} 2 "flag --classifier-scale: got '-1'" ${APPS}/compare
+         ${TINY} --method ncsn --dataset mog --classifier-scale -1 --no-plots --out ${SMOKE_DIR}/bad)
+add_test(NAME bad.classifier_scale_conditional COMMAND ${EXPECT} 2 "flag --classifier-scale: got '1'; expected 0 with --condition component"
+         ${APPS}/compare ${TINY} --method ncsn --dataset mog --condition component --classifier-scale 1 --no-plots
+         --out ${SMOKE_DIR}/bad)
