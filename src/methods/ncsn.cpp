@@ -194,7 +194,9 @@ class NcsnToy : public ToyMethod {
     const double w = c_.guidance_scale;
     if (w > 0) fn = [fn, marginal, w](const at::Tensor& x, double sigma) { return (1 + w) * fn(x, sigma) - w * marginal(x, sigma); };
     const std::string note = ", class-conditional on the component" + (w > 0 ? ", guidance scale " + fmt_number(w, 3) : std::string());
-    return {draw(ve_score_model(fn, sigmas_, "method ncsn --condition component"), n, gen, note)};
+    NamedSamples s = draw(ve_score_model(fn, sigmas_, "method ncsn --condition component"), n, gen, note);
+    s.stats["label_agreement"] = label_agreement(*truth_, s.samples, y);
+    return {s};
 
   }
 
