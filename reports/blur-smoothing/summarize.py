@@ -49,7 +49,7 @@ def mnist_value(row, key):
         if row.get("two_stage_bound_bits_per_dim") is not None:
             return row["two_stage_bound_bits_per_dim"]
         lik = row.get("likelihoods") or {}
-        return lik["exact"]["bits_per_dim"] if "exact" in lik else None
+        return lik["bound"]["bits_per_dim"] if "bound" in lik else None
     if key == "stage1":
         return row.get("stage1_bits_per_dim_x_tilde")
     if key == "inpaint":
@@ -141,8 +141,10 @@ def main():
         lines, summary["mnist_paired"] = paired(mn, MNIST_ROWS, MNIST_KEYS, mnist_value, BASE["mnist"])
         md += lines + [""]
         md += ["Each run's FD with its bootstrap interval (sampling noise of that run only):", ""] + fd_intervals(mn) + [""]
-        md += ["`likelihood`: the two-stage bound (noise methods) or the exact likelihood through the blur "
-               "(smoothed-ar-blur), bits/dim of the continuous density on [-1, 1] at the pixel values.", ""]
+        md += ["`likelihood`: upper bounds in bits/dim of the 8-bit data: the two-stage bound (noise methods), or for "
+               "smoothed-ar-blur stage 1 through the invertible blur of the dequantized image, -log p1(B (x + u)) - "
+               "log |det B|. `stage-1 bits/dim of x~`: each stage-1 model on its own x~ (not comparable across "
+               "corruptions: B (x + u) alone is a far more concentrated density).", ""]
     if not toy and not mn:
         md += ["No runs yet.", ""]
     open(os.path.join(HERE, "summary.md"), "w").write("\n".join(md))
