@@ -101,6 +101,12 @@ def section_mnist(md, summary):
     md += ["## MNIST: small preset, PixelCNN++ (ar) and the ARDM U-Net at equal iterations", ""]
     summary["mnist"] = {}
     for name, m in sorted(main.items()):
+        tpath = os.path.join(HERE, "mnist", name, "timings.json")
+        timings = json.load(open(tpath))["methods"] if os.path.exists(tpath) else {}
+        for method, t in timings.items():
+            if method in m["methods"]:
+                m["methods"][method].setdefault("train_s", t.get("train_s"))
+                m["methods"][method].setdefault("sample_s_per_image", t.get("sample_s_per_image"))
         md += [f"### {name}", "", "| method | params | train s | FD-classifier [95%] | KID-classifier [95%] | "
                "likelihood bits/dim (+- se) | test objective bits/dim | left-half inpaint MSE (+- se) | "
                "sampling s/image |", "|---|---|---|---|---|---|---|---|---|"]
@@ -145,6 +151,9 @@ def section_mnist(md, summary):
             rows.append((steps, name, r))
         main_r = [(196, k + " (main run)", v["methods"]["ardm"]) for k, v in main.items() if "ardm" in v["methods"]]
         for steps, name, r in sorted(rows + main_r, key=lambda t: -t[0]):
+            tpath = os.path.join(HERE, "mnist", name.split(" ")[0], "timings.json")
+            if os.path.exists(tpath):
+                r.setdefault("sample_s_per_image", json.load(open(tpath))["methods"]["ardm"].get("sample_s_per_image"))
             fd, fdci = mnist_value(r, "fd")
             kid, _ = mnist_value(r, "kid")
             summary["mnist_steps"][name] = {"steps": steps, "fd": fd, "fd_ci95": fdci, "kid": kid,
