@@ -17,6 +17,8 @@ import sys
 
 sys.dont_write_bytecode = True
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(here))
+from summary_stats import fmt  # noqa: E402  (the number format the other summarizers share)
 
 
 def read(path):
@@ -54,17 +56,6 @@ def mean_std(v):
     m = sum(v) / len(v)
     s = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else float("nan")
     return m, s, len(v)
-
-
-def fmt(x, digits=4):
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "-"
-    if x == 0:
-        return "0"
-    a = abs(x)
-    if a < 1e-3 or a >= 1e6:
-        return f"{x:.{digits - 1}e}"
-    return f"{x:.{max(0, digits - 1 - int(math.floor(math.log10(a))))}f}"
 
 
 def cell_label(cell):

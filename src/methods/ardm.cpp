@@ -158,14 +158,9 @@ class ArdmMethod : public Method {
     return m;
   }
   void paper_preset(ImageTrainConfig& c, const Unset& unset) const override {  // the DDPM U-Net's settings
-    if (unset("batch-size")) c.train.batch_size = 128;
-    if (unset("lr")) c.train.lr = 2e-4;
-    if (unset("ema")) c.train.ema = 0.9999;
-    if (unset("grad-clip")) c.train.grad_clip = 1.0;
+    unet_paper_preset(c, unset);
   }
-  void small_preset(ImageTrainConfig& c, const Unset& unset) const override {
-    if (unset("grad-clip")) c.train.grad_clip = 1.0;
-  }
+  void small_preset(ImageTrainConfig& c, const Unset& unset) const override { unet_small_preset(c, unset); }
   void validate_for(const SamplingConfig&, const LoadedModels&) const override {}
   ImageSamples draw(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
                     SamplingMonitor* monitor) const override {

@@ -220,14 +220,9 @@ class DdpmMethod : public ScoreMethod {
     return m;
   }
   void paper_preset(ImageTrainConfig& c, const Unset& unset) const override {
-    if (unset("batch-size")) c.train.batch_size = 128;
-    if (unset("lr")) c.train.lr = 2e-4;
-    if (unset("ema")) c.train.ema = 0.9999;
-    if (unset("grad-clip")) c.train.grad_clip = 1.0;
+    unet_paper_preset(c, unset);
   }
-  void small_preset(ImageTrainConfig& c, const Unset& unset) const override {
-    if (unset("grad-clip")) c.train.grad_clip = 1.0;
-  }
+  void small_preset(ImageTrainConfig& c, const Unset& unset) const override { unet_small_preset(c, unset); }
   std::string default_sampler() const override { return "ddpm"; }
   std::vector<std::string> offered() const override { return offered_by(Parameterisation::VpEps); }
   SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model) const override {

@@ -146,6 +146,17 @@ ModelArgs toy_model_args(const ToyMethodConfig& c, int64_t dim, int64_t cond_dim
   return a;
 }
 
+void unet_paper_preset(ImageTrainConfig& c, const Method::Unset& unset) {
+  if (unset("batch-size")) c.train.batch_size = 128;
+  if (unset("lr")) c.train.lr = 2e-4;
+  if (unset("ema")) c.train.ema = 0.9999;
+  if (unset("grad-clip")) c.train.grad_clip = 1.0;
+}
+
+void unet_small_preset(ImageTrainConfig& c, const Method::Unset& unset) {
+  if (unset("grad-clip")) c.train.grad_clip = 1.0;
+}
+
 std::shared_ptr<ToyClassifierImpl> fit_toy_classifier(ToyMethod& method, const ToyData& data, const ToyMethodConfig& c,
                                                       const std::function<at::Tensor(const at::Tensor&)>& to_coords,
                                                       double coord_scale, double sigma_lo, double sigma_hi,

@@ -83,6 +83,11 @@ class PixelCnnMethod : public Method {
                                    std::shared_ptr<PixelCNNppImpl>& net);
 };
 
+// The DDPM U-Net's optimiser settings (ddpm and ardm train that network): --preset paper batch 128, lr 2e-4, EMA
+// 0.9999, gradient clipping 1; --preset small clipping 1.
+void unet_paper_preset(ImageTrainConfig& c, const Method::Unset& unset);
+void unet_small_preset(ImageTrainConfig& c, const Method::Unset& unset);
+
 // A score network run by any registered sampler it offers the inputs for (its model wrapper's), with
 // inpainting as the sampler loop's projection hook.
 class ScoreMethod : public Method {
