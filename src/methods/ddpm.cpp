@@ -225,8 +225,11 @@ class DdpmMethod : public ScoreMethod {
   void small_preset(ImageTrainConfig& c, const Unset& unset) const override { unet_small_preset(c, unset); }
   std::string default_sampler() const override { return "ddpm"; }
   std::vector<std::string> offered() const override { return offered_by(Parameterisation::VpEps); }
-  SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model) const override {
-    return vp_eps_model(ddpm_eps_fn(model.model, model.channels, config.guidance_scale), model.model.betas, "method ddpm")
+  SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model,
+                           const ClassifierGuide& guide) const override {
+    return classifier_guided(
+               vp_eps_model(ddpm_eps_fn(model.model, model.channels, config.guidance_scale), model.model.betas, "method ddpm"),
+               guide)
         .args(config.sampling);
   }
   std::vector<std::string> likelihood_kinds() const override { return {"bound", "ode"}; }

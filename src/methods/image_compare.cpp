@@ -28,6 +28,7 @@
 #include "eval/neighbours.h"
 #include "eval/plot.h"
 #include "eval/sample_quality.h"
+#include "methods/guidance.h"
 #include "models/discretized_logistic.h"
 #include "models/pixelcnnpp.h"
 #include "samplers/pixelcnn_sampling.h"
@@ -206,6 +207,11 @@ void ImageCompareConfig::add_options(po::options_description& desc) {
        "smoothed-ar rows: all | any of single-step-detached,single-step-full,conditional-ar")
       ("from-checkpoints", po::value(&from_checkpoints), "evaluate the train folders DIR/<key> instead of training")
       ("classifier", po::value(&classifier), "classifier file for FD/KID: loaded if it exists, else trained and saved there (default: data/classifiers/<dataset>/classifier.pt)")
+      ("guide-classifier", po::value(&guide_classifier),
+       "with --classifier-scale: the noise-aware classifier folder of the guided row, loaded if it holds one, else "
+       "trained there (default: <checkpoints>/<method>-guide-classifier; one --method ncsn or ddpm when given)")
+      ("guide-classifier-iters", po::value(&guide_classifier_iters)->default_value(guide_classifier_iters),
+       "with --classifier-scale: training steps of a noise-aware classifier trained now (batch 128)")
       ("classifier-epochs", po::value(&classifier_epochs)->default_value(classifier_epochs),
        "epochs when the classifier is trained (0: the dataset's default: mnist 3, fashion-mnist 10, cifar10 10)")
       ("bound-images", po::value(&bound_images)->default_value(bound_images), "test images for the smoothed-ar two-stage bound")
@@ -272,6 +278,16 @@ void ImageCompareConfig::validate() const {
   if (sampling.guidance_scale != 0 && (condition == "none" || label_dropout == 0))
     throw ConfigError(flag_error("--guidance-scale", flag_value(sampling.guidance_scale),
                                  "0 unless --condition class --label-dropout p > 0 (classifier-free guidance)"));
+  if (sampling.classifier_scale != 0 && !ncsn && !ddpm)
+    throw ConfigError(flag_error("--classifier-scale", flag_value(sampling.classifier_scale),
+                                 "0 unless --method includes ncsn or ddpm (classifier guidance guides those rows)"));
+  if (!guide_classifier.empty() && sampling.classifier_scale == 0)
+    throw ConfigError(flag_error("--guide-classifier", guide_classifier, "no folder unless --classifier-scale S > 0"));
+  if (!guide_classifier.empty() && ncsn && ddpm)
+    throw ConfigError(flag_error("--guide-classifier", guide_classifier,
+                                 "one guided method: a classifier fits one model (leave it out: each row gets its own)"));
+  if (guide_classifier_iters < 1)
+    throw ConfigError(flag_error("--guide-classifier-iters", std::to_string(guide_classifier_iters), "an integer >= 1"));
   // --sampler must fit at least one chosen method that samples with a sampler (the others keep their own).
   if (!sampling.sampler.empty()) {
     const Method* first = nullptr;
@@ -338,6 +354,10 @@ nlohmann::json ImageCompareConfig::to_json() const {
   // Only when set, so that finished runs (--seeds) written before these flags are still recognised.
   if (score_net != "ncsnv2") j["score_net"] = score_net;
   if (condition != "none") j["condition"] = condition;
+  if (sampling.classifier_scale != 0) {
+    j["guide_classifier"] = guide_classifier;
+    j["guide_classifier_iters"] = guide_classifier_iters;
+  }
   if (label_dropout > 0) j["label_dropout"] = label_dropout;
   if (blur_sigma > 0) j["blur_sigma"] = blur_sigma;
   return j;
@@ -383,6 +403,17 @@ void Method::compare_rows(ImageCompareRows& r) const {
   if (im.likelihood() && likelihood_kinds() == std::vector<std::string>{"bound"})
     row["bits_per_dim_kind"] = "ELBO estimate: the test objective";
   row["sampler"] = im.default_sampler().empty() ? "pixelcnn++ " + sc.ar_draw : sc.sampler_for(method);
+  if (sc.classifier_scale > 0) {  // classifier guidance: the noise-aware classifier of this model
+    const std::string dir = c.guide_classifier.empty() ? r.dir_of(method + "-guide-classifier") : c.guide_classifier;
+    GuideClassifierConfig gc;
+    gc.iters = c.guide_classifier_iters;
+    gc.quiet = c.quiet;
+    models.guide = load_or_train_guide_classifier(dir, models.main, r.train_set, r.test_set, gc,
+                                                  derive_seed(c.runtime.seed, "guide-classifier-" + method), device);
+    row["classifier_scale"] = sc.classifier_scale;
+    row["guide_classifier"] = models.guide->metrics;
+    row["guide_classifier"]["dir"] = repo_relative(dir);
+  }
   SamplingMonitor monitor(c.sampling.snapshots > 0 ? (fs::path(out) / "snapshots" / method).string() : "",
                           c.sampling.snapshots, !c.quiet);
   ImageSamples s = draw_samples_sharded(sc, models, n, derive_seed(c.runtime.seed, "sample-" + method), device, &monitor);
@@ -394,9 +425,9 @@ void Method::compare_rows(ImageCompareRows& r) const {
   if (conditional) {
     row["condition"] = no_marginal ? "class: labels drawn uniformly; no likelihood or inpainting (no marginal model)"
                                    : "class: labels drawn uniformly; likelihood and inpainting with the null label";
-    row["label_agreement"] = r.label_agreement(s.samples, s.labels);
     if (sc.guidance_scale != 0) row["guidance_scale"] = sc.guidance_scale;
   }
+  if (s.labels.defined()) row["label_agreement"] = r.label_agreement(s.samples, s.labels);
   // Its own likelihoods on the first --likelihood-images test images, in bits/dim (issue 12).
   if (c.likelihood_images > 0 && !likelihood_kinds().empty() && !no_marginal) {
     LikelihoodConfig lc = c.likelihood;
@@ -414,6 +445,7 @@ void Method::compare_rows(ImageCompareRows& r) const {
   if (!no_marginal) {
     SamplingConfig unguided = sc;  // inpainting draws no labels (the null label's model)
     unguided.guidance_scale = 0.0;
+    unguided.classifier_scale = 0.0;
     r.inpaint_row(row, r.dir_of(method), "", unguided, method);
   }
   r.score_row(row, s.samples, method);
@@ -754,8 +786,11 @@ nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::st
     std::cerr << "[compare] sampling " << method << "\n";
     // --guidance-scale guides the class-conditional rows (ncsn, ddpm); the other methods sample as they are.
     ImageCompareConfig row_config = c;
-    if (method != "ncsn" && method != "ddpm") row_config.sampling.guidance_scale = 0.0;
-    ImageCompareRows r{row_config, method, device, out, n, train_metrics, test_set, dir_of, base_row, inpaint_row, score_row,
+    if (method != "ncsn" && method != "ddpm") {
+      row_config.sampling.guidance_scale = 0.0;
+      row_config.sampling.classifier_scale = 0.0;
+    }
+    ImageCompareRows r{row_config, method, device, out, n, train_metrics, test_set, train_set, dir_of, base_row, inpaint_row, score_row,
                        write_grid, label_agreement};
     get_method(method).compare_rows(r);
   }
@@ -812,7 +847,9 @@ nlohmann::json run_image_compare_once(const ImageCompareConfig& c, const std::st
                    " [" + fmt_number(r["label_agreement"]["ci95"][0].get<double>(), 3) + ", " +
                    fmt_number(r["label_agreement"]["ci95"][1].get<double>(), 3) + "] of " +
                    std::to_string(r["label_agreement"]["n"].get<int64_t>()) + " samples" +
-                   (r.contains("guidance_scale") ? ", guidance scale " + fmt_number(r["guidance_scale"].get<double>(), 3) : "") + "\n";
+                   (r.contains("guidance_scale") ? ", guidance scale " + fmt_number(r["guidance_scale"].get<double>(), 3) : "") +
+                   (r.contains("classifier_scale") ? ", classifier scale " + fmt_number(r["classifier_scale"].get<double>(), 3) : "") +
+                   "\n";
   std::ostringstream md;
   md << "# compare on " << c.dataset << " (" << c.preset << " preset)\n\n"
      << "Command: `" << command << "`\n\n"

@@ -58,6 +58,11 @@ struct ImageCompareConfig {
   std::string from_checkpoints;         // --from-checkpoints DIR: evaluate DIR/<key> instead of training
   std::string classifier;               // --classifier FILE (default: the cached classifier of the dataset)
   int64_t classifier_epochs = 0;        // --classifier-epochs (only when trained; 0: default_classifier_epochs)
+  // --classifier-scale S > 0 (sampling.classifier_scale): the noise-aware classifier of each guided row (ncsn, ddpm),
+  // loaded from --guide-classifier DIR when it holds one, else trained there (default: <checkpoints>/<method>-guide-
+  // classifier) for --guide-classifier-iters steps (methods/guidance.h).
+  std::string guide_classifier;
+  int64_t guide_classifier_iters = 2000;
   int64_t bound_images = 500;           // --bound-images: test images for the two-stage bound
   int64_t likelihood_images = 100;      // --likelihood-images: test images for each method's own likelihoods (0: none)
   LikelihoodConfig likelihood;          // --lik-solver, --divergence, --probes, --vlb-strata ...
@@ -89,6 +94,7 @@ struct ImageCompareRows {
   int64_t n = 0;                        // samples per row
   const nlohmann::json& train_metrics;  // metrics.json of each trained model, by key
   const ImageDataset& test_set;
+  const ImageDataset& train_set;
   std::function<std::string(const std::string& key)> dir_of;  // the folder of a trained model
   // A row with the training numbers of model `key` (params, train_s, iters, images_per_s, test_loss_final, loss_unit).
   std::function<nlohmann::json(const std::string& name, const std::string& key)> base_row;

@@ -185,6 +185,9 @@ void SamplingConfig::add_image_options(po::options_description& desc) {
       ("guidance-scale", po::value(&guidance_scale)->default_value(guidance_scale),
        "classifier-free guidance w of a class-conditional model trained with --label-dropout: (1 + w) f(x | y) - w f(x) "
        "(0: the conditional model itself)")
+      ("classifier-scale", po::value(&classifier_scale)->default_value(classifier_scale),
+       "ncsn / ddpm classifier guidance: each sample drawn for a uniformly random digit y along s(x) + S grad log p(y | x, "
+       "sigma) of a noise-aware classifier (compare trains one: --guide-classifier; 0: unguided)")
       ("ardm-steps", po::value(&ardm_steps)->default_value(ardm_steps),
        "ardm: decoding steps, the pixels drawn in that many groups in a random order (0: one pixel per step, C*H*W "
        "network evaluations)");
@@ -211,6 +214,7 @@ void SamplingConfig::validate() const {
     throw ConfigError(flag_error("--sampler", sampler, "one of " + sampler_registry().known_list()));
   if (snapshots < 0) throw ConfigError(flag_error("--snapshots", std::to_string(snapshots), "an integer >= 0"));
   require_nonnegative("--guidance-scale", guidance_scale);
+  require_nonnegative("--classifier-scale", classifier_scale);
   if (ardm_steps < 0)
     throw ConfigError(flag_error("--ardm-steps", std::to_string(ardm_steps), "an integer >= 0 (0: one pixel per step)"));
   if (sample_batch < 0)
@@ -231,6 +235,10 @@ void SamplingConfig::validate_for(const LoadedModels& models) const {
     throw ConfigError(flag_error("--guidance-scale", flag_value(guidance_scale),
                                  "0 for this model (classifier-free guidance needs an ncsn or ddpm model trained with "
                                  "--condition class --label-dropout p > 0)"));
+  if (classifier_scale != 0.0 && !models.guide)
+    throw ConfigError(flag_error("--classifier-scale", flag_value(classifier_scale),
+                                 "0 here (classifier guidance needs a noise-aware classifier of an ncsn or ddpm model: "
+                                 "compare --classifier-scale trains one, sample takes it with --guide-classifier DIR)"));
 }
 
 nlohmann::json SamplingConfig::to_json() const {
@@ -245,6 +253,7 @@ nlohmann::json SamplingConfig::to_json() const {
   if (sampling.alpha_rule != "sigma2") j["sampling"]["alpha_rule"] = sampling.alpha_rule;
   if (sampling.level_steps != "uniform") j["sampling"]["level_steps"] = sampling.level_steps;
   if (guidance_scale != 0.0) j["guidance_scale"] = guidance_scale;
+  if (classifier_scale != 0.0) j["classifier_scale"] = classifier_scale;
   if (ardm_steps != 0) j["ardm_steps"] = ardm_steps;
   return j;
 }
@@ -364,9 +373,10 @@ EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels, double guidance) {
   };
 }
 
-std::unique_ptr<Sampler> make_image_sampler(const SamplingConfig& config, const LoadedImageModel& model) {
+std::unique_ptr<Sampler> make_image_sampler(const SamplingConfig& config, const LoadedImageModel& model,
+                                            const ClassifierGuide& guide) {
   const Method& method = get_method(model.config.method);
-  return sampler_registry().get(config.sampler_for(method.name()))(method.sampler_args(config, model));
+  return sampler_registry().get(config.sampler_for(method.name()))(method.sampler_args(config, model, guide));
 }
 
 at::Tensor denoise_single_step(const ScoreFn& score, const at::Tensor& x_noisy, double sigma, at::Generator& gen,

@@ -35,11 +35,13 @@
 #include "methods/image_train.h"
 #include "samplers/registry.h"
 #include "samplers/sampler.h"
+#include "samplers/wrappers.h"
 
 namespace scorelab {
 
 class PixelCNNppImpl;
 struct PixelCNNSampleOptions;
+struct GuideClassifier;
 
 // ---- loading trained models ------------------------------------------------------------------------------
 
@@ -57,6 +59,8 @@ struct LoadedImageModel {
 struct LoadedModels {
   LoadedImageModel main;
   std::optional<LoadedImageModel> stage2;
+  // ncsn and ddpm with --classifier-scale > 0: the noise-aware classifier that guides them (methods/guidance.h).
+  std::shared_ptr<const GuideClassifier> guide;
   const std::string& method() const { return main.config.method; }
 };
 
@@ -97,6 +101,9 @@ struct SamplingConfig {
                                         // --ddpm-variance, --clip-x0, --steps, --eta, --spacing
   int64_t snapshots = 0;                // --snapshots K: intermediate grids per sampling stage
   double guidance_scale = 0.0;          // --guidance-scale w: classifier-free guidance (image_models.h: guided)
+  // --classifier-scale s: classifier guidance of ncsn and ddpm by a noise-aware classifier (LoadedModels::guide): each
+  // row drawn for a uniformly random digit y, the score s(x) + s grad_x log p(y | x, sigma) (methods/guidance.h).
+  double classifier_scale = 0.0;
   int64_t ardm_steps = 0;               // --ardm-steps: ardm's decoding steps (0: one pixel per step)
   // compare's --sample-batch B: images per sampler call (rows drawn B at a time from the same stream, so the sampler's
   // memory is bounded; 0: all at once). Runs with at most B samples draw exactly as one call.
@@ -179,9 +186,10 @@ ScoreFn ncsn_score_fn(const ImageModel& model, double guidance = 0.0);
 // DDPM eps_theta(x_t, t): the U-Net's first `channels` output channels (guided as ncsn_score_fn).
 EpsFn ddpm_eps_fn(const ImageModel& model, int64_t channels, double guidance = 0.0);
 
-// The ncsn / ddpm sampler the config selects, built through the sampler registry. For ncsn the init
-// box is [0, 1] (NCSN's data scale).
-std::unique_ptr<Sampler> make_image_sampler(const SamplingConfig& config, const LoadedImageModel& model);
+// The ncsn / ddpm sampler the config selects, built through the sampler registry, on the model guided by `guide`
+// (classifier guidance; none by default). For ncsn the init box is [0, 1] (NCSN's data scale).
+std::unique_ptr<Sampler> make_image_sampler(const SamplingConfig& config, const LoadedImageModel& model,
+                                            const ClassifierGuide& guide = {});
 
 // Single-step (Tweedie) denoising x~ + sigma^2 s(x~, sigma) through SingleStepDenoiser.
 at::Tensor denoise_single_step(const ScoreFn& score, const at::Tensor& x_noisy, double sigma, at::Generator& gen,

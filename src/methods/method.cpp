@@ -46,7 +46,7 @@ const Method& get_method(const std::string& name) {
   throw ConfigError(flag_error("--method", name, "one of " + known));
 }
 
-SamplerArgs Method::sampler_args(const SamplingConfig&, const LoadedImageModel&) const {
+SamplerArgs Method::sampler_args(const SamplingConfig&, const LoadedImageModel&, const ClassifierGuide&) const {
   throw ConfigError("method " + name() + " has no score sampler; it draws pixel by pixel");
 }
 

@@ -70,8 +70,10 @@ class Method {
   virtual void small_preset(ImageTrainConfig&, const Unset&) const {}
 
   // ---- image data: sampling
-  // The inputs for a sampler on the loaded model (score methods; ConfigError otherwise).
-  virtual SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model) const;
+  // The inputs for a sampler on the loaded model (score methods; ConfigError otherwise), guided by `guide` (classifier
+  // guidance, issue 15; scale 0: unguided).
+  virtual SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model,
+                                   const ClassifierGuide& guide) const;
   // The scale the sampler runs on (identity unless overridden).
   virtual ImageDataTransform data_transform() const { return {}; }
   // ConfigError naming the flag when the choices do not fit the loaded models.

@@ -10,6 +10,7 @@
 
 #include "core/noise.h"
 #include "core/runtime.h"
+#include "methods/guidance.h"
 #include "methods/inpaint.h"
 #include "train/trainer.h"
 
@@ -273,7 +274,7 @@ void ScoreMethod::validate_for(const SamplingConfig& config, const LoadedModels&
   const std::string s = config.sampler_for(name());
   check_sampler(s, offered(), "method " + name());
   // Building the sampler checks its settings against the model (e.g. --steps above the model's T).
-  sampler_registry().get(s)(sampler_args(config, models.main));
+  sampler_registry().get(s)(sampler_args(config, models.main, {}));
 }
 
 ImageSamples ScoreMethod::draw(const SamplingConfig& config, const LoadedModels& models, int64_t n, at::Generator& gen,
@@ -289,11 +290,13 @@ ImageSamples ScoreMethod::draw(const SamplingConfig& config, const LoadedModels&
       if (slot) *slot = saved;
     }
   } restore{m.model.labels, m.model.labels ? *m.model.labels : at::Tensor()};
-  if (m.model.labels) {
+  // Classifier guidance (an unconditional model too): the rows' labels drawn the same way, for the classifier.
+  if (m.model.labels || config.classifier_scale > 0)
     y = torch::randint(kImageClasses, {n}, gen, torch::TensorOptions().dtype(torch::kLong).device(gen.device()));
-    *m.model.labels = y;
-  }
-  auto sampler = make_image_sampler(config, m);
+  if (m.model.labels) *m.model.labels = y;
+  ClassifierGuide guide;
+  if (config.classifier_scale > 0) guide = {guide_classifier_grad(models.guide, y), config.classifier_scale};
+  auto sampler = make_image_sampler(config, m, guide);
   const ImageDataTransform transform = data_transform();
   at::Tensor x = run_sampler(*sampler, n, {m.channels, m.size, m.size}, gen,
                              stage_callback(monitor, sampler->name(), transform.scale, transform.shift));

@@ -295,8 +295,11 @@ class NcsnMethod : public ScoreMethod {
   }
   std::string default_sampler() const override { return "annealed-langevin"; }
   std::vector<std::string> offered() const override { return offered_by(Parameterisation::VeScore); }
-  SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model) const override {
-    SamplerArgs args = ve_score_model(ncsn_score_fn(model.model, config.guidance_scale), model.model.sigmas, "method ncsn")
+  SamplerArgs sampler_args(const SamplingConfig& config, const LoadedImageModel& model,
+                           const ClassifierGuide& guide) const override {
+    SamplerArgs args = classifier_guided(ve_score_model(ncsn_score_fn(model.model, config.guidance_scale),
+                                                        model.model.sigmas, "method ncsn"),
+                                         guide)
                            .args(config.sampling);
     args.config.init_low = 0.0;  // NCSN's data scale [0, 1]
     args.config.init_high = 1.0;

@@ -20,6 +20,7 @@
 #include "eval/image_grid.h"
 #include "eval/plot.h"
 #include "toy/toy_metrics.h"
+#include "methods/guidance.h"
 #include "methods/toy_method.h"
 #include "methods/toy_train.h"
 
@@ -80,6 +81,9 @@ void SampleConfig::add_options(po::options_description& desc) {
   s.add_options()
       ("model-dir", po::value(&model_dir), "a `train` output folder (image or toy)")
       ("stage2-dir", po::value(&stage2_dir), "image smoothed-ar: the stage-2 folder, for --denoise conditional-ar")
+      ("guide-classifier", po::value(&guide_classifier),
+       "image ncsn / ddpm with --classifier-scale: the noise-aware classifier folder (compare --classifier-scale writes "
+       "one to <checkpoints>/<method>-guide-classifier)")
       ("n", po::value(&n)->default_value(n), "number of samples")
       ("batch-size", po::value(&batch_size)->default_value(batch_size), "samples drawn (and held in memory) at once")
       ("resume", po::bool_switch(&resume), "keep the batches already written to OUT/tensors")
@@ -98,13 +102,20 @@ void SampleConfig::validate() const {
   if (n < 1) throw ConfigError(flag_error("--n", std::to_string(n), "an integer >= 1"));
   if (batch_size < 1) throw ConfigError(flag_error("--batch-size", std::to_string(batch_size), "an integer >= 1"));
   sampling.validate();
+  if (sampling.classifier_scale > 0 && guide_classifier.empty())
+    throw ConfigError(flag_error("--guide-classifier", "", "a noise-aware classifier folder with --classifier-scale > 0 "
+                                                           "(compare --classifier-scale trains one)"));
+  if (!guide_classifier.empty() && sampling.classifier_scale == 0)
+    throw ConfigError(flag_error("--guide-classifier", guide_classifier, "no folder unless --classifier-scale S > 0"));
   runtime.validate();
 }
 
 nlohmann::json SampleConfig::to_json() const {
-  return {{"model_dir", model_dir}, {"stage2_dir", stage2_dir}, {"n", n},           {"batch_size", batch_size},
+  nlohmann::json j = {{"model_dir", model_dir}, {"stage2_dir", stage2_dir}, {"n", n},           {"batch_size", batch_size},
           {"sampling", sampling.to_json()}, {"seed", runtime.seed}, {"device", runtime.device},
           {"threads", runtime.threads}, {"precision", runtime.precision}};
+  if (!guide_classifier.empty()) j["guide_classifier"] = guide_classifier;
+  return j;
 }
 
 nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const std::string& command) {
@@ -172,6 +183,7 @@ nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const s
                    config["method"].get<std::string>() + " samples");
   } else {
     LoadedModels models = load_models(c.model_dir, c.stage2_dir, device);
+    if (!c.guide_classifier.empty()) models.guide = load_guide_classifier(c.guide_classifier, models.main, device);
     c.sampling.validate_for(models);
     metrics["sampler"] = c.sampling.sampler_for(models.method());
     fs::create_directories(fs::path(out) / "images");
@@ -185,6 +197,8 @@ nlohmann::json run_sample(const SampleConfig& c, const std::string& out, const s
         auto gen = make_generator(derive_seed(c.runtime.seed, "sample/batch-" + std::to_string(k)), device);
         ImageSamples s = draw_samples(c.sampling, models, batches.sizes[static_cast<size_t>(k)], gen, &monitor);
         x = s.samples.to(torch::kCPU);
+        // The label each row was drawn for (class-conditional or classifier-guided models), beside the batch.
+        if (s.labels.defined()) save_tensor_dict(batch_path(k) + ".labels", {{"labels", s.labels.cpu()}});
         seconds += s.seconds;
         add_stats(sums, s.stats);
         save_tensor(batch_path(k), x);

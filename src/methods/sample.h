@@ -20,6 +20,8 @@ namespace scorelab {
 struct SampleConfig {
   std::string model_dir;   // --model-dir: a `train` output folder
   std::string stage2_dir;  // --stage2-dir: smoothed-ar stage 2 (image models, --denoise conditional-ar)
+  // --guide-classifier DIR: with --classifier-scale, the noise-aware classifier of the model (compare trains one).
+  std::string guide_classifier;
   int64_t n = 64;          // --n
   int64_t batch_size = 64;  // --batch-size
   bool resume = false;     // --resume: keep the batches already in OUT/tensors

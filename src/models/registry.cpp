@@ -4,6 +4,7 @@
 
 #include "models/ardm_net.h"
 #include "models/ncsnv2.h"
+#include "models/noisy_classifier.h"
 #include "models/pixelcnnpp.h"
 #include "models/toy_ar.h"
 #include "models/toy_score.h"
@@ -63,6 +64,14 @@ const ModelRegistry& model_registry() {
       if (c.classes < 1) c.classes = 2;  // (default args: a two-class network)
       return std::make_shared<ToyClassifierImpl>(c);
     }, "noise-aware classifier logits p(k | x, sigma) of the mixture component (classifier guidance)");
+    r.add("noisy-classifier", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
+      NoisyClassifierConfig c;
+      c.channels = a.channels;
+      if (a.base_channels > 0) c.width = a.base_channels;  // 0: the config's 32
+      if (a.classes > 0) c.classes = a.classes;            // 0: the config's 10
+      c.data_std = a.scale;
+      return std::make_shared<NoisyClassifierImpl>(c);
+    }, "noise-aware image classifier logits p(y | x, sigma) (image classifier guidance; scale: the data std)");
     r.add("ardm-mlp", [](const ModelArgs& a) -> std::shared_ptr<torch::nn::Module> {
       ArdmMLPConfig c;
       c.dim = a.dim;

@@ -5,6 +5,7 @@
 // (e.g. NCSN's [0, 1] scale) stays with the method that owns the network.
 #pragma once
 #include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -56,5 +57,13 @@ ModelWrapper exact_mixture_model(std::shared_ptr<const GaussianMixture> truth, s
 // VE level, so that DDPM and DDIM follow it and the score in VE coordinates is again s + scale * grad. Scale 0 returns
 // `w` itself; a guided model has no log-density (mala refuses it).
 ModelWrapper classifier_guided(ModelWrapper w, ScoreFn grad, double scale);
+// A classifier's gradient for the labels its caller bound, and its scale (0: no guidance).
+struct ClassifierGuide {
+  ScoreFn grad;
+  double scale = 0.0;
+};
+inline ModelWrapper classifier_guided(ModelWrapper w, const ClassifierGuide& guide) {
+  return classifier_guided(std::move(w), guide.grad, guide.scale);
+}
 
 }  // namespace scorelab

@@ -178,3 +178,30 @@ add_test(NAME bad.compare_images.ardm_steps COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/
 add_test(NAME bad.compare_images.blur_sigma_without_blur COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
          "flag --blur-sigma: got '2'; expected 0 unless --method includes smoothed-ar-blur" ${CI_TINY} --method ar
          --blur-sigma 2 --out ${CI_DIR}/bad)
+# Classifier guidance on images (issue 15): unconditional ncsn and ddpm guided by noise-aware classifiers trained here
+# (a few steps), then `sample` with the ddpm's classifier; guidance refused where it cannot apply.
+add_test(NAME app.compare_images.classifier_guided COMMAND ${CI_TINY} --method ncsn,ddpm --classifier-scale 2
+         --guide-classifier-iters 5 --out ${CI_DIR}/classifier-guided)
+set_tests_properties(app.compare_images.classifier_guided PROPERTIES FIXTURES_REQUIRED compare_images_data
+                     FIXTURES_SETUP compare_images_classifier_guided PASS_REGULAR_EXPRESSION "report: .*/report.md")
+add_test(NAME app.sample.classifier_guided COMMAND ${SAMPLE} --model-dir ${CI_DIR}/classifier-guided/checkpoints/ddpm
+         --classifier-scale 2 --guide-classifier ${CI_DIR}/classifier-guided/checkpoints/ddpm-guide-classifier
+         --sampler ddim --out ${CI_DIR}/sample-classifier-guided)
+add_test(NAME bad.sample.guide_classifier_of_another_model COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --guide-classifier: got '.*ncsn-guide-classifier'; expected a classifier for this model" ${SAMPLE}
+         --model-dir ${CI_DIR}/classifier-guided/checkpoints/ddpm --classifier-scale 2
+         --guide-classifier ${CI_DIR}/classifier-guided/checkpoints/ncsn-guide-classifier --out ${CI_DIR}/sample-bad)
+set_tests_properties(app.sample.classifier_guided bad.sample.guide_classifier_of_another_model PROPERTIES
+                     FIXTURES_REQUIRED "compare_images_data;compare_images_classifier_guided")
+add_test(NAME bad.compare_images.classifier_scale_without_score_method COMMAND
+         ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --classifier-scale: got '1'; expected 0 unless --method includes ncsn or ddpm" ${CI_TINY} --method ar
+         --classifier-scale 1 --out ${CI_DIR}/bad)
+add_test(NAME bad.sample.classifier_scale_without_classifier COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 2
+         "flag --guide-classifier: got ''; expected a noise-aware classifier folder" ${SAMPLE}
+         --model-dir /nonexistent --classifier-scale 1 --out ${CI_DIR}/sample-bad)
+add_test(NAME bad.sample.guide_classifier_missing COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/expect_error.sh 3
+         "--guide-classifier /nonexistent: no noise-aware classifier there" ${SAMPLE}
+         --model-dir ${CI_DIR}/all/checkpoints/ddpm --classifier-scale 1 --guide-classifier /nonexistent
+         --out ${CI_DIR}/sample-bad)
+set_tests_properties(bad.sample.guide_classifier_missing PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all")
