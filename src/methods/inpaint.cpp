@@ -195,6 +195,9 @@ void InpaintConfig::validate() const {
   if (sampling.guidance_scale != 0)  // inpainting draws no labels: the null label would be guided against itself
     throw ConfigError(flag_error("--guidance-scale", flag_value(sampling.guidance_scale),
                                  "0 for inpainting (it completes images without labels)"));
+  if (sampling.classifier_scale != 0)
+    throw ConfigError(flag_error("--classifier-scale", flag_value(sampling.classifier_scale),
+                                 "0 for inpainting (it completes images without labels)"));
   runtime.validate();
 }
 

@@ -71,6 +71,9 @@ void InterpolateConfig::validate() const {
   sampling.validate();
   if (sampling.guidance_scale != 0)
     throw ConfigError(flag_error("--guidance-scale", flag_value(sampling.guidance_scale), "0 (interpolation draws no labels)"));
+  if (sampling.classifier_scale != 0)
+    throw ConfigError(
+        flag_error("--classifier-scale", flag_value(sampling.classifier_scale), "0 (interpolation draws no labels)"));
   // Samplers that draw noise at every step are refused before any work (the decoded endpoints are checked too).
   for (const char* stochastic : {"ddpm", "langevin", "annealed-langevin", "pc", "mala", "mala-plain"})
     if (sampling.sampler == stochastic)

@@ -134,6 +134,23 @@ TEST(Guidance, BadChoicesNameTheFlag) {
   inpaint.model_dir = "m";
   inpaint.sampling.guidance_scale = 2;
   EXPECT_NE(message([&] { inpaint.validate(); }).find("--guidance-scale: got '2'; expected 0 for inpainting"), std::string::npos);
+  // Classifier guidance (issue 15): no ncsn or ddpm row to guide, a folder without a scale, a folder for two methods,
+  // inpainting.
+  ic = ImageCompareConfig();
+  ic.methods = "ar,smoothed-ar";
+  ic.sampling.classifier_scale = 1;
+  EXPECT_NE(message([&] { ic.validate(); }).find("--classifier-scale: got '1'; expected 0 unless --method includes ncsn or ddpm"),
+            std::string::npos) << message([&] { ic.validate(); });
+  ic.methods = "ncsn,ddpm";
+  ic.guide_classifier = "g";
+  EXPECT_NE(message([&] { ic.validate(); }).find("--guide-classifier: got 'g'; expected one guided method"), std::string::npos)
+      << message([&] { ic.validate(); });
+  ic.sampling.classifier_scale = 0;
+  EXPECT_NE(message([&] { ic.validate(); }).find("--guide-classifier: got 'g'; expected no folder unless --classifier-scale"),
+            std::string::npos) << message([&] { ic.validate(); });
+  inpaint.sampling.guidance_scale = 0;
+  inpaint.sampling.classifier_scale = 2;
+  EXPECT_NE(message([&] { inpaint.validate(); }).find("--classifier-scale: got '2'; expected 0 for inpainting"), std::string::npos);
   // A model without a null label refuses guidance when it samples.
   const std::string out = test_support::fresh_path("guidance-plain");
   run_image_train(test_support::tiny_train_config("ddpm", test_support::fake_mnist(16, 8, "guidance"), 1, 4), out, "train --test");
