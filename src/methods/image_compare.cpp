@@ -408,6 +408,7 @@ void Method::compare_rows(ImageCompareRows& r) const {
     GuideClassifierConfig gc;
     gc.iters = c.guide_classifier_iters;
     gc.quiet = c.quiet;
+    // Data parallel: every rank trains the same classifier (same seed) into its own checkpoint folder, as its models.
     models.guide = load_or_train_guide_classifier(dir, models.main, r.train_set, r.test_set, gc,
                                                   derive_seed(c.runtime.seed, "guide-classifier-" + method), device);
     row["classifier_scale"] = sc.classifier_scale;

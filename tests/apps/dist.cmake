@@ -60,6 +60,11 @@ add_test(NAME dist.bad.no_rank_0 COMMAND env WORLD_SIZE=2 RANK=1 MASTER_ADDR=127
 add_test(NAME dist.compare_images COMMAND ${LAUNCH} ${CI_TINY} --method all --out ${DIST_DIR}/compare-images)
 set_tests_properties(dist.compare_images PROPERTIES FIXTURES_REQUIRED "compare_images_data;compare_images_all"
                      PASS_REGULAR_EXPRESSION "report: .*/report.md")
+# Classifier guidance as 2 processes: each rank trains the same guide classifier beside its models.
+add_test(NAME dist.compare_images_classifier_guided COMMAND ${LAUNCH} ${CI_TINY} --method ddpm --classifier-scale 2
+         --guide-classifier-iters 5 --out ${DIST_DIR}/compare-images-guided)
+set_tests_properties(dist.compare_images_classifier_guided PROPERTIES FIXTURES_REQUIRED compare_images_data
+                     PASS_REGULAR_EXPRESSION "report: .*/report.md")
 
 # A data-parallel CPU run is determined by the seed and the world size: metrics.json byte-identical twice.
 add_test(NAME dist.determinism_toy_compare COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/apps/determinism.sh ${DIST_DIR}/det --
