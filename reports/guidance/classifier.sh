@@ -14,7 +14,7 @@ cd "$(dirname "$0")/../.."
 apps=${SCORELAB_APPS:-build/apps}
 out=reports/guidance
 seeds=${SEEDS:-0 1 2}
-scales=${SCALES:-0 1 2 4 8}
+scales=${SCALES:-0 1 2 4 8 16 32}
 [ -f data/classifiers/mnist/classifier.pt ] ||
   "$apps/classifier" --dataset mnist --epochs 3 --seed 0 --threads 2 --out data/classifiers/mnist
 common=(--dataset mnist --preset small --method ddpm --iters 1000 --samples 300 --sampler ddim --steps 50 --eta 0

@@ -429,6 +429,17 @@ void Method::compare_rows(ImageCompareRows& r) const {
     if (sc.guidance_scale != 0) row["guidance_scale"] = sc.guidance_scale;
   }
   if (s.labels.defined()) row["label_agreement"] = r.label_agreement(s.samples, s.labels);
+  if (models.guide && s.labels.defined()) {
+    // The guide classifier's own verdict on the (quantized) samples at its smallest noise level: far above the
+    // evaluation classifier's agreement means the guidance found features that only the guide sees.
+    const at::Tensor x = sampler_data_transform(models.main).to_sampler(to_model_range(to_uint8(s.samples.cpu())));
+    torch::NoGradGuard no_grad;
+    const double lo = models.guide->sigma_min;
+    const at::Tensor pred =
+        models.guide->net->forward(x.to(device), torch::full({1}, lo, x.options().device(device))).argmax(1).cpu();
+    row["guide_label_agreement"] = {{"accuracy", pred.eq(s.labels.cpu()).to(torch::kDouble).mean().item<double>()},
+                                    {"sigma", lo}, {"n", s.labels.size(0)}};
+  }
   // Its own likelihoods on the first --likelihood-images test images, in bits/dim (issue 12).
   if (c.likelihood_images > 0 && !likelihood_kinds().empty() && !no_marginal) {
     LikelihoodConfig lc = c.likelihood;
