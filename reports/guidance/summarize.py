@@ -55,6 +55,7 @@ def main():
         summary[w] = {
             "seeds": len(rows),
             "agreement": stats([agreement(r) for r in rows]),
+            "guide_agreement": stats([r.get("guide_label_agreement", {}).get("accuracy") for r in rows]),
             "fd": stats([x["fd_classifier"] for x in q]),
             "kid": stats([x["kid_classifier"].get("all", x["kid_classifier"].get("mean")) for x in q]),
             "confidence": stats([x["classifier_scores"]["mean_max_prob"] for x in q]),
@@ -81,14 +82,15 @@ def main():
                       "| sigma (VE) | " + " | ".join(fmt(k, 3) for k in sorted(accs)) + " |",
                       "|---|" + "---:|" * len(accs),
                       "| accuracy | " + " | ".join(fmt(sum(v) / len(v), 3) for _, v in sorted(accs.items())) + " |", ""]
-    lines += [f"| {sym} | seeds | label agreement | FD-classifier | KID-classifier | classifier confidence | class TV to uniform | sampling s / image |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    guide_col = bool(prefix)  # classifier guidance: the guide classifier's own verdict beside the evaluation's
+    lines += [f"| {sym} | seeds |{' guide classifier agreement |' if guide_col else ''} label agreement | FD-classifier | KID-classifier | classifier confidence | class TV to uniform | sampling s / image |",
+             "|---:|---:|" + ("---:|" if guide_col else "") + "---:|---:|---:|---:|---:|---:|"]
     for w, e in summary.items():
-        lines.append(f"| {fmt(w, 2)} | {e['seeds']} | {cell(e['agreement'], 3)} | {cell(e['fd'])} | {cell(e['kid'])} | "
+        lines.append(f"| {fmt(w, 2)} | {e['seeds']} |{(' ' + cell(e['guide_agreement'], 3) + ' |') if guide_col else ''} {cell(e['agreement'], 3)} | {cell(e['fd'])} | {cell(e['kid'])} | "
                      f"{cell(e['confidence'], 3)} | {cell(e['class_tv'], 3)} | {cell(e['sample_s'], 3)} |")
     if summary:
         e = next(iter(summary.values()))
-        lines.append(f"| real test images (floor) | {e['floor_fd']['n']} | - | {cell(e['floor_fd'])} | - | - | - | - |")
+        lines.append(f"| real test images (floor) | {e['floor_fd']['n']} |{' - |' if guide_col else ''} - | {cell(e['floor_fd'])} | - | - | - | - |")
     # Paired by seed (each seed's scales sample the same trained model): the change from w = 0.
     base = {re.search(r"seed-(\d+)", p).group(1): r for p, r in by_w.get(0.0, [])}
     paired = []
@@ -110,7 +112,9 @@ def main():
                   f"| {sym} | seeds | label agreement change | FD-classifier change |", "|---:|---:|---:|---:|"]
         for w, a, d in paired:
             lines.append(f"| {fmt(w, 2)} | {d['n'] if d else 0} | {cell(a, 3)} | {cell(d)} |")
-    lines += ["", "Label agreement: how often the evaluation classifier's argmax is the digit the sample was drawn for. "
+    lines += ["", "Label agreement: how often the evaluation classifier's argmax is the digit the sample was drawn for" +
+              ("; guide classifier agreement: the same for the noise-aware classifier that guided them, at its smallest "
+               "noise level. " if guide_col else ". ") +
               "Class TV: total variation between the classifier's histogram over the samples and the uniform one.", "",
               f"![trade-off]({prefix}tradeoff.png)", ""]
     for w in summary:
@@ -122,7 +126,7 @@ def main():
         f.write("\n".join(lines) + "\n")
     with open(os.path.join(HERE, prefix + "summary.json"), "w") as f:
         json.dump({str(k): v for k, v in summary.items()}, f, indent=1)
-    if summary and shutil.which("gnuplot"):
+    if any(e["agreement"] for e in summary.values()) and shutil.which("gnuplot"):
         data = os.path.join(HERE, prefix + "tradeoff.dat")
         with open(data, "w") as f:
             for w, e in summary.items():
