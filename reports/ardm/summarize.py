@@ -138,6 +138,27 @@ def section_mnist(md, summary):
             summary["mnist"][f"{name}/inpaint_difference"] = {"diff": d, "lo": d - 1.96 * se, "hi": d + 1.96 * se}
             md += [f"Inpainting, ardm - ar: {fmt(d)} [{fmt(d - 1.96 * se)}, {fmt(d + 1.96 * se)}] "
                    "(95% normal interval from the two standard errors; the completions are independent).", ""]
+    # Across seeds: each seed's ardm - ar difference (same data, budget and evaluation), mean with a t-interval.
+    if len(main) > 1:
+        diffs = {"FD-classifier": [], "likelihood bits/dim": [], "left-half inpaint MSE": []}
+        for name, m in sorted(main.items()):
+            a, b = m["methods"].get("ardm"), m["methods"].get("ar")
+            if a is None or b is None:
+                continue
+            diffs["FD-classifier"].append(mnist_value(a, "fd")[0] - mnist_value(b, "fd")[0])
+            la, lb = next(iter((a.get("likelihoods") or {}).values()), {}), next(iter((b.get("likelihoods") or {}).values()), {})
+            if la.get("bits_per_dim") is not None and lb.get("bits_per_dim") is not None:
+                diffs["likelihood bits/dim"].append(la["bits_per_dim"] - lb["bits_per_dim"])
+            ia, ib = a.get("inpaint", {}).get("mse_unknown"), b.get("inpaint", {}).get("mse_unknown")
+            if ia is not None and ib is not None:
+                diffs["left-half inpaint MSE"].append(ia - ib)
+        md += ["### Across seeds: ardm - ar", "", "| quantity | per seed | mean +- std [95% t-interval] |", "|---|---|---|"]
+        summary["mnist_across_seeds"] = {}
+        for k, v in diffs.items():
+            s = stats(v)
+            summary["mnist_across_seeds"][k] = s
+            md.append(f"| {k} | {', '.join(fmt(x) for x in v)} | {cell(s)} |")
+        md.append("")
     sweep = {k: v for k, v in runs.items() if "steps" in k}
     if sweep:
         md += ["### ARDM decoding steps (from the same checkpoints)", "",
