@@ -6,6 +6,8 @@
 # eps - S sigma_t grad log p(y | x_t) for uniformly random digits y, and the evaluation classifier scores them as in
 # run.sh. SEEDS (default "0 1 2") run in two lanes of one thread each. Resumable: finished cells are reused, the
 # models and the guide classifier stay in cells-classifier/seed-S/s-0/checkpoints. About an hour on 2 cores.
+# GUIDE_ITERS=N (with SCALES) guides the same trained U-Nets with a classifier trained for N steps instead: its
+# folder is cells-classifier/seed-S/s-0/checkpoints/ddpm-guide-classifier-N, its cells cells-classifier-guideN/.
 # From the repository root: reports/guidance/classifier.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,17 +21,22 @@ scales=${SCALES:-0 1 2 4 8 16 32}
   "$apps/classifier" --dataset mnist --epochs 3 --seed 0 --threads 2 --out data/classifiers/mnist
 common=(--dataset mnist --preset small --method ddpm --iters 1000 --samples 300 --sampler ddim --steps 50 --eta 0
         --likelihood-images 0 --inpaint-images 0 --threads 1 --quiet)
+guide=()
+cells=$out/cells-classifier
+if [ -n "${GUIDE_ITERS:-}" ]; then cells=$out/cells-classifier-guide$GUIDE_ITERS; fi
 seed_run() {  # SEED: train (S = 0 row), then every other scale from the checkpoints
-  local s=$1 dir=$out/cells-classifier/seed-$1
+  local s=$1 dir=$out/cells-classifier/seed-$1 cdir=$cells/seed-$1
   [ -f "$dir/s-0/metrics.json" ] || "$apps/compare" "${common[@]}" --seed "$s" --out "$dir/s-0" > "$dir.log" 2>&1
+  [ -n "${GUIDE_ITERS:-}" ] && guide=(--guide-classifier "$dir/s-0/checkpoints/ddpm-guide-classifier-$GUIDE_ITERS"
+                                      --guide-classifier-iters "$GUIDE_ITERS")
   for c in $scales; do
     [ "$c" = 0 ] && continue
-    [ -f "$dir/s-$c/metrics.json" ] ||
+    [ -f "$cdir/s-$c/metrics.json" ] ||
       "$apps/compare" "${common[@]}" --seed "$s" --classifier-scale "$c" --from-checkpoints "$dir/s-0/checkpoints" \
-        --out "$dir/s-$c" >> "$dir.log" 2>&1
+        "${guide[@]}" --out "$cdir/s-$c" >> "$cdir.log" 2>&1
   done
 }
-mkdir -p "$out/cells-classifier"
+mkdir -p "$out/cells-classifier" "$cells"
 pids=()
 lane() { for s in "$@"; do seed_run "$s"; done; }
 read -r -a all <<< "$seeds"
@@ -39,4 +46,4 @@ pids+=($!)
 status=0
 for p in "${pids[@]}"; do wait "$p" || status=1; done
 [ "$status" = 0 ] || { echo "$out: a run failed; see $out/cells-classifier/seed-*.log" >&2; exit 1; }
-/usr/bin/python3 "$out/summarize.py" classifier
+/usr/bin/python3 "$out/summarize.py" classifier ${GUIDE_ITERS:+$GUIDE_ITERS}
