@@ -122,6 +122,29 @@ def main():
                   f"| {sym} | seeds | label agreement change | FD-classifier change |", "|---:|---:|---:|---:|"]
         for w, a, d in paired:
             lines.append(f"| {fmt(w, 2)} | {d['n'] if d else 0} | {cell(a, 3)} | {cell(d)} |")
+    if len(sys.argv) > 2:  # against the default guide (cells-classifier) at the same scale, paired by seed
+        rows = []
+        for w in sorted(by_w):
+            if w == 0.0:
+                continue
+            da, dg, df = [], [], []
+            for p, r in by_w[w]:
+                seed = re.search(r"seed-(\d+)", p).group(1)
+                ref = os.path.join(HERE, SWEEPS["classifier"]["cells"], f"seed-{seed}", f"s-{os.path.basename(os.path.dirname(p))[2:]}",
+                                   "metrics.json")
+                if not os.path.exists(ref):
+                    continue
+                b = json.load(open(ref))["methods"]["ddpm"]
+                da.append(agreement(r) - agreement(b))
+                dg.append(r["guide_label_agreement"]["accuracy"] - b["guide_label_agreement"]["accuracy"])
+                df.append(r["quality"]["fd_classifier"] - b["quality"]["fd_classifier"])
+            rows.append((w, stats(da), stats(dg), stats(df)))
+            summary[w]["paired_vs_default_guide"] = {"agreement": stats(da), "guide_agreement": stats(dg), "fd": stats(df)}
+        lines += ["", f"Paired by seed and scale, the change from the default guide (2000 steps, `classifier-summary.md`):", "",
+                  f"| {sym} | seeds | label agreement change | guide classifier agreement change | FD-classifier change |",
+                  "|---:|---:|---:|---:|---:|"]
+        for w, a, g, d in rows:
+            lines.append(f"| {fmt(w, 2)} | {a['n'] if a else 0} | {cell(a, 3)} | {cell(g, 3)} | {cell(d)} |")
     lines += ["", "Label agreement: how often the evaluation classifier's argmax is the digit the sample was drawn for" +
               ("; guide classifier agreement: the same for the noise-aware classifier that guided them, at its smallest "
                "noise level. " if guide_col else ". ") +
