@@ -11,6 +11,7 @@
 # From the repository root: reports/guidance/classifier.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source reports/guidance/lanes.sh
 ./scripts/get-data mnist
 [ -n "${SCORELAB_APPS:-}" ] || ./scripts/setup
 apps=${SCORELAB_APPS:-build/apps}
@@ -37,13 +38,6 @@ seed_run() {  # SEED: train (S = 0 row), then every other scale from the checkpo
   done
 }
 mkdir -p "$out/cells-classifier" "$cells"
-pids=()
-lane() { for s in "$@"; do seed_run "$s"; done; }
 read -r -a all <<< "$seeds"
-lane "${all[@]:0:1}" "${all[@]:2}" &
-pids+=($!)
-[ "${#all[@]}" -gt 1 ] && { lane "${all[1]}" & pids+=($!); }
-status=0
-for p in "${pids[@]}"; do wait "$p" || status=1; done
-[ "$status" = 0 ] || { echo "$out: a run failed; see $out/cells-classifier/seed-*.log" >&2; exit 1; }
+run_lanes "$cells/seed-*.log" "${all[@]}"
 /usr/bin/python3 "$out/summarize.py" classifier ${GUIDE_ITERS:+$GUIDE_ITERS}

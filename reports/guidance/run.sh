@@ -8,6 +8,7 @@
 # From the repository root: reports/guidance/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source reports/guidance/lanes.sh
 ./scripts/get-data mnist
 [ -n "${SCORELAB_APPS:-}" ] || ./scripts/setup
 apps=${SCORELAB_APPS:-build/apps}
@@ -29,13 +30,6 @@ seed_run() {  # SEED: train (w = 0 row), then every other scale from the checkpo
   done
 }
 mkdir -p "$out/cells"
-pids=()
-lane() { for s in "$@"; do seed_run "$s"; done; }
 read -r -a all <<< "$seeds"
-lane "${all[@]:0:1}" "${all[@]:2}" &
-pids+=($!)
-[ "${#all[@]}" -gt 1 ] && { lane "${all[1]}" & pids+=($!); }
-status=0
-for p in "${pids[@]}"; do wait "$p" || status=1; done
-[ "$status" = 0 ] || { echo "$out: a run failed; see $out/cells/seed-*.log" >&2; exit 1; }
+run_lanes "$out/cells/seed-*.log" "${all[@]}"
 /usr/bin/python3 "$out/summarize.py"

@@ -122,13 +122,9 @@ std::shared_ptr<const GuideClassifier> load_or_train_guide_classifier(const std:
                                                                       c10::Device device) {
   config.validate();
   const auto [lo, hi] = guide_sigma_range(model);
-  if (fs::exists(fs::path(dir) / "config.json")) {
-    const nlohmann::json j = read_json((fs::path(dir) / "config.json").string());
-    if (const std::string why = mismatch(j, model); !why.empty())
-      throw ConfigError(flag_error("--guide-classifier", dir, "a folder for this model's classifier (" + why +
-                                                                  "): give another folder or delete it"));
-    return load_guide_classifier(dir, model, device);  // as it is (its own iterations and seed: metrics.json)
-  }
+  // A folder that holds one is used as it is (its own iterations and seed: metrics.json), or refused when it holds
+  // another model's.
+  if (fs::exists(fs::path(dir) / "config.json")) return load_guide_classifier(dir, model, device);
   ensure_writable_dir(dir, "--guide-classifier");
   const at::Tensor x_train = sampler_images(model, train, device);
   const at::Tensor y_train = train.labels.to(device);
@@ -136,9 +132,8 @@ std::shared_ptr<const GuideClassifier> load_or_train_guide_classifier(const std:
                       {"sigma_min", lo}, {"sigma_max", hi}, {"width", config.width},
                       {"data_std", x_train.std().item<double>()}, {"iters", config.iters},
                       {"batch_size", config.batch_size}, {"lr", config.lr}, {"seed", seed}};
+  seed_module_init(seed);  // the weights come from the seeded global generator
   auto g = build(j, model);
-  seed_module_init(seed);
-  g->net = NoisyClassifier(g->net->config());  // weights from the seeded global generator
   g->net->to(device);
   g->net->train();
   auto gen = make_generator(derive_seed(seed, "batches"), device);
