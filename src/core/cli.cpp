@@ -84,7 +84,9 @@ int run_main(const char* app, const std::function<int()>& body) {
     return code;
   };
   try {
-    return body();
+    const int code = body();
+    if (code == 0) dist::shutdown();
+    return code;
   } catch (const ConfigError& e) {
     return fail("error", e.what(), 2);
   } catch (const DataError& e) {

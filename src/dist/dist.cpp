@@ -57,12 +57,17 @@ struct State {
   std::chrono::milliseconds timeout{300000};
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<Group> group;
-  int64_t step = -1;  // last heartbeat
+  bool hosts_store = false;       // this rank runs the TCPStore server
+  std::vector<std::string> tags;  // "host pid" of every rank, read once after the rendezvous
+  int64_t step = -1;              // last heartbeat
 };
 
+// Never destroyed at exit: after a failure the store's server thread may sit in a blocking read from a rank
+// that was stopped halfway through a request (LibTorch 1.13's TCPStore), and ~TCPStore would join it forever.
+// A successful run tears down in order through shutdown(); the OS closes the sockets otherwise.
 State& state() {
-  static State s;
-  return s;
+  static State* s = new State;
+  return *s;
 }
 
 // Library messages can span lines; ours are one line.
@@ -141,22 +146,44 @@ std::string local_process_state(const std::string& tag) {
   return "";
 }
 
-// Why a collective failed, from what the other ranks left in the store: their reported failures and how
-// far they got.
+// The ranks that run on this machine and are stopped or gone, from the process tags read at start-up
+// (no store needed: the store itself may be stuck).
+std::string peer_states() {
+  const State& s = state();
+  std::string found;
+  for (int r = 0; r < static_cast<int>(s.tags.size()); ++r) {
+    if (r == s.rank) continue;
+    const std::string what = local_process_state(s.tags[r]);
+    if (!what.empty()) found += "; rank " + std::to_string(r) + " (pid " + s.tags[r].substr(s.tags[r].rfind(' ') + 1) + ") " + what;
+  }
+  return found;
+}
+
+// Why the rendezvous store did not answer.
+std::string store_trouble() {
+  const State& s = state();
+  if (s.hosts_store)
+    return peer_states() + "; the rendezvous store this rank hosts at " + s.master +
+           " does not answer (a rank stopped in the middle of a request holds it)";
+  return peer_states() + "; the rendezvous store at " + s.master +
+         " is unreachable: its host (rank 0, or the launcher) has stopped";
+}
+
+// Why a collective failed, from what the other ranks left in the store (their reported failures and how far
+// they got) and the state of those that run on this machine.
 std::string diagnose() {
   State& s = state();
   std::string found;
   try {
-    s.store->setTimeout(std::chrono::milliseconds(5000));
+    s.store->setTimeout(std::chrono::milliseconds(2000));
     for (int r = 0; r < s.world; ++r) {
       if (r == s.rank) continue;
-      const std::string fkey = "failed/" + std::to_string(r), skey = "step/" + std::to_string(r),
-                        pkey = "proc/" + std::to_string(r);
+      const std::string fkey = "failed/" + std::to_string(r), skey = "step/" + std::to_string(r);
+      const std::string local = r < static_cast<int>(s.tags.size()) ? local_process_state(s.tags[r]) : "";
       if (s.store->check({fkey})) {
         found += "; rank " + std::to_string(r) + " stopped with: " + one_line(str(s.store->get(fkey)));
-      } else if (s.store->check({pkey}) && !local_process_state(str(s.store->get(pkey))).empty()) {
-        const std::string tag = str(s.store->get(pkey));
-        found += "; rank " + std::to_string(r) + " (pid " + tag.substr(tag.rfind(' ') + 1) + ") " + local_process_state(tag);
+      } else if (!local.empty()) {
+        found += "; rank " + std::to_string(r) + " (pid " + s.tags[r].substr(s.tags[r].rfind(' ') + 1) + ") " + local;
       } else if (s.store->check({skey})) {
         const long long step = std::stoll(str(s.store->get(skey)));
         if (step < s.step)
@@ -168,7 +195,7 @@ std::string diagnose() {
     }
     s.store->setTimeout(s.timeout);
   } catch (const std::exception&) {
-    return "; the rendezvous store at " + s.master + " is unreachable: its host (rank 0, or the launcher) has stopped";
+    return store_trouble();
   }
   if (found.empty() && s.world == 2)
     found = "; rank " + std::to_string(1 - s.rank) + " did not take part in time: it hangs, or the network to it failed";
@@ -250,6 +277,7 @@ void init(const DistConfig& config, const std::string& device) {
     // torchrun hosts the store in its agent; a plain launch (scripts/launch --direct, tests) hosts it on rank 0.
     const bool agent_store = env("TORCHELASTIC_USE_AGENT_STORE") && std::string(env("TORCHELASTIC_USE_AGENT_STORE")) == "True";
     so.isServer = !agent_store && s.rank == 0;
+    s.hosts_store = so.isServer;
     if (so.isServer) so.numWorkers = static_cast<size_t>(world);
     so.waitWorkers = false;
     so.timeout = s.timeout;
@@ -292,6 +320,19 @@ void init(const DistConfig& config, const std::string& device) {
     throw DistError("cannot write to the rendezvous store at " + s.master + " [" + one_line(e.what(), 160) + "]");
   }
   barrier();
+  try {
+    for (int r = 0; r < world; ++r) s.tags.push_back(str(s.store->get("proc/" + std::to_string(r))));
+  } catch (const std::exception& e) {
+    throw DistError("cannot read the process tags from the rendezvous store at " + s.master + store_trouble() + " [" +
+                    one_line(e.what(), 120) + "]");
+  }
+}
+
+void shutdown() {
+  State& s = state();
+  // The process group first: its connections were set up through the store.
+  s.group.reset();
+  s.store.reset();
 }
 
 bool active() { return state().world > 1; }
@@ -425,8 +466,8 @@ void heartbeat(int64_t step) {
   try {
     s.store->set("step/" + std::to_string(s.rank), bytes(std::to_string(step)));
   } catch (const std::exception& e) {
-    throw DistError("the rendezvous store at " + s.master +
-                    " is unreachable: its host (rank 0, or the launcher) has stopped [" + one_line(e.what(), 120) + "]");
+    throw DistError("recording training step " + std::to_string(step) + " failed" + store_trouble() + " [" +
+                    one_line(e.what(), 120) + "]");
   }
 }
 

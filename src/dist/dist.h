@@ -41,6 +41,9 @@ namespace dist {
 // `device` is "cpu" or "cuda..." (the run's resolved device). ConfigError for missing or inconsistent
 // variables, a bad backend or NCCL without CUDA; DistError when the other ranks do not show up in time.
 void init(const DistConfig& config, const std::string& device);
+// Closes the process group and the store after a run that succeeded (run_main calls it). After a failure
+// nothing is torn down: a peer stopped halfway through a store request would make the teardown wait forever.
+void shutdown();
 
 bool active();  // world size > 1
 int rank();

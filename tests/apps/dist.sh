@@ -8,6 +8,8 @@
 #                         processes must end with the weights of an uninterrupted 2-process run (bit-identical)
 #   hung -- CMD...        2 processes; rank 1 gets SIGSTOP: rank 0 must exit with status 4 after its
 #                         --dist-timeout, naming rank 1
+#   selfstop STATUS PATTERN -- CMD...  2 processes of a CMD whose rank 1 stops itself (dist_probe wedge): rank 0
+#                         must exit with STATUS within 30 s, with a message matching PATTERN
 #   bad STATUS PATTERN -- CMD...  2 processes: each must exit with STATUS and print one line matching PATTERN
 #   resize -- CMD...      CMD --iters 10 as 2 processes, then --resume --iters 20 as 1 process: it continues
 #                         from iteration 10 and says that the world size changed
@@ -17,7 +19,7 @@ case_=$1 work=$2
 shift 2
 tol="" want="" pattern=""
 [ "$case_" = equal ] && { tol=$1; shift; }
-[ "$case_" = bad ] && { want=$1 pattern=$2; shift 2; }
+case $case_ in bad | selfstop) want=$1 pattern=$2; shift 2 ;; esac
 [ "$1" = "--" ] && shift
 here=$(cd "$(dirname "$0")" && pwd)
 launch=$here/../../scripts/launch
@@ -38,6 +40,34 @@ start_ranks() {
       "${cmd[@]}" --out "$out" "$@" >"$work/rank$r.out" 2>"$work/rank$r.err" &
     eval "p$r=\$!"
   done
+}
+
+# wait_checkpoint: until rank 0 has written a checkpoint (at most 20 s).
+wait_checkpoint() {
+  local t0=$SECONDS
+  until find "$work/run" -name '*.ckpt' 2>/dev/null | grep -q .; do
+    [ $((SECONDS - t0)) -ge 20 ] && fail "no checkpoint appeared within 20 s: $(cat "$work/rank0.err")"
+    sleep 0.05
+  done
+}
+
+# wait_rank0 LIMIT WHAT: waits at most LIMIT s for rank 0 to exit (status in $s0, seconds in $secs). A rank 0
+# still running then is a failure of its own, reported with its threads' stacks (gdb, when installed), not a
+# ctest timeout without a word.
+wait_rank0() {
+  local limit=$1 what=$2 t0=$SECONDS
+  while kill -0 "$p0" 2>/dev/null && [ $((SECONDS - t0)) -lt "$limit" ]; do sleep 0.1; done
+  if kill -0 "$p0" 2>/dev/null; then
+    local stacks=""
+    command -v gdb >/dev/null && stacks=$(gdb -p "$p0" -batch -ex "thread apply all bt 12" 2>/dev/null |
+                                          grep -E '^#[0-9]+ +0x[0-9a-f]+ in [A-Za-z_]' | cut -c1-150 | head -30)
+    kill -9 "$p0" "$p1" 2>/dev/null
+    kill -CONT "$p1" 2>/dev/null
+    fail "rank 0 was still running ${limit} s after $what; its message: $(cat "$work/rank0.err"); stacks: ${stacks:-(no gdb)}"
+  fi
+  wait "$p0"
+  s0=$?
+  secs=$((SECONDS - t0))
 }
 
 cmd=("$@")
@@ -65,17 +95,9 @@ EOF
     "$launch" --direct --nproc 2 --port "$(free_port)" "${cmd[@]}" --out "$work/ref" >/dev/null 2>"$work/ref.err" ||
       fail "uninterrupted 2-process run: $(tail -5 "$work/ref.err")"
     start_ranks "$work/run"
-    for _ in $(seq 1 600); do
-      ls "$work/run" 2>/dev/null | grep -q 'ckpt$' && break
-      find "$work/run" -name '*.ckpt' 2>/dev/null | grep -q . && break
-      sleep 0.05
-    done
-    find "$work/run" -name '*.ckpt' | grep -q . || fail "no checkpoint appeared: $(cat "$work/rank0.err")"
+    wait_checkpoint
     kill -9 "$p1"
-    t0=$(date +%s)
-    wait "$p0"
-    s0=$?
-    secs=$(($(date +%s) - t0))
+    wait_rank0 60 "rank 1 was killed"
     wait "$p1" 2>/dev/null
     [ "$s0" = 4 ] || fail "rank 0 exited with $s0 after rank 1 was killed, expected 4: $(cat "$work/rank0.err")"
     grep -q "rank 1" "$work/rank0.err" || fail "rank 0's message does not name rank 1: $(cat "$work/rank0.err")"
@@ -92,21 +114,25 @@ EOF
     ;;
   hung)
     start_ranks "$work/run"
-    for _ in $(seq 1 600); do
-      find "$work/run" -name '*.ckpt' 2>/dev/null | grep -q . && break
-      sleep 0.05
-    done
+    wait_checkpoint
     kill -STOP "$p1"
-    t0=$(date +%s)
-    wait "$p0"
-    s0=$?
-    secs=$(($(date +%s) - t0))
+    wait_rank0 30 "rank 1 was stopped"
     kill -9 "$p1" 2>/dev/null
     kill -CONT "$p1" 2>/dev/null
     wait "$p1" 2>/dev/null
     [ "$s0" = 4 ] || fail "rank 0 exited with $s0 while rank 1 hung, expected 4: $(cat "$work/rank0.err")"
     grep -q "rank 1" "$work/rank0.err" || fail "rank 0's message does not name rank 1: $(cat "$work/rank0.err")"
     echo "rank 0 stopped ${secs} s after rank 1 hung: $(tail -1 "$work/rank0.err")"
+    ;;
+  selfstop)
+    start_ranks "$work/run"
+    wait_rank0 30 "the start"
+    kill -9 "$p1" 2>/dev/null
+    kill -CONT "$p1" 2>/dev/null
+    wait "$p1" 2>/dev/null
+    [ "$s0" = "$want" ] || fail "rank 0 exited with $s0, expected $want: $(cat "$work/rank0.err")"
+    grep -Eq -- "$pattern" "$work/rank0.err" || fail "rank 0: '$(cat "$work/rank0.err")' does not match '$pattern'"
+    echo "rank 0 exited ${secs} s after the start: $(tail -1 "$work/rank0.err")"
     ;;
   bad)
     start_ranks "$work/run"

@@ -3,9 +3,15 @@
 //   reduce   : allreduce_mean in small buckets over mixed sizes; rank 0 prints "max_error E"
 //   gather   : gather_rows with a different row count per rank; rank 0 prints "rows R order ok|bad"
 //   die K    : rank 1 exits (status 9) before collective K; the others run collectives until one fails
+//   wedge K  : before collective K rank 1 sends the first byte of a store request (SET) on a connection of its
+//              own and stops itself (SIGSTOP) halfway through it; the others run collectives until one fails
 // (.cc so that tests/CMakeLists.txt's *.cpp glob keeps it out of the GoogleTest binary.)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <torch/torch.h>
 
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <set>
@@ -61,8 +67,24 @@ int main(int argc, char** argv) {
         dist::heartbeat(k);
         dist::barrier();
       }
+    } else if (mode == "wedge") {
+      for (int64_t k = 0;; ++k) {
+        if (k == n && dist::rank() == 1) {
+          const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+          sockaddr_in addr{};
+          addr.sin_family = AF_INET;
+          addr.sin_port = htons(static_cast<uint16_t>(std::atoi(std::getenv("MASTER_PORT"))));
+          ::inet_pton(AF_INET, std::getenv("MASTER_ADDR"), &addr.sin_addr);
+          if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::_Exit(8);
+          const unsigned char set_query = 0;
+          if (::send(fd, &set_query, 1, 0) != 1) std::_Exit(8);
+          std::raise(SIGSTOP);
+        }
+        dist::heartbeat(k);
+        dist::barrier();
+      }
     } else {
-      throw ConfigError("dist_probe: mode '" + mode + "'; expected sample, reduce, gather or die");
+      throw ConfigError("dist_probe: mode '" + mode + "'; expected sample, reduce, gather, die or wedge");
     }
     return 0;
   });
