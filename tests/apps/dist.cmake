@@ -42,6 +42,11 @@ set_tests_properties(dist.hung_rank PROPERTIES TIMEOUT 60)
 add_test(NAME dist.wedged_store COMMAND env PROBE_TIMEOUT=5 ${DIST} selfstop ${DIST_DIR}/wedged 4
          "rank 1 \\(pid [0-9]+\\) is stopped" -- ${PROBE} wedge 3)
 set_tests_properties(dist.wedged_store PROPERTIES TIMEOUT 60)
+# scripts/launch --direct does not wait forever for that stopped rank: after rank 0 fails it gives the others
+# LAUNCH_GRACE s (default --dist-timeout + 30), then SIGTERM (and SIGCONT), then SIGKILL; its status is rank 0's.
+add_test(NAME dist.launch_stops_hung_rank COMMAND env PROBE_TIMEOUT=5 LAUNCH_GRACE=5 ${LAUNCH} ${PROBE} wedge 3)
+set_tests_properties(dist.launch_stops_hung_rank PROPERTIES TIMEOUT 60
+                     PASS_REGULAR_EXPRESSION "still runs 5 s after rank 0 exited with status 4")
 
 # A checkpoint of 2 processes resumed by 1: it continues and says so.
 add_test(NAME dist.resume_other_world_size COMMAND ${DIST} resize ${DIST_DIR}/resize -- ${APPS}/train --dataset mog
