@@ -147,26 +147,32 @@ std::string local_process_state(const std::string& tag) {
 }
 
 // The ranks that run on this machine and are stopped or gone, from the process tags read at start-up
-// (no store needed: the store itself may be stuck).
-std::string peer_states() {
+// (no store needed: the store itself may be stuck); ranks that `named` names already ("; rank R ") are left out.
+std::string peer_states(const std::string& named = "") {
   const State& s = state();
   std::string found;
   for (int r = 0; r < static_cast<int>(s.tags.size()); ++r) {
-    if (r == s.rank) continue;
+    if (r == s.rank || named.find("; rank " + std::to_string(r) + " ") != std::string::npos) continue;
     const std::string what = local_process_state(s.tags[r]);
     if (!what.empty()) found += "; rank " + std::to_string(r) + " (pid " + s.tags[r].substr(s.tags[r].rfind(' ') + 1) + ") " + what;
   }
   return found;
 }
 
-// Why the rendezvous store did not answer.
-std::string store_trouble() {
+// Why the rendezvous store did not answer, after `named` (what is known already): the stopped or dead ranks on
+// this machine, then the store.
+std::string store_trouble(const std::string& named = "") {
   const State& s = state();
+  const std::string peers = peer_states(named);
+  const bool any_stopped = (named + peers).find("is stopped") != std::string::npos;
   if (s.hosts_store)
-    return peer_states() + "; the rendezvous store this rank hosts at " + s.master +
-           " does not answer (a rank stopped in the middle of a request holds it)";
-  return peer_states() + "; the rendezvous store at " + s.master +
-         " is unreachable: its host (rank 0, or the launcher) has stopped";
+    return named + peers + "; the rendezvous store this rank hosts at " + s.master + " does not answer (" +
+           (any_stopped ? "a rank stopped halfway through a request holds it"
+                        : "the machine is overloaded, or a rank on another machine stopped halfway through a request") +
+           ")";
+  return named + peers + "; the rendezvous store at " + s.master +
+         " does not answer: its host (rank 0, or the launcher) has stopped, or a rank stopped halfway through a request "
+         "holds it";
 }
 
 // Why a collective failed, from what the other ranks left in the store (their reported failures and how far
@@ -175,7 +181,7 @@ std::string diagnose() {
   State& s = state();
   std::string found;
   try {
-    s.store->setTimeout(std::chrono::milliseconds(2000));
+    s.store->setTimeout(std::chrono::milliseconds(5000));
     for (int r = 0; r < s.world; ++r) {
       if (r == s.rank) continue;
       const std::string fkey = "failed/" + std::to_string(r), skey = "step/" + std::to_string(r);
@@ -195,7 +201,7 @@ std::string diagnose() {
     }
     s.store->setTimeout(s.timeout);
   } catch (const std::exception&) {
-    return store_trouble();
+    return store_trouble(found);  // what the store said before it stopped answering, then why it stopped
   }
   if (found.empty() && s.world == 2)
     found = "; rank " + std::to_string(1 - s.rank) + " did not take part in time: it hangs, or the network to it failed";
@@ -323,7 +329,7 @@ void init(const DistConfig& config, const std::string& device) {
   try {
     for (int r = 0; r < world; ++r) s.tags.push_back(str(s.store->get("proc/" + std::to_string(r))));
   } catch (const std::exception& e) {
-    throw DistError("cannot read the process tags from the rendezvous store at " + s.master + store_trouble() + " [" +
+    throw DistError("reading the ranks' process tags failed" + store_trouble() + " [" +
                     one_line(e.what(), 120) + "]");
   }
 }

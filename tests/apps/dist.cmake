@@ -33,15 +33,16 @@ endforeach()
 set(DIST_LONG ${APPS}/train --dataset mog --method ncsn --iters 1500 --batch-size 64 --checkpoint-every 50
     --threads 1 --quiet --seed 11)
 add_test(NAME dist.killed_rank_resume COMMAND ${DIST} killed ${DIST_DIR}/killed -- ${DIST_LONG} --dist-timeout 30)
-set_tests_properties(dist.killed_rank_resume PROPERTIES TIMEOUT 120)
+set_tests_properties(dist.killed_rank_resume PROPERTIES TIMEOUT 200)
 add_test(NAME dist.hung_rank COMMAND ${DIST} hung ${DIST_DIR}/hung -- ${DIST_LONG} --dist-timeout 5)
-set_tests_properties(dist.hung_rank PROPERTIES TIMEOUT 60)
+set_tests_properties(dist.hung_rank PROPERTIES TIMEOUT 90)
 # A rank stopped halfway through a store request holds LibTorch 1.13's TCPStore server (on rank 0) in a blocking
 # read: rank 0 must still name the stopped rank and exit (it used to hang in ~TCPStore at exit; 3 of 20 SIGSTOPs
-# at random moments did, and dist.hung_rank timed out in CI). The probe makes that moment deterministic.
+# at random moments did, and dist.hung_rank timed out in CI). The probe makes that moment deterministic. (LibTorch
+# >= 2.4's libuv store server does not block on a partial request: there the test checks the diagnosis and the exit.)
 add_test(NAME dist.wedged_store COMMAND env PROBE_TIMEOUT=5 ${DIST} selfstop ${DIST_DIR}/wedged 4
          "rank 1 \\(pid [0-9]+\\) is stopped" -- ${PROBE} wedge 3)
-set_tests_properties(dist.wedged_store PROPERTIES TIMEOUT 60)
+set_tests_properties(dist.wedged_store PROPERTIES TIMEOUT 90)
 # scripts/launch --direct does not wait forever for that stopped rank: after rank 0 fails it gives the others
 # LAUNCH_GRACE s (default --dist-timeout + 30), then SIGTERM (and SIGCONT), then SIGKILL; its status is rank 0's.
 add_test(NAME dist.launch_stops_hung_rank COMMAND env PROBE_TIMEOUT=5 LAUNCH_GRACE=5 ${LAUNCH} ${PROBE} wedge 3)

@@ -59,7 +59,7 @@ wait_rank0() {
   while kill -0 "$p0" 2>/dev/null && [ $((SECONDS - t0)) -lt "$limit" ]; do sleep 0.1; done
   if kill -0 "$p0" 2>/dev/null; then
     local stacks=""
-    command -v gdb >/dev/null && stacks=$(gdb -p "$p0" -batch -ex "thread apply all bt 12" 2>/dev/null |
+    command -v gdb >/dev/null && stacks=$(timeout 20 gdb -p "$p0" -batch -ex "thread apply all bt 12" 2>/dev/null |
                                           grep -E '^#[0-9]+ +0x[0-9a-f]+ in [A-Za-z_]' | cut -c1-150 | head -30)
     kill -9 "$p0" "$p1" 2>/dev/null
     kill -CONT "$p1" 2>/dev/null

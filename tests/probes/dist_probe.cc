@@ -3,8 +3,9 @@
 //   reduce   : allreduce_mean in small buckets over mixed sizes; rank 0 prints "max_error E"
 //   gather   : gather_rows with a different row count per rank; rank 0 prints "rows R order ok|bad"
 //   die K    : rank 1 exits (status 9) before collective K; the others run collectives until one fails
-//   wedge K  : before collective K rank 1 sends the first byte of a store request (SET) on a connection of its
-//              own and stops itself (SIGSTOP) halfway through it; the others run collectives until one fails
+//   wedge K  : before collective K rank 1 sends the first byte of a store request (the query type; 0 is SET in
+//              LibTorch 1.13) on a connection of its own and stops itself (SIGSTOP) halfway through it; the others
+//              run collectives until one fails
 // (.cc so that tests/CMakeLists.txt's *.cpp glob keeps it out of the GoogleTest binary.)
 #include <arpa/inet.h>
 #include <netinet/in.h>
