@@ -146,16 +146,21 @@ std::string local_process_state(const std::string& tag) {
   return "";
 }
 
-// The ranks that run on this machine and are stopped or gone, from the process tags read at start-up
-// (no store needed: the store itself may be stuck); ranks that `named` names already ("; rank R ") are left out.
-std::string peer_states(const std::string& named = "") {
+// "; rank R (pid P) is stopped ..." / "... has died" when rank r runs on this machine and is stopped or gone, from
+// the process tags read at start-up (no store needed: the store itself may be stuck); "" otherwise.
+std::string local_rank_state(int r) {
   const State& s = state();
+  if (r == s.rank || r >= static_cast<int>(s.tags.size())) return "";
+  const std::string what = local_process_state(s.tags[r]);
+  if (what.empty()) return "";
+  return "; rank " + std::to_string(r) + " (pid " + s.tags[r].substr(s.tags[r].rfind(' ') + 1) + ") " + what;
+}
+
+// local_rank_state of every other rank that `named` does not name already ("; rank R ").
+std::string peer_states(const std::string& named = "") {
   std::string found;
-  for (int r = 0; r < static_cast<int>(s.tags.size()); ++r) {
-    if (r == s.rank || named.find("; rank " + std::to_string(r) + " ") != std::string::npos) continue;
-    const std::string what = local_process_state(s.tags[r]);
-    if (!what.empty()) found += "; rank " + std::to_string(r) + " (pid " + s.tags[r].substr(s.tags[r].rfind(' ') + 1) + ") " + what;
-  }
+  for (int r = 0; r < static_cast<int>(state().tags.size()); ++r)
+    if (named.find("; rank " + std::to_string(r) + " ") == std::string::npos) found += local_rank_state(r);
   return found;
 }
 
@@ -185,11 +190,11 @@ std::string diagnose() {
     for (int r = 0; r < s.world; ++r) {
       if (r == s.rank) continue;
       const std::string fkey = "failed/" + std::to_string(r), skey = "step/" + std::to_string(r);
-      const std::string local = r < static_cast<int>(s.tags.size()) ? local_process_state(s.tags[r]) : "";
+      const std::string local = local_rank_state(r);
       if (s.store->check({fkey})) {
         found += "; rank " + std::to_string(r) + " stopped with: " + one_line(str(s.store->get(fkey)));
       } else if (!local.empty()) {
-        found += "; rank " + std::to_string(r) + " (pid " + s.tags[r].substr(s.tags[r].rfind(' ') + 1) + ") " + local;
+        found += local;
       } else if (s.store->check({skey})) {
         const long long step = std::stoll(str(s.store->get(skey)));
         if (step < s.step)

@@ -51,6 +51,13 @@ wait_checkpoint() {
   done
 }
 
+# end_rank1: kills rank 1 (stopped or not) and reaps it.
+end_rank1() {
+  kill -9 "$p1" 2>/dev/null
+  kill -CONT "$p1" 2>/dev/null
+  wait "$p1" 2>/dev/null
+}
+
 # wait_rank0 LIMIT WHAT: waits at most LIMIT s for rank 0 to exit (status in $s0, seconds in $secs). A rank 0
 # still running then is a failure of its own, reported with its threads' stacks (gdb, when installed), not a
 # ctest timeout without a word.
@@ -61,8 +68,8 @@ wait_rank0() {
     local stacks=""
     command -v gdb >/dev/null && stacks=$(timeout 20 gdb -p "$p0" -batch -ex "thread apply all bt 12" 2>/dev/null |
                                           grep -E '^#[0-9]+ +0x[0-9a-f]+ in [A-Za-z_]' | cut -c1-150 | head -30)
-    kill -9 "$p0" "$p1" 2>/dev/null
-    kill -CONT "$p1" 2>/dev/null
+    kill -9 "$p0" 2>/dev/null
+    end_rank1
     fail "rank 0 was still running ${limit} s after $what; its message: $(cat "$work/rank0.err"); stacks: ${stacks:-(no gdb)}"
   fi
   wait "$p0"
@@ -117,9 +124,7 @@ EOF
     wait_checkpoint
     kill -STOP "$p1"
     wait_rank0 30 "rank 1 was stopped"
-    kill -9 "$p1" 2>/dev/null
-    kill -CONT "$p1" 2>/dev/null
-    wait "$p1" 2>/dev/null
+    end_rank1
     [ "$s0" = 4 ] || fail "rank 0 exited with $s0 while rank 1 hung, expected 4: $(cat "$work/rank0.err")"
     grep -q "rank 1" "$work/rank0.err" || fail "rank 0's message does not name rank 1: $(cat "$work/rank0.err")"
     echo "rank 0 stopped ${secs} s after rank 1 hung: $(tail -1 "$work/rank0.err")"
@@ -127,9 +132,7 @@ EOF
   selfstop)
     start_ranks "$work/run"
     wait_rank0 30 "the start"
-    kill -9 "$p1" 2>/dev/null
-    kill -CONT "$p1" 2>/dev/null
-    wait "$p1" 2>/dev/null
+    end_rank1
     [ "$s0" = "$want" ] || fail "rank 0 exited with $s0, expected $want: $(cat "$work/rank0.err")"
     grep -Eq -- "$pattern" "$work/rank0.err" || fail "rank 0: '$(cat "$work/rank0.err")' does not match '$pattern'"
     echo "rank 0 exited ${secs} s after the start: $(tail -1 "$work/rank0.err")"
